@@ -1,0 +1,101 @@
+// The lock implementations the Node benchmarks compare, behind one interface:
+//   acquire(sessionFile) → Promise<{ lockPath, release(): Promise<void> }>
+//   plantStale(lockPath, deadPid) → boolean: if the lock is free, leave behind what a holder
+//     that crashed would have left, so that the next acquire goes through the reclaim path.
+
+import fs from 'node:fs';
+import path from 'node:path';
+
+export const IMPL_NAMES = ['ts', 'proper-lockfile', 'swl'];
+
+// Lock file in the TypeScript format, {pid, createdAt}, made by link() from a complete temp file
+// so that no contender ever reads it half-written. False when the lock is taken.
+function plantLegacyLock(lockPath, deadPid) {
+  const temp = path.join(path.dirname(lockPath), `.plant.${process.pid}.tmp`);
+  fs.writeFileSync(temp, JSON.stringify({ pid: deadPid, createdAt: new Date().toISOString() }));
+  try {
+    fs.linkSync(temp, lockPath);
+    return true;
+  } catch (err) {
+    if (err.code === 'EEXIST') return false;
+    throw err;
+  } finally {
+    fs.unlinkSync(temp);
+  }
+}
+
+// proper-lockfile's lock is a directory and a holder is judged gone only by the directory's
+// mtime (its pid is not recorded), so a crashed holder's lock is one that stopped being
+// refreshed: backdate it past `staleMs` so it can be reclaimed at once.
+function planterOfAgedDirectory(staleMs) {
+  return (lockPath) => {
+    try {
+      fs.mkdirSync(lockPath);
+    } catch (err) {
+      if (err.code === 'EEXIST') return false;
+      throw err;
+    }
+    const past = new Date(Date.now() - 2 * staleMs);
+    fs.utimesSync(lockPath, past, past);
+    return true;
+  };
+}
+
+async function loadSwl() {
+  let mod;
+  try {
+    mod = await import('../../npm/index.js');
+  } catch (err) {
+    throw new Error(
+      `cannot load the session-write-lock package from npm/index.js (build the Node addon first): ${err.message}`,
+    );
+  }
+  // The napi-rs entry point is CommonJS; its exports may only be reachable through `default`.
+  const api = typeof mod.acquireSessionWriteLock === 'function' ? mod : mod.default;
+  if (typeof api?.acquireSessionWriteLock !== 'function') {
+    throw new Error('npm/index.js loaded but does not export acquireSessionWriteLock');
+  }
+  return api;
+}
+
+// Defaults are the gateway's (10 s timeout, 30 min stale); every implementation gets the same.
+export async function loadImpl(name, { timeoutMs = 10_000, staleMs = 30 * 60 * 1000 } = {}) {
+  switch (name) {
+    case 'ts': {
+      const ts = await import('../baselines/ts-protocol.mjs');
+      return {
+        acquire: (sessionFile) => ts.acquire({ sessionFile, timeoutMs, staleMs }),
+        plantStale: plantLegacyLock,
+      };
+    }
+    case 'proper-lockfile': {
+      const { default: lockfile } = await import('proper-lockfile');
+      const options = {
+        realpath: false,
+        stale: staleMs,
+        // Its default is a single attempt; poll until timeoutMs like the others wait.
+        retries: { forever: true, minTimeout: 5, maxTimeout: 100, maxRetryTime: timeoutMs },
+        // The default throws from a timer and kills the process; a compromised lock already
+        // shows up as a rejected release(), which the storm counts.
+        onCompromised: () => {},
+      };
+      return {
+        async acquire(sessionFile) {
+          const release = await lockfile.lock(sessionFile, options);
+          return { lockPath: `${sessionFile}.lock`, release };
+        },
+        // proper-lockfile raises any stale threshold below 2000 ms to 2000 ms.
+        plantStale: planterOfAgedDirectory(Math.max(staleMs, 2000)),
+      };
+    }
+    case 'swl': {
+      const swl = await loadSwl();
+      return {
+        acquire: (sessionFile) => swl.acquireSessionWriteLock({ sessionFile, timeoutMs, staleMs }),
+        plantStale: plantLegacyLock,
+      };
+    }
+    default:
+      throw new Error(`unknown implementation "${name}" (expected one of: ${IMPL_NAMES.join(', ')})`);
+  }
+}

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs what the benchmark baselines need and builds the C programs into benches/build/.
+# Idempotent; meant for a fresh Debian machine (apt-get, Node >= 20 with npm, a C compiler).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+say() { printf '[benches/setup] %s\n' "$*"; }
+as_root() { if [[ ${EUID} -eq 0 ]]; then "$@"; else sudo "$@"; fi; }
+
+if [[ -f /usr/include/lockfile.h ]]; then
+  say "liblockfile-dev already installed"
+else
+  say "installing liblockfile-dev with apt-get"
+  as_root apt-get update
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y liblockfile-dev
+fi
+
+say "installing proper-lockfile from package-lock.json (npm ci)"
+(cd "${here}" && npm ci --no-audit --no-fund)
+
+cc="${CC:-cc}"
+cflags=(-std=c11 -O2 -Wall -Wextra -Werror)
+mkdir -p "${here}/build"
+say "compiling build/liblockfile_cycle"
+"${cc}" "${cflags[@]}" -o "${here}/build/liblockfile_cycle" \
+  "${here}/c/liblockfile_cycle.c" "${here}/c/bench.c" -llockfile
+say "compiling build/syscall_floor_cycle"
+"${cc}" "${cflags[@]}" -o "${here}/build/syscall_floor_cycle" \
+  "${here}/c/syscall_floor_cycle.c" "${here}/c/bench.c"
+say "done"

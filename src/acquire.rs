@@ -1,0 +1,113 @@
+//! The public way in: acquire (blocking or with a callback), release-all and the nonce.
+
+use crate::attempt::{attempt, Attempt};
+use crate::error::Error;
+use crate::fs::resolve_lock_path;
+use crate::guard::LockGuard;
+use crate::options::Options;
+use crate::runtime::runtime;
+use crate::service::Waiter;
+use crate::table::new_nonce;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// The result of [`begin_acquire`].
+pub enum Acquisition {
+    /// Decided at once, on the calling thread.
+    Ready(Result<LockGuard, Error>),
+    /// The lock was busy: the callback made by `on_wait` will receive the result on the lock
+    /// service's thread.
+    Waiting,
+}
+
+/// Takes the lock of `session_file`, waiting up to `options.timeout` (blocking this thread).
+pub fn acquire(session_file: impl AsRef<Path>, options: &Options) -> Result<LockGuard, Error> {
+    let mut receiver = None;
+    let ready = begin_acquire(session_file.as_ref(), options, || {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        receiver = Some(rx);
+        move |result| {
+            let _ = tx.send(result);
+        }
+    });
+    match ready {
+        Acquisition::Ready(result) => result,
+        Acquisition::Waiting => receiver
+            .expect("on_wait ran")
+            .recv()
+            .expect("the lock service answers every waiter"),
+    }
+}
+
+/// Tries once on the calling thread; if the lock is busy and the options allow waiting, calls
+/// `on_wait` (on this thread) for a callback and hands the wait to the lock service, which
+/// never blocks the caller's threads. This is what the Node binding builds its promises on.
+pub fn begin_acquire<F, C>(session_file: &Path, options: &Options, on_wait: F) -> Acquisition
+where
+    F: FnOnce() -> C,
+    C: FnOnce(Result<LockGuard, Error>) + Send + 'static,
+{
+    let started = Instant::now();
+    let lock_path = match resolve_lock_path(session_file, true) {
+        Ok(path) => path.expect("resolve_lock_path creates the directory"),
+        Err(e) => return Acquisition::Ready(Err(e)),
+    };
+    let rt = runtime();
+    let owner = match attempt(rt, &lock_path, options, false) {
+        Ok(Attempt::Acquired(guard)) => return Acquisition::Ready(Ok(guard)),
+        Err(e) => return Acquisition::Ready(Err(e)),
+        Ok(Attempt::Busy { owner }) => owner,
+    };
+    if options.timeout == Some(Duration::ZERO) {
+        return Acquisition::Ready(Err(busy(lock_path, owner, options)));
+    }
+    rt.table().add_waiter(&lock_path);
+    rt.service().wait(Waiter {
+        deadline: options.timeout.map(|t| started + t),
+        lock_path,
+        options: options.clone(),
+        callback: Box::new(on_wait()),
+        owner,
+    });
+    Acquisition::Waiting
+}
+
+fn busy(lock_path: PathBuf, owner: String, options: &Options) -> Error {
+    Error::Busy {
+        lock_path,
+        owner,
+        timeout: options.timeout,
+    }
+}
+
+/// Releases every lock this process holds, then rotates the instance nonce (DESIGN §4).
+/// Returns how many locks were released. Idempotent; safe in exit handlers.
+pub fn release_all() -> usize {
+    runtime().table().release_all()
+}
+
+/// Rotates the instance nonce and returns the new one. Locks still held keep the old nonce on
+/// disk; the next acquire of such a path in this process takes it over at once.
+pub fn reset_instance_nonce() -> String {
+    let mut table = runtime().table();
+    table.nonce = new_nonce();
+    table.nonce.clone()
+}
+
+/// The current instance nonce (32 lowercase hex digits).
+pub fn instance_nonce() -> String {
+    runtime().table().nonce.clone()
+}
+
+/// The lock path `session_file` maps to (the directory is not created).
+pub fn lock_path_for(session_file: impl AsRef<Path>) -> Result<PathBuf, Error> {
+    let file = session_file.as_ref();
+    match resolve_lock_path(file, false)? {
+        Some(path) => Ok(path),
+        None => Err(Error::io(
+            "resolve directory",
+            file,
+            std::io::Error::from_raw_os_error(libc::ENOENT),
+        )),
+    }
+}

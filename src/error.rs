@@ -1,0 +1,124 @@
+//! The one error type of the crate: every binding maps it, none invents its own.
+
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug)]
+pub enum Error {
+    /// The lock stayed busy until the deadline.
+    Busy {
+        lock_path: PathBuf,
+        /// Who holds it, as people read it: `pid=12 host=a`, or what occupies the path.
+        owner: String,
+        /// `None` when the caller would have waited forever (only reported if the wait ends otherwise).
+        timeout: Option<Duration>,
+    },
+    /// An option or path was rejected before any I/O happened.
+    InvalidArgument { name: &'static str, message: String },
+    /// A system call failed; `op` says which step, `path` on what.
+    Io {
+        op: &'static str,
+        path: PathBuf,
+        source: io::Error,
+    },
+}
+
+impl Error {
+    pub(crate) fn io(op: &'static str, path: &Path, source: io::Error) -> Error {
+        Error::Io {
+            op,
+            path: path.to_path_buf(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(name: &'static str, message: impl Into<String>) -> Error {
+        Error::InvalidArgument {
+            name,
+            message: message.into(),
+        }
+    }
+
+    /// The errno of an I/O error, for bindings that expose `code`.
+    pub fn raw_os_error(&self) -> Option<i32> {
+        match self {
+            Error::Io { source, .. } => source.raw_os_error(),
+            _ => None,
+        }
+    }
+
+    /// The symbolic errno name (`EACCES`, …) of an I/O error.
+    pub fn code(&self) -> Option<&'static str> {
+        self.raw_os_error().map(errno_name)
+    }
+}
+
+pub(crate) fn format_timeout(timeout: Option<Duration>) -> String {
+    match timeout {
+        Some(t) => format!("{}ms", t.as_millis()),
+        None => "Infinity".to_string(),
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Busy {
+                lock_path,
+                owner,
+                timeout,
+            } => write!(
+                f,
+                "session file locked (timeout {}): {} {}",
+                format_timeout(*timeout),
+                owner,
+                lock_path.display()
+            ),
+            Error::InvalidArgument { name, message } => write!(f, "invalid {name}: {message}"),
+            Error::Io { op, path, source } => {
+                let code = source.raw_os_error().map(errno_name).unwrap_or("EIO");
+                write!(f, "{code}: {op} failed for {}: {source}", path.display())
+            }
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Names of the errnos a lock can meet; others fall back to `EIO`-style generic naming.
+pub fn errno_name(errno: i32) -> &'static str {
+    match errno {
+        libc::EACCES => "EACCES",
+        libc::EPERM => "EPERM",
+        libc::ENOENT => "ENOENT",
+        libc::EEXIST => "EEXIST",
+        libc::ENOTDIR => "ENOTDIR",
+        libc::EISDIR => "EISDIR",
+        libc::EROFS => "EROFS",
+        libc::ENOSPC => "ENOSPC",
+        libc::EDQUOT => "EDQUOT",
+        libc::ELOOP => "ELOOP",
+        libc::ENAMETOOLONG => "ENAMETOOLONG",
+        libc::EMFILE => "EMFILE",
+        libc::ENFILE => "ENFILE",
+        libc::EINVAL => "EINVAL",
+        libc::EBUSY => "EBUSY",
+        libc::EXDEV => "EXDEV",
+        libc::ENOTSUP => "ENOTSUP",
+        libc::EINTR => "EINTR",
+        libc::EAGAIN => "EAGAIN",
+        libc::ENXIO => "ENXIO",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::ESTALE => "ESTALE",
+        _ => "EIO",
+    }
+}

@@ -1,0 +1,1 @@
+//! C ABI (see include/session_write_lock.h).

@@ -1,0 +1,67 @@
+//! The handle a caller gets for a held lock: `(lock path, generation)`. Releasing it ends only
+//! its own generation, so a handle outlived by a force-release can never free a newer lock.
+
+use crate::runtime::runtime;
+use crate::table::ReleaseOutcome;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug)]
+#[must_use = "the lock is released when the guard is dropped"]
+pub struct LockGuard {
+    lock_path: PathBuf,
+    generation: u64,
+    released: bool,
+}
+
+impl LockGuard {
+    pub(crate) fn new(lock_path: PathBuf, generation: u64) -> LockGuard {
+        LockGuard {
+            lock_path,
+            generation,
+            released: false,
+        }
+    }
+
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// Whether this hold is still in force (not released, force-released or taken over).
+    pub fn is_held(&self) -> bool {
+        !self.released
+            && runtime()
+                .table()
+                .entries
+                .get(&self.lock_path)
+                .is_some_and(|h| h.generation == self.generation)
+    }
+
+    /// Ends this hold now and says how (dropping the guard does the same silently).
+    pub fn release(mut self) -> ReleaseOutcome {
+        self.release_once()
+    }
+
+    fn release_once(&mut self) -> ReleaseOutcome {
+        if std::mem::replace(&mut self.released, true) {
+            return ReleaseOutcome::NotHeld;
+        }
+        let outcome = runtime().table().release(&self.lock_path, self.generation);
+        if outcome == ReleaseOutcome::Compromised {
+            crate::log::emit(&format!(
+                "[session-write-lock] lock was compromised (removed or replaced by someone else); left their file alone: {}",
+                self.lock_path.display()
+            ));
+        }
+        outcome
+    }
+}
+
+impl Drop for LockGuard {
+    fn drop(&mut self) {
+        self.release_once();
+    }
+}

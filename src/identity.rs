@@ -1,0 +1,117 @@
+//! Who we are (for the payload and the verdict) and what the kernel says about another pid.
+//! Everything here is read from `/proc` and `libc`; the decisions live in `verdict`.
+
+use std::fs;
+use std::os::unix::fs::MetadataExt;
+
+/// Facts about this process that go into every payload. Read once per process (again after fork).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessIdentity {
+    pub pid: u32,
+    pub starttime: Option<u64>,
+    pub hostname: String,
+    pub boot_id: Option<String>,
+    pub pid_ns: Option<u64>,
+}
+
+impl ProcessIdentity {
+    pub fn current() -> ProcessIdentity {
+        let pid = std::process::id();
+        ProcessIdentity {
+            pid,
+            starttime: read_starttime("self"),
+            hostname: hostname(),
+            boot_id: fs::read_to_string("/proc/sys/kernel/random/boot_id")
+                .ok()
+                .map(|s| s.trim().to_owned())
+                .filter(|s| !s.is_empty()),
+            pid_ns: fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino()),
+        }
+    }
+}
+
+fn hostname() -> String {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or truncates.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
+    if rc != 0 {
+        return String::new();
+    }
+    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
+    String::from_utf8_lossy(&buf[..end]).into_owned()
+}
+
+/// Field 22 of `/proc/<pid>/stat`: start time in clock ticks since boot. The command name
+/// (field 2) may hold spaces and parentheses, so fields are counted after its last `)`.
+pub fn read_starttime(pid: &str) -> Option<u64> {
+    let stat = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    parse_starttime(&stat)
+}
+
+fn parse_starttime(stat: &[u8]) -> Option<u64> {
+    let after_comm = stat.iter().rposition(|&b| b == b')')? + 1;
+    let rest = std::str::from_utf8(&stat[after_comm..]).ok()?;
+    // After the comm come field 3 (state) … field 22 (starttime): index 19.
+    rest.split_ascii_whitespace().nth(19)?.parse().ok()
+}
+
+/// What `kill(pid, 0)` and `/proc` say about a pid in our pid namespace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PidProbe {
+    Dead,
+    /// Alive; the start time when `/proc` shows it.
+    Alive {
+        starttime: Option<u64>,
+    },
+}
+
+pub fn probe_pid(pid: u32) -> PidProbe {
+    if pid == 0 || pid > i32::MAX as u32 {
+        return PidProbe::Dead;
+    }
+    // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
+    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
+    let alive = rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
+    if alive {
+        PidProbe::Alive {
+            starttime: read_starttime(&pid.to_string()),
+        }
+    } else {
+        PidProbe::Dead
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn starttime_survives_hostile_command_names() {
+        let mut stat = b"1234 (we ) ird) S".to_vec();
+        for field in 4..=21 {
+            stat.extend_from_slice(format!(" {field}").as_bytes());
+        }
+        stat.extend_from_slice(b" 987654 23 24");
+        assert_eq!(parse_starttime(&stat), Some(987_654));
+        assert_eq!(parse_starttime(b"garbage"), None);
+    }
+
+    #[test]
+    fn reads_this_process() {
+        let me = ProcessIdentity::current();
+        assert_eq!(me.pid, std::process::id());
+        if std::path::Path::new("/proc/self/stat").exists() {
+            assert!(me.starttime.is_some());
+            assert!(me.pid_ns.is_some());
+            assert_eq!(
+                probe_pid(me.pid),
+                PidProbe::Alive {
+                    starttime: me.starttime
+                }
+            );
+        } else {
+            eprintln!("SKIPPED: /proc is not mounted; starttime and pidNs cannot be checked");
+        }
+        assert_eq!(probe_pid(0), PidProbe::Dead);
+    }
+}

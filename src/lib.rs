@@ -1,0 +1,45 @@
+//! Cross-process session-file lock.
+//!
+//! A session file `<dir>/<id>.jsonl` is guarded by `<dir>/<id>.jsonl.lock`. The holder keeps an
+//! exclusive `flock(2)` on that file, so the kernel itself says when a holder is gone; legacy
+//! lock files of the TypeScript implementation are judged by its pid/age rules. See
+//! `docs/PROTOCOL.md` for the protocol and `verdict` for the staleness rules.
+//!
+//! ```no_run
+//! let guard = session_write_lock::acquire("/var/sessions/a.jsonl", &Default::default())?;
+//! // … write the session file …
+//! guard.release();
+//! # Ok::<(), session_write_lock::Error>(())
+//! ```
+
+mod acquire;
+mod attempt;
+mod error;
+pub mod ffi;
+mod fs;
+mod guard;
+mod identity;
+mod inspect;
+mod iso_time;
+mod log;
+mod options;
+pub mod payload;
+mod runtime;
+mod service;
+mod table;
+pub mod verdict;
+
+pub use acquire::{
+    acquire, begin_acquire, instance_nonce, lock_path_for, release_all, reset_instance_nonce,
+    Acquisition,
+};
+pub use error::{errno_name, Error};
+pub use guard::LockGuard;
+pub use identity::{PidProbe, ProcessIdentity};
+pub use inspect::{clean_stale, inspect, inspect_lock_file, CleanReport, Inspection};
+pub use log::{set_log_hook, LogHook};
+pub use options::{resolve_max_hold_from_timeout, CleanOptions, Options};
+pub use table::ReleaseOutcome;
+
+/// The crate version, as the C ABI reports it.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,0 +1,205 @@
+//! The lock file's content (DESIGN §1): what this library writes, and what it accepts from the
+//! TypeScript implementation ("legacy"). Parsing never fails: garbage is a legacy payload with
+//! nothing in it, which the verdict then judges by file age alone.
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// Largest payload this library writes.
+pub const MAX_WRITTEN: usize = 4 * 1024;
+/// Readers look at no more than this; a larger file is treated as garbage.
+pub const MAX_READ: usize = 64 * 1024;
+
+/// What this library writes, field names as on disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WrittenPayload {
+    pub pid: u32,
+    pub created_at: String,
+    pub nonce: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starttime: Option<u64>,
+    pub hostname: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub boot_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pid_ns: Option<u64>,
+    pub flock: bool,
+}
+
+impl WrittenPayload {
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut bytes = serde_json::to_vec(self).expect("payload serializes");
+        bytes.push(b'\n');
+        debug_assert!(bytes.len() <= MAX_WRITTEN);
+        bytes
+    }
+}
+
+/// Any payload found on disk. Every field is optional because anything may be there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Payload {
+    /// A valid pid (integer in 1..=i32::MAX), or `None`.
+    pub pid: Option<u32>,
+    /// The raw `createdAt` string, when it is a string.
+    pub created_at: Option<String>,
+    /// `createdAt` parsed to Unix milliseconds, when it parses.
+    pub created_at_ms: Option<i64>,
+    pub nonce: Option<String>,
+    pub starttime: Option<u64>,
+    pub hostname: Option<String>,
+    pub boot_id: Option<String>,
+    pub pid_ns: Option<u64>,
+    /// `flock: true`: written by this library, the holder keeps a flock on the file.
+    pub flock: bool,
+}
+
+impl Payload {
+    pub fn parse(bytes: &[u8]) -> Payload {
+        if bytes.len() > MAX_READ {
+            return Payload::default();
+        }
+        let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(bytes) else {
+            return Payload::default();
+        };
+        let string = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
+        let created_at = string("createdAt");
+        Payload {
+            pid: map
+                .get("pid")
+                .and_then(whole_number)
+                .filter(|&p| (1..=i32::MAX as u64).contains(&p))
+                .map(|p| p as u32),
+            created_at_ms: created_at.as_deref().and_then(crate::iso_time::parse_ms),
+            created_at,
+            nonce: string("nonce"),
+            starttime: map.get("starttime").and_then(whole_number),
+            hostname: string("hostname"),
+            boot_id: string("bootId"),
+            pid_ns: map.get("pidNs").and_then(whole_number),
+            flock: map.get("flock") == Some(&Value::Bool(true)),
+        }
+    }
+}
+
+/// JavaScript writes integers as numbers that may carry a `.0`; accept both, reject the rest.
+fn whole_number(v: &Value) -> Option<u64> {
+    v.as_u64().or_else(|| {
+        v.as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0 && *f < 9.0e15)
+            .map(|f| f as u64)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn written_payload_reads_back() {
+        let written = WrittenPayload {
+            pid: 42,
+            created_at: "2026-11-26T15:42:14.123Z".into(),
+            nonce: "0123456789abcdef0123456789abcdef".into(),
+            starttime: Some(777),
+            hostname: "gw-1".into(),
+            boot_id: Some("b00t".into()),
+            pid_ns: Some(4026531836),
+            flock: true,
+        };
+        let bytes = written.to_bytes();
+        let text = std::str::from_utf8(&bytes).unwrap();
+        assert!(
+            text.contains("\"createdAt\"")
+                && text.contains("\"bootId\"")
+                && text.contains("\"pidNs\"")
+        );
+        let p = Payload::parse(&bytes);
+        assert_eq!(p.pid, Some(42));
+        assert_eq!(p.created_at_ms, Some(1_795_707_734_123));
+        assert_eq!(p.nonce.as_deref(), Some("0123456789abcdef0123456789abcdef"));
+        assert_eq!((p.starttime, p.pid_ns), (Some(777), Some(4026531836)));
+        assert_eq!(
+            (p.hostname.as_deref(), p.boot_id.as_deref()),
+            (Some("gw-1"), Some("b00t"))
+        );
+        assert!(p.flock);
+    }
+
+    #[test]
+    fn legacy_and_hostile_payloads() {
+        struct Row(&'static str, Option<u32>, bool, bool);
+        // (content, pid, createdAt parses, flock)
+        let rows = [
+            Row(
+                r#"{"pid":123,"createdAt":"2024-01-01T00:00:00.000Z"}"#,
+                Some(123),
+                true,
+                false,
+            ),
+            Row(
+                r#"{"pid":123.0,"createdAt":"2024-01-01T00:00:00.000Z","starttime":9,"nonce":"n"}"#,
+                Some(123),
+                true,
+                false,
+            ),
+            Row(
+                r#"{"pid":"123","createdAt":"2024-01-01T00:00:00.000Z"}"#,
+                None,
+                true,
+                false,
+            ),
+            Row(r#"{"pid":0,"createdAt":"x"}"#, None, false, false),
+            Row(
+                r#"{"pid":-4,"createdAt":"2024-01-01T00:00:00.000Z"}"#,
+                None,
+                true,
+                false,
+            ),
+            Row(r#"{"pid":1.5}"#, None, false, false),
+            Row(
+                r#"{"pid":99999999999999999999999999999}"#,
+                None,
+                false,
+                false,
+            ),
+            Row(r#"{"pid":2147483648}"#, None, false, false),
+            Row(
+                r#"{"pid":7,"createdAt":"2024-01-01T00:00:00.000Z","flock":"yes"}"#,
+                Some(7),
+                true,
+                false,
+            ),
+            Row(
+                r#"{"pid":7,"flock":true,"extra":{"a":[1,2]}}"#,
+                Some(7),
+                false,
+                true,
+            ),
+            Row(r#"[1,2,3]"#, None, false, false),
+            Row("", None, false, false),
+            Row("\u{0}\u{1}garbage\u{ff}", None, false, false),
+            Row(
+                r#"{"pid":5,"createdAt":"2024-01-01T00:00:00.000Z""#,
+                None,
+                false,
+                false,
+            ),
+        ];
+        for Row(text, pid, created, flock) in rows {
+            let p = Payload::parse(text.as_bytes());
+            assert_eq!(p.pid, pid, "{text}");
+            assert_eq!(p.created_at_ms.is_some(), created, "{text}");
+            assert_eq!(p.flock, flock, "{text}");
+        }
+    }
+
+    #[test]
+    fn deep_nesting_and_oversize_are_garbage_not_crashes() {
+        let deep = format!("{}{}", "[".repeat(30_000), "]".repeat(30_000));
+        assert_eq!(Payload::parse(deep.as_bytes()), Payload::default());
+        let mut big = br#"{"pid":1,"createdAt":"2024-01-01T00:00:00.000Z","pad":""#.to_vec();
+        big.resize(MAX_READ + 10, b'a');
+        assert_eq!(Payload::parse(&big), Payload::default());
+    }
+}

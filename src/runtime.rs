@@ -1,0 +1,103 @@
+//! The per-process state: identity, held table, lock service. One per process: a forked child
+//! gets a fresh one and closes its inherited lock fds (DESIGN §4, fork safety).
+
+use crate::identity::ProcessIdentity;
+use crate::service::Service;
+use crate::table::Table;
+use std::cell::RefCell;
+use std::sync::atomic::{AtomicPtr, Ordering};
+use std::sync::{Mutex, MutexGuard, Once, OnceLock, PoisonError};
+
+pub struct Runtime {
+    pub identity: ProcessIdentity,
+    table: Mutex<Table>,
+    service: OnceLock<Service>,
+}
+
+static CURRENT: AtomicPtr<Runtime> = AtomicPtr::new(std::ptr::null_mut());
+static INIT: Mutex<()> = Mutex::new(());
+static AT_FORK: Once = Once::new();
+
+/// The runtime of this process, created on first use.
+pub fn runtime() -> &'static Runtime {
+    let current = CURRENT.load(Ordering::Acquire);
+    if !current.is_null() {
+        // SAFETY: runtimes are leaked, never freed.
+        return unsafe { &*current };
+    }
+    let _init = INIT.lock().unwrap_or_else(PoisonError::into_inner);
+    let current = CURRENT.load(Ordering::Acquire);
+    if !current.is_null() {
+        // SAFETY: as above.
+        return unsafe { &*current };
+    }
+    AT_FORK.call_once(|| {
+        // SAFETY: the handlers are plain extern "C" functions valid for the program's life.
+        unsafe {
+            libc::pthread_atfork(
+                Some(before_fork),
+                Some(after_fork_in_parent),
+                Some(after_fork_in_child),
+            )
+        };
+    });
+    let fresh: &'static Runtime = Box::leak(Box::new(Runtime {
+        identity: ProcessIdentity::current(),
+        table: Mutex::new(Table::new()),
+        service: OnceLock::new(),
+    }));
+    CURRENT.store(fresh as *const Runtime as *mut Runtime, Ordering::Release);
+    fresh
+}
+
+impl Runtime {
+    pub fn table(&self) -> MutexGuard<'_, Table> {
+        self.table.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The lock service, started on first need.
+    pub fn service(&'static self) -> &'static Service {
+        self.service.get_or_init(|| Service::start(self))
+    }
+
+    pub fn service_if_started(&self) -> Option<&Service> {
+        self.service.get()
+    }
+}
+
+// Fork safety: the forking thread takes the init and table locks before fork, so the child
+// sees a consistent table it can empty, then a fresh runtime is made on its next call.
+thread_local! {
+    static FORK_GUARDS: RefCell<Option<(MutexGuard<'static, ()>, Option<MutexGuard<'static, Table>>)>> =
+        const { RefCell::new(None) };
+}
+
+extern "C" fn before_fork() {
+    let init = INIT.lock().unwrap_or_else(PoisonError::into_inner);
+    let current = CURRENT.load(Ordering::Acquire);
+    // SAFETY: runtimes are leaked, never freed.
+    let table = (!current.is_null()).then(|| unsafe { &*current }.table());
+    FORK_GUARDS.with(|g| *g.borrow_mut() = Some((init, table)));
+}
+
+extern "C" fn after_fork_in_parent() {
+    FORK_GUARDS.with(|g| drop(g.borrow_mut().take()));
+}
+
+extern "C" fn after_fork_in_child() {
+    let Some((init, table)) = FORK_GUARDS.with(|g| g.borrow_mut().take()) else {
+        return;
+    };
+    if let Some(mut table) = table {
+        // Closing (not unlinking) our copies: the parent still holds these locks.
+        table.entries.clear();
+        table.waiting.clear();
+        drop(table);
+        let old = CURRENT.swap(std::ptr::null_mut(), Ordering::AcqRel);
+        // SAFETY: runtimes are leaked; the old one is never used again in this child.
+        if let Some(service) = unsafe { &*old }.service_if_started() {
+            service.close_fds_in_child();
+        }
+    }
+    drop(init);
+}

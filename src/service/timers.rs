@@ -1,0 +1,68 @@
+//! A min-heap of deadlines. Timers are not cancelled; each one checks on firing whether what
+//! it was for still exists.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub enum Timer {
+    /// Re-inspect the lock path's queue.
+    Tick(PathBuf),
+    /// A waiter's timeout: (lock path, waiter id).
+    Deadline(PathBuf, u64),
+    /// A held lock's max-hold deadline: (lock path, generation).
+    Watchdog(PathBuf, u64),
+    Heartbeat,
+}
+
+struct Entry {
+    at: Instant,
+    seq: u64,
+    timer: Timer,
+}
+
+impl PartialEq for Entry {
+    fn eq(&self, other: &Self) -> bool {
+        (self.at, self.seq) == (other.at, other.seq)
+    }
+}
+impl Eq for Entry {}
+impl PartialOrd for Entry {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Entry {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.at, self.seq).cmp(&(other.at, other.seq))
+    }
+}
+
+#[derive(Default)]
+pub struct Timers {
+    heap: BinaryHeap<Reverse<Entry>>,
+    seq: u64,
+}
+
+impl Timers {
+    pub fn push(&mut self, at: Instant, timer: Timer) {
+        self.seq += 1;
+        self.heap.push(Reverse(Entry {
+            at,
+            seq: self.seq,
+            timer,
+        }));
+    }
+
+    pub fn next_at(&self) -> Option<Instant> {
+        self.heap.peek().map(|Reverse(e)| e.at)
+    }
+
+    pub fn pop_due(&mut self, now: Instant) -> Option<Timer> {
+        if self.next_at()? > now {
+            return None;
+        }
+        self.heap.pop().map(|Reverse(e)| e.timer)
+    }
+}

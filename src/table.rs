@@ -1,0 +1,147 @@
+//! The locks this process holds, with reentrant counts and generations (DESIGN §4), and the
+//! instance nonce they were taken under. Guarded by one mutex in the runtime.
+
+use crate::fs::{self, FileId};
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Generations are unique for the life of the program (across forks too), so a handle can
+/// never match a newer hold of the same path.
+static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
+
+pub struct Held {
+    /// Keeps the flock; closing it is what tells other processes we are gone.
+    pub file: File,
+    pub id: FileId,
+    pub generation: u64,
+    pub count: u32,
+    pub nonce: String,
+    pub acquired_at: Instant,
+    pub max_hold: Option<Duration>,
+    /// Set once the path no longer leads to our inode; reported once.
+    pub compromised: bool,
+}
+
+impl Held {
+    pub fn deadline(&self) -> Option<Instant> {
+        self.max_hold.map(|d| self.acquired_at + d)
+    }
+}
+
+/// How a release ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReleaseOutcome {
+    /// The lock file was removed and the flock dropped.
+    Released,
+    /// Other reentrant holds of the same generation remain.
+    StillHeld,
+    /// This handle's hold was already ended (released, watchdog, release-all, takeover).
+    NotHeld,
+    /// The path no longer led to our file: someone removed or replaced it. Their file was
+    /// left alone; our flock was dropped.
+    Compromised,
+}
+
+pub struct Table {
+    pub nonce: String,
+    pub entries: HashMap<PathBuf, Held>,
+    /// Waiters queued in the lock service per lock path: a new acquire queues behind them
+    /// instead of overtaking them.
+    pub waiting: HashMap<PathBuf, usize>,
+}
+
+pub fn new_nonce() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+impl Table {
+    pub fn new() -> Table {
+        Table {
+            nonce: new_nonce(),
+            entries: HashMap::new(),
+            waiting: HashMap::new(),
+        }
+    }
+
+    pub fn insert(
+        &mut self,
+        lock_path: PathBuf,
+        file: File,
+        id: FileId,
+        max_hold: Option<Duration>,
+    ) -> u64 {
+        let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
+        let held = Held {
+            file,
+            id,
+            generation,
+            count: 1,
+            nonce: self.nonce.clone(),
+            acquired_at: Instant::now(),
+            max_hold,
+            compromised: false,
+        };
+        self.entries.insert(lock_path, held);
+        generation
+    }
+
+    /// Ends one hold of `generation`; the last one removes the lock file.
+    pub fn release(&mut self, lock_path: &Path, generation: u64) -> ReleaseOutcome {
+        match self.entries.get_mut(lock_path) {
+            Some(held) if held.generation == generation => {
+                held.count -= 1;
+                if held.count > 0 {
+                    return ReleaseOutcome::StillHeld;
+                }
+            }
+            _ => return ReleaseOutcome::NotHeld,
+        }
+        self.force_release(lock_path)
+            .unwrap_or(ReleaseOutcome::NotHeld)
+    }
+
+    /// Ends every hold of the path at once; its handles become no-ops.
+    pub fn force_release(&mut self, lock_path: &Path) -> Option<ReleaseOutcome> {
+        let held = self.entries.remove(lock_path)?;
+        // Unlink before closing: while our flock stands nobody else may reclaim, so the inode
+        // check and the unlink cannot be split by another instance of this library.
+        let removed = fs::unlink_if_same(lock_path, held.id).unwrap_or(false);
+        drop(held.file);
+        Some(if removed {
+            ReleaseOutcome::Released
+        } else {
+            ReleaseOutcome::Compromised
+        })
+    }
+
+    /// DESIGN §4 release-all: every held lock over a snapshot of the paths, then a new nonce.
+    pub fn release_all(&mut self) -> usize {
+        let paths: Vec<PathBuf> = self.entries.keys().cloned().collect();
+        let released = paths
+            .iter()
+            .filter(|p| self.force_release(p).is_some())
+            .count();
+        self.nonce = new_nonce();
+        released
+    }
+
+    pub fn waiting_on(&self, lock_path: &Path) -> bool {
+        self.waiting.get(lock_path).is_some_and(|&n| n > 0)
+    }
+
+    pub fn add_waiter(&mut self, lock_path: &Path) {
+        *self.waiting.entry(lock_path.to_path_buf()).or_default() += 1;
+    }
+
+    pub fn remove_waiter(&mut self, lock_path: &Path) {
+        if let Some(n) = self.waiting.get_mut(lock_path) {
+            *n -= 1;
+            if *n == 0 {
+                self.waiting.remove(lock_path);
+            }
+        }
+    }
+}
