@@ -1,0 +1,138 @@
+//! Several processes on one lock: exclusion under a stale-lock storm, a SIGKILLed holder,
+//! hand-off latency, and pid-1 "containers" in separate pid namespaces.
+
+mod common;
+
+use common::{pid_namespace_prefix, try_in_process, worker, Holder, TempDir};
+use session_write_lock::{acquire, Options};
+use std::time::{Duration, Instant};
+
+fn waiting(timeout: Duration) -> Options {
+    Options {
+        timeout: Some(timeout),
+        allow_reentrant: false,
+        ..Options::default()
+    }
+}
+
+#[test]
+fn storm_of_six_processes_never_has_two_holders() {
+    let dir = TempDir::new("storm");
+    let file = dir.join("s.jsonl");
+    let marker = dir.join("inside.marker");
+    let (processes, iterations) = (6, 500);
+    let started = Instant::now();
+    let children: Vec<_> = (0..processes)
+        .map(|_| {
+            worker()
+                .arg("storm")
+                .arg(&file)
+                .arg(iterations.to_string())
+                .arg(&marker)
+                .arg("5")
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let (mut acquired, mut violations) = (0, 0);
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(out.status.success(), "worker failed: {out:?}");
+        let text = String::from_utf8(out.stdout).unwrap();
+        for field in text.split_whitespace() {
+            match field.split_once('=') {
+                Some(("acquired", n)) => acquired += n.parse::<usize>().unwrap(),
+                Some(("violations", n)) => violations += n.parse::<usize>().unwrap(),
+                _ => {}
+            }
+        }
+    }
+    println!(
+        "storm: {processes} processes, {acquired} acquisitions, {} stale legacy locks left behind, {violations} double holders, {:?}",
+        acquired / 5,
+        started.elapsed()
+    );
+    assert_eq!(
+        acquired,
+        processes * iterations,
+        "every acquisition completed"
+    );
+    assert_eq!(violations, 0, "two processes held the lock at once");
+}
+
+#[test]
+fn a_sigkilled_holder_is_detected_by_a_waiter() {
+    let dir = TempDir::new("sigkill");
+    let file = dir.join("s.jsonl");
+    let holder = Holder::start(&[], &file);
+    let waiter = std::thread::spawn({
+        let file = file.clone();
+        move || acquire(&file, &waiting(Duration::from_secs(10))).map(|_| Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let killed_at = Instant::now();
+    holder.kill();
+    let acquired_at = waiter
+        .join()
+        .unwrap()
+        .expect("waiter gets the lock of a dead holder");
+    println!(
+        "dead holder detected after {:?}",
+        acquired_at.duration_since(killed_at)
+    );
+}
+
+#[test]
+fn a_release_in_another_process_wakes_the_waiter() {
+    let dir = TempDir::new("handoff");
+    let file = dir.join("s.jsonl");
+    let holder = Holder::start(&[], &file);
+    let err = acquire(&file, &waiting(Duration::ZERO))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("pid={}", holder.child.id())),
+        "owner named: {err}"
+    );
+    let waiter = std::thread::spawn({
+        let file = file.clone();
+        move || acquire(&file, &waiting(Duration::from_secs(10))).map(|_| Instant::now())
+    });
+    std::thread::sleep(Duration::from_millis(100));
+    let released_at = Instant::now();
+    holder.release();
+    let acquired_at = waiter
+        .join()
+        .unwrap()
+        .expect("waiter gets the released lock");
+    println!(
+        "hand-off after {:?} (includes the holder's pipe round trip)",
+        acquired_at.duration_since(released_at)
+    );
+}
+
+#[test]
+fn pid_one_containers_never_steal_a_live_lock() {
+    let Some(prefix) = pid_namespace_prefix() else {
+        eprintln!("SKIPPED pid_one_containers_never_steal_a_live_lock: `unshare --pid` is not available (needs root on Linux)");
+        return;
+    };
+    let dir = TempDir::new("pidns");
+    let file = dir.join("s.jsonl");
+    let first = Holder::start(&prefix, &file);
+    assert_eq!(
+        first.pid_seen_inside, 1,
+        "the holder runs as pid 1 in its namespace"
+    );
+    let err = try_in_process(&prefix, &file, 300)
+        .expect_err("a second pid-1 container must not take a live lock");
+    assert!(err.contains("busy") && err.contains("pid=1"), "{err}");
+    assert!(
+        acquire(&file, &waiting(Duration::ZERO)).is_err(),
+        "the host namespace must not take it either"
+    );
+    first.kill();
+    try_in_process(&prefix, &file, 2_000)
+        .expect("once the first container is gone the second gets the lock");
+}
