@@ -12,6 +12,7 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { IMPL_NAMES, loadImpl } from './impls.mjs';
 import { printJsonLine } from './stats.mjs';
@@ -64,7 +65,7 @@ async function chooseImpls() {
 
 function runWorker(name, dir) {
   const { timeoutMs, staleMs } = LOCK_OPTIONS[name];
-  const worker = new URL('./storm-worker.mjs', import.meta.url).pathname;
+  const worker = fileURLToPath(new URL('./storm-worker.mjs', import.meta.url));
   const child = spawn(
     process.execPath,
     [worker, name, dir, String(iterations), String(timeoutMs), String(staleMs)],
@@ -73,7 +74,8 @@ function runWorker(name, dir) {
   let stdout = '';
   child.stdout.on('data', (chunk) => (stdout += chunk));
   const done = new Promise((resolve) => {
-    child.on('exit', (code) => resolve(code === 0 ? JSON.parse(stdout) : null));
+    // 'close', not 'exit': only then has all of its stdout been read.
+    child.on('close', (code) => resolve(code === 0 ? JSON.parse(stdout) : null));
   });
   return { child, done };
 }
