@@ -21,8 +21,17 @@ use timers::{Timer, Timers};
 
 /// Waiters re-inspect at least this often, so a dead holder is noticed within two ticks.
 pub const TICK: Duration = Duration::from_millis(20);
-/// Held locks' mtime is refreshed (and their path checked) this often.
-pub const HEARTBEAT: Duration = Duration::from_secs(10);
+/// Held locks' mtime is refreshed (and their path checked) this often, unless the
+/// `SESSION_WRITE_LOCK_HEARTBEAT_MS` environment variable says otherwise when the service starts.
+pub const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(10);
+
+fn heartbeat_interval() -> Duration {
+    std::env::var("SESSION_WRITE_LOCK_HEARTBEAT_MS")
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        .map_or(DEFAULT_HEARTBEAT, Duration::from_millis)
+}
 
 pub type Callback = Box<dyn FnOnce(Result<LockGuard, Error>) + Send>;
 
@@ -130,19 +139,22 @@ struct Loop {
     inotify: Option<Inotify>,
     queues: HashMap<PathBuf, Queue>,
     timers: Timers,
+    heartbeat: Duration,
     next_waiter_id: u64,
 }
 
 impl Loop {
     fn new(rt: &'static Runtime, wake_fd: RawFd, inotify: Option<Inotify>) -> Loop {
+        let heartbeat = heartbeat_interval();
         let mut timers = Timers::default();
-        timers.push(Instant::now() + HEARTBEAT, Timer::Heartbeat);
+        timers.push(Instant::now() + heartbeat, Timer::Heartbeat);
         Loop {
             rt,
             wake_fd,
             inotify,
             queues: HashMap::new(),
             timers,
+            heartbeat,
             next_waiter_id: 0,
         }
     }
@@ -284,7 +296,7 @@ impl Loop {
             Timer::Heartbeat => {
                 self.heartbeat();
                 self.timers
-                    .push(Instant::now() + HEARTBEAT, Timer::Heartbeat);
+                    .push(Instant::now() + self.heartbeat, Timer::Heartbeat);
             }
         }
     }

@@ -2,6 +2,8 @@
 //!
 //! - `hold FILE`: acquire, print `held <pid>`, release when stdin closes or a line arrives.
 //! - `try FILE TIMEOUT_MS`: acquire once, print `acquired` or `busy <message>`; exit 0 / 1.
+//! - `fork-and-vanish FILE`: acquire, fork a child that lingers for 5 s, exit at once without
+//!   releasing: the child must not keep the lock alive.
 //! - `storm FILE ITERATIONS MARKER STALE_EVERY`: acquire/release in a loop; inside the critical
 //!   section create MARKER with O_EXCL (EEXIST = two holders); every STALE_EVERY-th iteration
 //!   leave a legacy lock file with a dead pid behind. Prints `acquired=N violations=V`.
@@ -17,6 +19,7 @@ fn main() {
     let file = PathBuf::from(&args[2]);
     match args[1].as_str() {
         "hold" => hold(&file),
+        "fork-and-vanish" => fork_and_vanish(&file),
         "try" => try_once(&file, args[3].parse().expect("timeout ms")),
         "storm" => storm(
             &file,
@@ -36,6 +39,28 @@ fn hold(file: &Path) {
     let _ = std::io::stdin().lock().read_line(&mut line);
     drop(guard);
     println!("released");
+}
+
+fn fork_and_vanish(file: &Path) {
+    let guard = acquire(file, &Options::default()).expect("acquire");
+    // SAFETY: the child only sleeps and exits.
+    match unsafe { libc::fork() } {
+        0 => {
+            // Close stdout and stderr so the test reading our parent's output is not kept waiting.
+            unsafe {
+                libc::close(1);
+                libc::close(2);
+            }
+            std::thread::sleep(Duration::from_secs(5));
+            unsafe { libc::_exit(0) };
+        }
+        child => {
+            println!("held {} forked {child}", std::process::id());
+            std::io::stdout().flush().unwrap();
+            std::mem::forget(guard);
+            std::process::exit(0);
+        }
+    }
 }
 
 fn try_once(file: &Path, timeout_ms: u64) {

@@ -1,0 +1,492 @@
+//! Lock files found on disk: every legacy (TypeScript-format) rule of DESIGN §3B reclaims or
+//! waits as it should, and hostile files get a verdict and are never deleted unless stale.
+
+mod common;
+
+use common::{dead_pid, TempDir};
+use session_write_lock::{acquire, clean_stale, inspect, CleanOptions, Error, Options};
+use std::fs::{File, FileTimes};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::{Duration, SystemTime};
+
+const STALE: Duration = Duration::from_secs(30 * 60);
+
+fn once() -> Options {
+    Options {
+        timeout: Some(Duration::ZERO),
+        ..Options::default()
+    }
+}
+
+fn lock_of(file: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.lock", file.display()))
+}
+
+fn iso(t: SystemTime) -> String {
+    // Only the forms the tests need: via `date`, which every Linux has.
+    let secs = t.duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
+    let out = Command::new("date")
+        .args(["-u", "-d", &format!("@{secs}"), "+%Y-%m-%dT%H:%M:%S.000Z"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_string()
+}
+
+fn write_lock(file: &Path, content: &[u8], mtime_ago: Duration) -> PathBuf {
+    let lock = lock_of(file);
+    std::fs::write(&lock, content).unwrap();
+    let when = SystemTime::now() - mtime_ago;
+    File::options()
+        .write(true)
+        .open(&lock)
+        .unwrap()
+        .set_times(FileTimes::new().set_modified(when).set_accessed(when))
+        .unwrap();
+    lock
+}
+
+struct Sleeper(Child);
+
+impl Sleeper {
+    fn start() -> Sleeper {
+        Sleeper(Command::new("sleep").arg("30").spawn().unwrap())
+    }
+    fn pid(&self) -> u32 {
+        self.0.id()
+    }
+    fn starttime(&self) -> u64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid())).unwrap();
+        let after = &stat[stat.rfind(')').unwrap() + 1..];
+        after.split_whitespace().nth(19).unwrap().parse().unwrap()
+    }
+}
+
+impl Drop for Sleeper {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Acquires with one try and says whether the pre-existing file was reclaimed.
+fn reclaimed(file: &Path) -> bool {
+    match acquire(file, &once()) {
+        Ok(guard) => {
+            guard.release();
+            true
+        }
+        Err(Error::Busy { .. }) => false,
+        Err(e) => panic!("unexpected error: {e}"),
+    }
+}
+
+#[test]
+fn legacy_rules_reclaim_or_wait() {
+    let dir = TempDir::new("legacy");
+    let live = Sleeper::start();
+    let now = iso(SystemTime::now());
+    let two_hours_ago = iso(SystemTime::now() - Duration::from_secs(7200));
+    let fresh = Duration::ZERO;
+    let old = Duration::from_secs(31 * 60);
+    let rows: Vec<(&str, String, Duration, bool, &[&str])> = vec![
+        (
+            "dead pid",
+            format!(r#"{{"pid":{},"createdAt":"{now}"}}"#, dead_pid()),
+            fresh,
+            true,
+            &["dead-pid"],
+        ),
+        (
+            "live pid, fresh",
+            format!(r#"{{"pid":{},"createdAt":"{now}"}}"#, live.pid()),
+            fresh,
+            false,
+            &[],
+        ),
+        (
+            "live pid, same starttime",
+            format!(
+                r#"{{"pid":{},"createdAt":"{now}","starttime":{}}}"#,
+                live.pid(),
+                live.starttime()
+            ),
+            fresh,
+            false,
+            &[],
+        ),
+        (
+            "recycled pid",
+            format!(
+                r#"{{"pid":{},"createdAt":"{now}","starttime":{}}}"#,
+                live.pid(),
+                live.starttime() + 1
+            ),
+            fresh,
+            true,
+            &["recycled-pid"],
+        ),
+        (
+            "live pid, too old",
+            format!(r#"{{"pid":{},"createdAt":"{two_hours_ago}"}}"#, live.pid()),
+            fresh,
+            true,
+            &["too-old"],
+        ),
+        (
+            "other pid's nonce is not judged",
+            format!(
+                r#"{{"pid":{},"createdAt":"{now}","nonce":"x"}}"#,
+                live.pid()
+            ),
+            fresh,
+            false,
+            &[],
+        ),
+        (
+            "missing pid, fresh",
+            format!(r#"{{"createdAt":"{now}"}}"#),
+            fresh,
+            false,
+            &["missing-pid"],
+        ),
+        (
+            "missing pid, old mtime",
+            format!(r#"{{"createdAt":"{now}"}}"#),
+            old,
+            true,
+            &["missing-pid"],
+        ),
+        (
+            "invalid createdAt, fresh",
+            format!(r#"{{"pid":{},"createdAt":"yesterday"}}"#, live.pid()),
+            fresh,
+            false,
+            &["invalid-createdAt"],
+        ),
+        (
+            "invalid createdAt, old mtime",
+            format!(r#"{{"pid":{},"createdAt":"yesterday"}}"#, live.pid()),
+            old,
+            true,
+            &["invalid-createdAt"],
+        ),
+        (
+            "empty file, fresh (a TS writer mid-write)",
+            String::new(),
+            fresh,
+            false,
+            &["missing-pid", "invalid-createdAt"],
+        ),
+        (
+            "garbage, old mtime",
+            "\u{1}\u{2}not json".into(),
+            old,
+            true,
+            &["missing-pid", "invalid-createdAt"],
+        ),
+    ];
+    for (i, (name, content, mtime_ago, expect_reclaimed, reasons)) in rows.into_iter().enumerate() {
+        let file = dir.join(&format!("row{i}.jsonl"));
+        let lock = write_lock(&file, content.as_bytes(), mtime_ago);
+        let seen = inspect(&file, STALE)
+            .unwrap()
+            .expect("a lock file is there");
+        assert_eq!(seen.format, "legacy", "{name}");
+        assert_eq!(seen.stale_reasons, reasons, "{name}");
+        assert_eq!(seen.stale, expect_reclaimed, "{name}");
+        assert_eq!(reclaimed(&file), expect_reclaimed, "{name}");
+        assert_eq!(
+            lock.exists(),
+            !expect_reclaimed,
+            "{name}: a kept file stays, a reclaimed one is gone after release"
+        );
+    }
+}
+
+#[test]
+fn busy_error_names_the_owner_and_path() {
+    let dir = TempDir::new("owner");
+    let live = Sleeper::start();
+    let file = dir.join("s.jsonl");
+    let lock = write_lock(
+        &file,
+        format!(
+            r#"{{"pid":{},"createdAt":"{}"}}"#,
+            live.pid(),
+            iso(SystemTime::now())
+        )
+        .as_bytes(),
+        Duration::ZERO,
+    );
+    let options = Options {
+        timeout: Some(Duration::from_millis(120)),
+        ..Options::default()
+    };
+    let message = acquire(&file, &options).unwrap_err().to_string();
+    assert_eq!(
+        message,
+        format!(
+            "session file locked (timeout 120ms): pid={} {}",
+            live.pid(),
+            lock.display()
+        )
+    );
+}
+
+#[test]
+fn hostile_files_get_a_verdict_and_survive() {
+    let dir = TempDir::new("hostile");
+    let target = dir.join("target.txt");
+    std::fs::write(
+        &target,
+        format!(
+            r#"{{"pid":{},"createdAt":"2020-01-01T00:00:00.000Z"}}"#,
+            dead_pid()
+        ),
+    )
+    .unwrap();
+    let sub = dir.join("subdir");
+    std::fs::create_dir(&sub).unwrap();
+    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+        (
+            "symlink to a stale-looking file",
+            Box::new(|l: &Path| std::os::unix::fs::symlink(&target, l).unwrap()),
+            "symbolic link",
+        ),
+        (
+            "symlink to a directory",
+            Box::new(|l: &Path| std::os::unix::fs::symlink(&sub, l).unwrap()),
+            "symbolic link",
+        ),
+        (
+            "dangling symlink",
+            Box::new(|l: &Path| std::os::unix::fs::symlink("/nonexistent/x", l).unwrap()),
+            "symbolic link",
+        ),
+        (
+            "directory",
+            Box::new(|l: &Path| std::fs::create_dir(l).unwrap()),
+            "directory",
+        ),
+        (
+            "FIFO",
+            Box::new(|l: &Path| assert!(Command::new("mkfifo").arg(l).status().unwrap().success())),
+            "FIFO",
+        ),
+        (
+            "socket",
+            Box::new(|l: &Path| {
+                std::mem::forget(std::os::unix::net::UnixListener::bind(l).unwrap())
+            }),
+            "socket",
+        ),
+    ];
+    for (i, (name, make, described)) in cases.into_iter().enumerate() {
+        let file = dir.join(&format!("h{i}.jsonl"));
+        let lock = lock_of(&file);
+        make(&lock);
+        let message = acquire(&file, &once()).expect_err(name).to_string();
+        assert!(message.contains(described), "{name}: {message}");
+        let seen = inspect(&file, STALE).unwrap().unwrap();
+        assert_eq!(
+            (seen.format.as_str(), seen.stale),
+            ("not-a-file", false),
+            "{name}"
+        );
+        assert!(
+            std::fs::symlink_metadata(&lock).is_ok(),
+            "{name} must never be deleted"
+        );
+    }
+    assert!(
+        target.exists() && sub.is_dir(),
+        "symlink targets are untouched"
+    );
+}
+
+#[test]
+fn huge_lock_files_are_judged_without_reading_them_whole() {
+    let dir = TempDir::new("huge");
+    for (name, mtime_ago, expect_reclaimed) in [
+        ("fresh", Duration::ZERO, false),
+        ("old", Duration::from_secs(3600), true),
+    ] {
+        let file = dir.join(&format!("{name}.jsonl"));
+        let lock = lock_of(&file);
+        let f = File::create(&lock).unwrap();
+        f.set_len(100 * 1024 * 1024).unwrap();
+        let when = SystemTime::now() - mtime_ago;
+        f.set_times(FileTimes::new().set_modified(when)).unwrap();
+        drop(f);
+        let started = std::time::Instant::now();
+        assert_eq!(reclaimed(&file), expect_reclaimed, "{name} 100 MiB file");
+        println!("100 MiB {name} file judged in {:?}", started.elapsed());
+        assert_eq!(lock.exists(), !expect_reclaimed);
+    }
+}
+
+#[test]
+fn awkward_paths_work_or_fail_clearly() {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = TempDir::new("paths");
+    let non_utf8 = dir
+        .0
+        .join(std::ffi::OsStr::from_bytes(b"\xff\xfe-session.jsonl"));
+    let guard = acquire(&non_utf8, &once()).expect("non-UTF-8 names are fine on Linux");
+    assert!(guard.lock_path().exists());
+    drop(guard);
+
+    let nested = dir.join("a/b/c/s.jsonl");
+    let guard = acquire(&nested, &once()).expect("the directory is created like mkdir -p");
+    assert_eq!(
+        guard.lock_path(),
+        dir.0.canonicalize().unwrap().join("a/b/c/s.jsonl.lock")
+    );
+    drop(guard);
+
+    for (path, option) in [
+        (PathBuf::from(""), "sessionFile"),
+        (
+            PathBuf::from(std::ffi::OsStr::from_bytes(b"a\0b")),
+            "sessionFile",
+        ),
+    ] {
+        match acquire(&path, &once()) {
+            Err(Error::InvalidArgument { name, .. }) => assert_eq!(name, option),
+            other => panic!("{path:?}: {other:?}"),
+        }
+    }
+    let blocker = dir.join("plain-file");
+    std::fs::write(&blocker, "x").unwrap();
+    let err = acquire(blocker.join("s.jsonl"), &once()).unwrap_err();
+    assert_eq!(err.code(), Some("ENOTDIR"), "{err}");
+    assert!(
+        err.to_string().contains("plain-file"),
+        "the error names the path: {err}"
+    );
+}
+
+#[test]
+fn symlinked_directories_share_one_lock() {
+    let dir = TempDir::new("symdir");
+    let real = dir.join("real");
+    std::fs::create_dir(&real).unwrap();
+    let link = dir.join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let options = Options {
+        timeout: Some(Duration::ZERO),
+        allow_reentrant: false,
+        ..Options::default()
+    };
+    let guard = acquire(real.join("s.jsonl"), &options).unwrap();
+    assert!(
+        acquire(link.join("s.jsonl"), &options).is_err(),
+        "the same session through a symlinked dir is the same lock"
+    );
+    drop(guard);
+    let _again = acquire(link.join("s.jsonl"), &options).expect("free again");
+}
+
+#[test]
+fn clean_stale_removes_only_stale_locks() {
+    let dir = TempDir::new("clean");
+    let live = Sleeper::start();
+    let now = iso(SystemTime::now());
+    let old = iso(SystemTime::now() - Duration::from_secs(7200));
+    write_lock(
+        &dir.join("a-dead.jsonl"),
+        format!(r#"{{"pid":{},"createdAt":"{now}"}}"#, dead_pid()).as_bytes(),
+        Duration::ZERO,
+    );
+    write_lock(
+        &dir.join("b-old-live.jsonl"),
+        format!(r#"{{"pid":{},"createdAt":"{old}"}}"#, live.pid()).as_bytes(),
+        Duration::ZERO,
+    );
+    write_lock(
+        &dir.join("c-fresh-live.jsonl"),
+        format!(r#"{{"pid":{},"createdAt":"{now}"}}"#, live.pid()).as_bytes(),
+        Duration::ZERO,
+    );
+    let held = acquire(dir.join("d-held.jsonl"), &once()).unwrap();
+    std::fs::write(dir.join("not-a-lock.lock"), "x").unwrap();
+    let temp = dir.join(".e.jsonl.lock.0123456789abcdef.tmp");
+    std::fs::write(&temp, "{}").unwrap();
+    File::options()
+        .write(true)
+        .open(&temp)
+        .unwrap()
+        .set_modified(SystemTime::now() - Duration::from_secs(7200))
+        .unwrap();
+
+    let dry = clean_stale(
+        &dir.0,
+        &CleanOptions {
+            remove: false,
+            ..CleanOptions::default()
+        },
+    )
+    .unwrap();
+    let names: Vec<_> = dry
+        .locks
+        .iter()
+        .map(|l| {
+            Path::new(&l.lock_path)
+                .file_name()
+                .unwrap()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "a-dead.jsonl.lock",
+            "b-old-live.jsonl.lock",
+            "c-fresh-live.jsonl.lock",
+            "d-held.jsonl.lock"
+        ]
+    );
+    assert!(dry.cleaned.is_empty() && dry.locks.iter().all(|l| !l.removed));
+    assert_eq!(
+        dry.locks.iter().map(|l| l.stale).collect::<Vec<_>>(),
+        [true, true, false, false]
+    );
+    assert_eq!(dry.locks[3].format, "flock");
+    assert!(dry.locks[3].pid_alive);
+
+    let report = clean_stale(&dir.0, &CleanOptions::default()).unwrap();
+    let cleaned: Vec<_> = report
+        .cleaned
+        .iter()
+        .map(|l| l.stale_reasons.clone())
+        .collect();
+    assert_eq!(
+        cleaned,
+        [vec!["dead-pid".to_string()], vec!["too-old".to_string()]]
+    );
+    assert!(
+        !lock_of(&dir.join("a-dead.jsonl")).exists()
+            && !lock_of(&dir.join("b-old-live.jsonl")).exists()
+    );
+    assert!(lock_of(&dir.join("c-fresh-live.jsonl")).exists() && held.lock_path().exists());
+    assert!(dir.join("not-a-lock.lock").exists());
+    assert_eq!(report.temp_files_removed.len(), 1);
+    assert!(!temp.exists());
+
+    let later = clean_stale(
+        &dir.0,
+        &CleanOptions {
+            now: Some(SystemTime::now() + Duration::from_secs(3600)),
+            ..CleanOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        later.cleaned.len(),
+        1,
+        "an hour later the fresh legacy lock is too old; our flock lock is still held"
+    );
+    assert!(held.lock_path().exists());
+}

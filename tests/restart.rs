@@ -1,0 +1,190 @@
+//! In-process restart (DESIGN §0.1): locks held across a nonce rotation are taken over at
+//! once by the next iteration, their old handles become no-ops; release-all; fork safety.
+//! Every test here changes the process-wide nonce, so they run one at a time.
+
+mod common;
+
+use common::{worker, TempDir};
+use session_write_lock::{
+    acquire, inspect, instance_nonce, release_all, reset_instance_nonce, Options, ReleaseOutcome,
+};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn once() -> Options {
+    Options {
+        timeout: Some(Duration::ZERO),
+        ..Options::default()
+    }
+}
+
+fn own_starttime() -> u64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap();
+    stat[stat.rfind(')').unwrap() + 1..]
+        .split_whitespace()
+        .nth(19)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn next_iteration_takes_over_locks_of_the_previous_one_at_once() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("restart");
+    let file = dir.join("s.jsonl");
+    let old = acquire(&file, &once()).unwrap();
+    let old_nonce = instance_nonce();
+    let new_nonce = reset_instance_nonce();
+    assert_ne!(old_nonce, new_nonce);
+    assert_eq!(new_nonce.len(), 32);
+    assert!(new_nonce
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()));
+
+    let started = Instant::now();
+    let new = acquire(&file, &once()).expect("the next iteration takes over at once");
+    println!("takeover after nonce rotation: {:?}", started.elapsed());
+    assert!(!old.is_held() && new.is_held());
+    assert_eq!(
+        old.release(),
+        ReleaseOutcome::NotHeld,
+        "the old handle is a no-op"
+    );
+    let on_disk = inspect(&file, Duration::from_secs(1800)).unwrap().unwrap();
+    assert_eq!(
+        on_disk.nonce.as_deref(),
+        Some(new_nonce.as_str()),
+        "the new lock stays, under the new nonce"
+    );
+    assert_eq!(new.release(), ReleaseOutcome::Released);
+    assert!(inspect(&file, Duration::from_secs(1800)).unwrap().is_none());
+}
+
+#[test]
+fn release_all_releases_everything_then_rotates_the_nonce() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("release-all");
+    let guards: Vec<_> = (0..3)
+        .map(|i| acquire(dir.join(&format!("s{i}.jsonl")), &once()).unwrap())
+        .collect();
+    let again = acquire(dir.join("s0.jsonl"), &once()).unwrap();
+    let before = instance_nonce();
+    assert_eq!(release_all(), 3, "counts locks, not reentrant holds");
+    assert_ne!(instance_nonce(), before);
+    for g in &guards {
+        assert!(!g.lock_path().exists());
+    }
+    assert_eq!(again.release(), ReleaseOutcome::NotHeld);
+    assert_eq!(release_all(), 0, "idempotent");
+    let fresh = acquire(dir.join("s1.jsonl"), &once()).unwrap();
+    for g in guards {
+        assert_eq!(
+            g.release(),
+            ReleaseOutcome::NotHeld,
+            "old handles never release a newer lock"
+        );
+    }
+    assert!(fresh.is_held() && fresh.lock_path().exists());
+}
+
+#[test]
+fn leftover_files_of_an_earlier_iteration_of_this_process() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("leftover");
+    let pid = std::process::id();
+    let now = "2099-01-01T00:00:00.000Z";
+    let ours = instance_nonce();
+    let rows = [
+        (
+            "legacy, own pid, other nonce",
+            format!(
+                r#"{{"pid":{pid},"createdAt":"{now}","starttime":{},"nonce":"0000"}}"#,
+                own_starttime()
+            ),
+            true,
+        ),
+        (
+            "legacy, own pid, no starttime, not held",
+            format!(r#"{{"pid":{pid},"createdAt":"{now}"}}"#),
+            true,
+        ),
+        (
+            "legacy, own pid, our nonce and starttime",
+            format!(
+                r#"{{"pid":{pid},"createdAt":"{now}","starttime":{},"nonce":"{ours}"}}"#,
+                own_starttime()
+            ),
+            false,
+        ),
+    ];
+    for (i, (name, content, reclaim)) in rows.iter().enumerate() {
+        let file = dir.join(&format!("l{i}.jsonl"));
+        std::fs::write(dir.join(&format!("l{i}.jsonl.lock")), content).unwrap();
+        assert_eq!(acquire(&file, &once()).is_ok(), *reclaim, "{name}");
+    }
+}
+
+#[test]
+fn a_forked_child_does_not_keep_the_lock_alive() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("fork");
+    let file = dir.join("s.jsonl");
+    let out = worker().arg("fork-and-vanish").arg(&file).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.starts_with("held "), "{text}");
+    let child: i32 = text.split_whitespace().last().unwrap().parse().unwrap();
+    // SAFETY: signal 0 only checks existence.
+    assert_eq!(
+        unsafe { libc::kill(child, 0) },
+        0,
+        "the forked child is still alive"
+    );
+    let seen = inspect(&file, Duration::from_secs(1800)).unwrap().unwrap();
+    assert_eq!(
+        seen.stale_reasons,
+        ["holder-exited"],
+        "the forked child closed its copy of the lock fd"
+    );
+    let _guard = acquire(&file, &once()).expect("a lock of an exited holder is reclaimed at once");
+    // SAFETY: the child is ours to stop.
+    unsafe { libc::kill(child, libc::SIGKILL) };
+}
+
+#[test]
+fn a_fork_in_this_process_gives_the_child_nothing() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("fork-self");
+    let file = dir.join("s.jsonl");
+    let guard = acquire(&file, &once()).unwrap();
+    let parent_nonce = instance_nonce();
+    let (mut read_end, mut write_end) = std::io::pipe().unwrap();
+    // SAFETY: the child only calls the library and writes one byte before _exit.
+    match unsafe { libc::fork() } {
+        0 => {
+            use std::io::Write;
+            let fresh_nonce = instance_nonce() != parent_nonce;
+            let sees_busy = acquire(&file, &once()).is_err();
+            let code = u8::from(fresh_nonce) | u8::from(sees_busy) << 1;
+            let _ = write_end.write_all(&[code]);
+            unsafe { libc::_exit(0) };
+        }
+        child => {
+            drop(write_end);
+            let mut code = [0u8];
+            use std::io::Read;
+            read_end.read_exact(&mut code).unwrap();
+            let mut status = 0;
+            // SAFETY: waiting for our own child.
+            unsafe { libc::waitpid(child, &mut status, 0) };
+            assert_eq!(code[0] & 1, 1, "the child has a new nonce");
+            assert_eq!(code[0] & 2, 2, "the child does not hold the parent's lock");
+            assert!(
+                guard.is_held() && guard.lock_path().exists(),
+                "the parent still holds it"
+            );
+        }
+    }
+}
