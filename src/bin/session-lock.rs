@@ -1,1 +1,424 @@
-fn main() {}
+//! `session-lock`: the operator's tool. Shows who holds session locks, removes only stale ones,
+//! and runs a command under a session lock (like util-linux `flock(1)`).
+//! Exit codes: 0 ok, 1 busy/timeout, 2 usage, 3 I/O.
+
+use session_write_lock::{
+    acquire, clean_stale, inspect, inspect_lock_file, CleanOptions, Error, Inspection, Options,
+};
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::time::{Duration, SystemTime};
+
+const USAGE: &str = "\
+usage: session-lock <command> [options]
+
+commands:
+  status PATH... [--json] [--stale-ms N]   who holds the locks (lock files, session files or directories)
+  clean DIR [--stale-ms N] [--dry-run] [--json]
+                                           remove stale *.jsonl.lock files in DIR, never live ones
+  run FILE [--timeout-ms N] [--stale-ms N] [--max-hold-ms N] -- CMD [ARGS...]
+                                           run CMD while holding the lock of session FILE
+
+exit codes: 0 ok, 1 busy or timed out, 2 usage, 3 I/O error
+'session-lock <command> --help' describes one command.";
+
+const STATUS_HELP: &str = "\
+usage: session-lock status PATH... [--json] [--stale-ms N]
+
+Shows each lock: holder pid and host, age, format (flock = written by this library,
+legacy = written by the TypeScript gateway), and whether it is alive or stale, with reasons.
+PATH may be a lock file (*.lock), a session file (its lock is looked up) or a directory
+(every *.jsonl.lock in it). Nothing is changed.
+
+  --json        one JSON array of inspections, for scripts
+  --stale-ms N  age after which legacy locks count as stale (default 1800000 = 30 min)";
+
+const CLEAN_HELP: &str = "\
+usage: session-lock clean DIR [--stale-ms N] [--dry-run] [--json]
+
+Removes the stale *.jsonl.lock files in DIR (holder exited, dead or recycled pid, too old, ...)
+through the same race-free reclaim the lock uses: a lock that is alive, or that someone else
+is taking at the same moment, is never removed. Also removes temp files of crashed writers.
+
+  --dry-run     report what would be removed, remove nothing
+  --json        the report as JSON ({locks, cleaned, tempFilesRemoved})
+  --stale-ms N  age after which legacy locks count as stale (default 1800000 = 30 min)";
+
+const RUN_HELP: &str = "\
+usage: session-lock run FILE [--timeout-ms N] [--stale-ms N] [--max-hold-ms N] -- CMD [ARGS...]
+
+Takes the lock of session FILE (waiting up to --timeout-ms, default 10000; 0 = one try;
+'Infinity' = forever), runs CMD, releases the lock and exits with CMD's exit code (128+signal
+if CMD was killed by a signal). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD.
+
+  --max-hold-ms N   force-release the lock after N ms even if CMD still runs (default: never)";
+
+/// Exit codes.
+const BUSY: u8 = 1;
+const USAGE_ERROR: u8 = 2;
+const IO_ERROR: u8 = 3;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("status") => status(&args[1..]),
+        Some("clean") => clean(&args[1..]),
+        Some("run") => run(&args[1..]),
+        Some("--help" | "-h" | "help") => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(other) => Err(Failure::Usage(format!("unknown command '{other}'"), USAGE)),
+        None => Err(Failure::Usage("missing command".into(), USAGE)),
+    };
+    result.unwrap_or_else(|failure| failure.report())
+}
+
+enum Failure {
+    Usage(String, &'static str),
+    Lock(Error),
+}
+
+impl Failure {
+    fn report(self) -> ExitCode {
+        match self {
+            Failure::Usage(message, help) => {
+                eprintln!("session-lock: {message}\n\n{help}");
+                ExitCode::from(USAGE_ERROR)
+            }
+            Failure::Lock(e) => {
+                eprintln!("session-lock: {e}");
+                ExitCode::from(match e {
+                    Error::Busy { .. } => BUSY,
+                    Error::InvalidArgument { .. } => USAGE_ERROR,
+                    Error::Io { .. } => IO_ERROR,
+                })
+            }
+        }
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Failure {
+        Failure::Lock(e)
+    }
+}
+
+/// Flags and positional arguments of one command; `--` ends the flags.
+struct Parsed {
+    positional: Vec<String>,
+    flags: Vec<(String, Option<String>)>,
+    rest: Vec<String>,
+}
+
+fn parse(
+    args: &[String],
+    valued: &[&str],
+    switches: &[&str],
+    help: &'static str,
+) -> Result<Parsed, Failure> {
+    let mut parsed = Parsed {
+        positional: Vec::new(),
+        flags: Vec::new(),
+        rest: Vec::new(),
+    };
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        if arg == "--" {
+            parsed.rest = args[i + 1..].to_vec();
+            break;
+        }
+        if arg == "--help" || arg == "-h" {
+            println!("{help}");
+            std::process::exit(0);
+        }
+        if let Some(name) = arg.strip_prefix("--") {
+            let (name, inline) = match name.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_string())),
+                None => (name, None),
+            };
+            if valued.contains(&name) {
+                let value = match inline {
+                    Some(v) => v,
+                    None => {
+                        i += 1;
+                        args.get(i).cloned().ok_or_else(|| {
+                            Failure::Usage(format!("--{name} needs a value"), help)
+                        })?
+                    }
+                };
+                parsed.flags.push((name.to_string(), Some(value)));
+            } else if switches.contains(&name) && inline.is_none() {
+                parsed.flags.push((name.to_string(), None));
+            } else {
+                return Err(Failure::Usage(format!("unknown option '{arg}'"), help));
+            }
+        } else {
+            parsed.positional.push(arg.clone());
+        }
+        i += 1;
+    }
+    Ok(parsed)
+}
+
+impl Parsed {
+    fn has(&self, name: &str) -> bool {
+        self.flags.iter().any(|(n, _)| n == name)
+    }
+
+    /// A millisecond option; `Infinity` where the option allows it.
+    fn millis(&self, name: &str, help: &'static str) -> Result<Option<f64>, Failure> {
+        let Some((_, Some(value))) = self.flags.iter().rev().find(|(n, _)| n == name) else {
+            return Ok(None);
+        };
+        match value.parse::<f64>() {
+            Ok(ms) if !ms.is_nan() => Ok(Some(ms)),
+            _ => Err(Failure::Usage(
+                format!("--{name} must be a number of milliseconds, got '{value}'"),
+                help,
+            )),
+        }
+    }
+}
+
+fn stale_of(parsed: &Parsed, help: &'static str) -> Result<Duration, Failure> {
+    Ok(Options::from_millis(None, parsed.millis("stale-ms", help)?, None, None)?.stale)
+}
+
+fn status(args: &[String]) -> Result<ExitCode, Failure> {
+    let parsed = parse(args, &["stale-ms"], &["json"], STATUS_HELP)?;
+    if parsed.positional.is_empty() {
+        return Err(Failure::Usage(
+            "status needs at least one PATH".into(),
+            STATUS_HELP,
+        ));
+    }
+    let stale = stale_of(&parsed, STATUS_HELP)?;
+    let mut inspections = Vec::new();
+    let mut missing = Vec::new();
+    for path in &parsed.positional {
+        let path = Path::new(path);
+        if path.is_dir() {
+            let report = clean_stale(
+                path,
+                &CleanOptions {
+                    stale,
+                    remove: false,
+                    now: None,
+                },
+            )?;
+            inspections.extend(report.locks);
+        } else if path.extension().is_some_and(|e| e == "lock") {
+            match inspect_lock_file(path, stale, SystemTime::now(), false)? {
+                Some(i) => inspections.push(i),
+                None => missing.push(path.to_path_buf()),
+            }
+        } else {
+            match inspect(path, stale)? {
+                Some(i) => inspections.push(i),
+                None => missing.push(path.to_path_buf()),
+            }
+        }
+    }
+    if parsed.has("json") {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&inspections).expect("inspections serialize")
+        );
+    } else {
+        print_table(&inspections);
+        for path in missing {
+            println!("{}: no lock file (free)", path.display());
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_table(inspections: &[Inspection]) {
+    let rows: Vec<[String; 6]> = inspections
+        .iter()
+        .map(|i| {
+            let state = if i.format == "not-a-file" {
+                format!("blocked: {}", i.owner)
+            } else if i.stale {
+                format!("stale: {}", i.stale_reasons.join(", "))
+            } else if i.stale_reasons.is_empty() {
+                "alive".to_string()
+            } else {
+                format!("kept: {} (file is fresh)", i.stale_reasons.join(", "))
+            };
+            [
+                i.lock_path.clone(),
+                i.pid.map_or("-".into(), |p| p.to_string()),
+                i.hostname.clone().unwrap_or_else(|| "-".into()),
+                i.age_ms.map_or("-".into(), human_age),
+                i.format.clone(),
+                state,
+            ]
+        })
+        .collect();
+    let header = ["LOCK", "PID", "HOST", "AGE", "FORMAT", "STATE"].map(String::from);
+    let mut widths = header.clone().map(|h| h.len());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    for row in std::iter::once(&header).chain(&rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect();
+        println!("{}", cells.join("  ").trim_end());
+    }
+}
+
+fn human_age(ms: u64) -> String {
+    let s = ms / 1000;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s / 60 % 60),
+    }
+}
+
+fn clean(args: &[String]) -> Result<ExitCode, Failure> {
+    let parsed = parse(args, &["stale-ms"], &["json", "dry-run"], CLEAN_HELP)?;
+    let [dir] = parsed.positional.as_slice() else {
+        return Err(Failure::Usage(
+            "clean needs exactly one DIR".into(),
+            CLEAN_HELP,
+        ));
+    };
+    let dry_run = parsed.has("dry-run");
+    let dir = PathBuf::from(dir);
+    if !dir.is_dir() {
+        let source = std::io::Error::from_raw_os_error(if dir.exists() {
+            libc::ENOTDIR
+        } else {
+            libc::ENOENT
+        });
+        return Err(Error::Io {
+            op: "read directory",
+            path: dir,
+            source,
+        }
+        .into());
+    }
+    let options = CleanOptions {
+        stale: stale_of(&parsed, CLEAN_HELP)?,
+        remove: !dry_run,
+        now: None,
+    };
+    let report = clean_stale(&dir, &options)?;
+    if parsed.has("json") {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("report serializes")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    let verb = if dry_run { "would remove" } else { "removed" };
+    let mut acted = 0;
+    for lock in &report.locks {
+        if lock.removed || (dry_run && lock.stale) {
+            acted += 1;
+            println!(
+                "{verb} {} ({}; pid {})",
+                lock.lock_path,
+                lock.stale_reasons.join(", "),
+                lock.pid.map_or("-".into(), |p| p.to_string())
+            );
+        }
+    }
+    for temp in &report.temp_files_removed {
+        println!("removed temp file {temp}");
+    }
+    println!(
+        "{acted} of {} lock(s) {}; live locks left alone",
+        report.locks.len(),
+        if dry_run { "stale" } else { "removed" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+static CHILD: AtomicI32 = AtomicI32::new(0);
+const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+
+extern "C" fn forward(signal: libc::c_int) {
+    let child = CHILD.load(Ordering::Relaxed);
+    if child > 0 {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(child, signal) };
+    }
+}
+
+fn run(args: &[String]) -> Result<ExitCode, Failure> {
+    let parsed = parse(
+        args,
+        &["timeout-ms", "stale-ms", "max-hold-ms"],
+        &[],
+        RUN_HELP,
+    )?;
+    let [file] = parsed.positional.as_slice() else {
+        return Err(Failure::Usage(
+            "run needs exactly one FILE before --".into(),
+            RUN_HELP,
+        ));
+    };
+    let Some((program, program_args)) = parsed.rest.split_first() else {
+        return Err(Failure::Usage(
+            "run needs a command after --".into(),
+            RUN_HELP,
+        ));
+    };
+    let options = Options::from_millis(
+        parsed.millis("timeout-ms", RUN_HELP)?,
+        parsed.millis("stale-ms", RUN_HELP)?,
+        Some(
+            parsed
+                .millis("max-hold-ms", RUN_HELP)?
+                .unwrap_or(f64::INFINITY),
+        ),
+        Some(false),
+    )?;
+    let guard = acquire(file, &options)?;
+    for signal in FORWARDED {
+        // SAFETY: installing a handler that only calls kill(2).
+        unsafe {
+            libc::signal(
+                signal,
+                forward as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            )
+        };
+    }
+    let mut child = match Command::new(program).args(program_args).spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            drop(guard);
+            eprintln!("session-lock: cannot run '{program}': {e}");
+            return Ok(ExitCode::from(
+                if e.kind() == std::io::ErrorKind::NotFound {
+                    127
+                } else {
+                    126
+                },
+            ));
+        }
+    };
+    CHILD.store(child.id() as i32, Ordering::Relaxed);
+    let status = child.wait().map_err(|e| Error::Io {
+        op: "wait for command",
+        path: PathBuf::from(program),
+        source: e,
+    })?;
+    drop(guard);
+    use std::os::unix::process::ExitStatusExt;
+    let code = status
+        .code()
+        .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
+    Ok(ExitCode::from(code as u8))
+}

@@ -1,0 +1,205 @@
+//! The `session-lock` binary driven as a process: status, clean, run, exit codes.
+
+mod common;
+
+use common::{dead_pid, Holder, TempDir};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+fn cli(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_session-lock"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn text(out: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn legacy_dead_lock(dir: &TempDir, name: &str) -> std::path::PathBuf {
+    let lock = dir.join(&format!("{name}.jsonl.lock"));
+    std::fs::write(
+        &lock,
+        format!(
+            r#"{{"pid":{},"createdAt":"2099-01-01T00:00:00.000Z"}}"#,
+            dead_pid()
+        ),
+    )
+    .unwrap();
+    lock
+}
+
+#[test]
+fn status_shows_live_stale_legacy_and_hostile_locks() {
+    let dir = TempDir::new("cli-status");
+    let holder = Holder::start(&[], &dir.join("live.jsonl"));
+    legacy_dead_lock(&dir, "dead");
+    std::fs::create_dir(dir.join("dir.jsonl.lock")).unwrap();
+
+    let out = cli(&["status", s(&dir.0)]);
+    assert!(out.status.success(), "{}", text(&out));
+    let table = text(&out);
+    let line = |name: &str| {
+        table
+            .lines()
+            .find(|l| l.contains(name))
+            .unwrap_or_else(|| panic!("{name} missing:\n{table}"))
+            .to_string()
+    };
+    assert!(
+        line("live.jsonl.lock").contains("alive") && line("live.jsonl.lock").contains("flock"),
+        "{table}"
+    );
+    assert!(
+        line("live.jsonl.lock").contains(&holder.child.id().to_string()),
+        "{table}"
+    );
+    assert!(
+        line("dead.jsonl.lock").contains("stale: dead-pid")
+            && line("dead.jsonl.lock").contains("legacy"),
+        "{table}"
+    );
+    assert!(
+        line("dir.jsonl.lock").contains("a directory is in the way"),
+        "{table}"
+    );
+
+    let out = cli(&[
+        "status",
+        "--json",
+        s(&dir.join("live.jsonl")),
+        s(&dir.join("dead.jsonl.lock")),
+    ]);
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(json[0]["pid"], holder.child.id());
+    assert_eq!(json[0]["format"], "flock");
+    assert_eq!(json[0]["stale"], false);
+    assert_eq!(json[1]["staleReasons"][0], "dead-pid");
+    assert!(
+        dir.join("dead.jsonl.lock").exists(),
+        "status changes nothing"
+    );
+    holder.release();
+}
+
+#[test]
+fn clean_removes_stale_locks_and_leaves_live_ones() {
+    let dir = TempDir::new("cli-clean");
+    let holder = Holder::start(&[], &dir.join("live.jsonl"));
+    let dead = legacy_dead_lock(&dir, "dead");
+    std::fs::create_dir(dir.join("dir.jsonl.lock")).unwrap();
+
+    let out = cli(&["clean", s(&dir.0), "--dry-run"]);
+    assert!(
+        out.status.success() && text(&out).contains("would remove") && dead.exists(),
+        "{}",
+        text(&out)
+    );
+
+    let out = cli(&["clean", s(&dir.0), "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["cleaned"].as_array().unwrap().len(), 1);
+    assert_eq!(report["cleaned"][0]["staleReasons"][0], "dead-pid");
+    assert!(!dead.exists());
+    assert!(dir.join("live.jsonl.lock").exists() && dir.join("dir.jsonl.lock").is_dir());
+    holder.release();
+}
+
+#[test]
+fn run_holds_the_lock_and_passes_the_exit_code_through() {
+    let dir = TempDir::new("cli-run");
+    let file = dir.join("s.jsonl");
+    let out = cli(&["run", s(&file), "--", "sh", "-c", "exit 7"]);
+    assert_eq!(out.status.code(), Some(7), "{}", text(&out));
+
+    let mut first = Command::new(env!("CARGO_BIN_EXE_session-lock"))
+        .args(["run", s(&file), "--", "sleep", "3"])
+        .spawn()
+        .unwrap();
+    let lock = dir.join("s.jsonl.lock");
+    let started = Instant::now();
+    while !lock.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "first run never took the lock"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let out = cli(&["run", s(&file), "--timeout-ms", "0", "--", "true"]);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a concurrent run is excluded: {}",
+        text(&out)
+    );
+    assert!(text(&out).contains("session file locked"), "{}", text(&out));
+
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(first.id() as i32, libc::SIGTERM) };
+    let status = first.wait().unwrap();
+    assert_eq!(
+        status.code(),
+        Some(128 + libc::SIGTERM),
+        "SIGTERM reached the command"
+    );
+    assert!(
+        !lock.exists(),
+        "the lock is released after the command ends"
+    );
+}
+
+#[test]
+fn usage_and_io_errors_have_their_exit_codes() {
+    let dir = TempDir::new("cli-errors");
+    for args in [
+        &[][..],
+        &["frobnicate"],
+        &["status"],
+        &["run", "x"],
+        &["clean", "a", "b"],
+        &["run", "x", "--timeout-ms", "soon", "--", "true"],
+        &["run", "x", "--timeout-ms", "-5", "--", "true"],
+    ] {
+        let out = cli(args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {}", text(&out));
+        assert!(
+            text(&out).contains("usage:") || text(&out).contains("invalid"),
+            "{args:?}: {}",
+            text(&out)
+        );
+    }
+    let file = dir.join("plain");
+    std::fs::write(&file, "x").unwrap();
+    let out = cli(&["clean", s(&file)]);
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        text(&out).contains("ENOTDIR") && text(&out).contains("plain"),
+        "{}",
+        text(&out)
+    );
+    let out = cli(&["run", s(&file.join("s.jsonl")), "--", "true"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    for sub in ["status", "clean", "run"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_session-lock"))
+            .args([sub, "--help"])
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success() && text(&out).starts_with(&format!("usage: session-lock {sub}")),
+            "{}",
+            text(&out)
+        );
+    }
+}
