@@ -32,7 +32,7 @@ pub enum Attempt {
 pub enum Observed {
     Gone,
     NotAFile(Occupant),
-    File(FileObservation),
+    File(Box<FileObservation>),
 }
 
 pub struct FileObservation {
@@ -84,14 +84,14 @@ pub fn observe(
             stale,
         },
     );
-    Ok(Observed::File(FileObservation {
+    Ok(Observed::File(Box::new(FileObservation {
         _file: file,
         id,
         flock_free,
         payload,
         pid_probe,
         verdict,
-    }))
+    })))
 }
 
 /// Removes an observed stale lock file if we may: only with its flock in hand and only if the

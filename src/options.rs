@@ -167,9 +167,12 @@ mod tests {
         assert!(!o.allow_reentrant);
     }
 
+    /// (timeoutMs, staleMs, maxHoldMs, the option the error must name)
+    type Row = (Option<f64>, Option<f64>, Option<f64>, &'static str);
+
     #[test]
     fn invalid_values_name_the_option() {
-        let cases: [(Option<f64>, Option<f64>, Option<f64>, &str); 6] = [
+        let cases: [Row; 6] = [
             (Some(f64::NAN), None, None, "timeoutMs"),
             (Some(-1.0), None, None, "timeoutMs"),
             (None, Some(0.0), None, "staleMs"),

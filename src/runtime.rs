@@ -67,9 +67,10 @@ impl Runtime {
 
 // Fork safety: the forking thread takes the init and table locks before fork, so the child
 // sees a consistent table it can empty, then a fresh runtime is made on its next call.
+type ForkGuards = (MutexGuard<'static, ()>, Option<MutexGuard<'static, Table>>);
+
 thread_local! {
-    static FORK_GUARDS: RefCell<Option<(MutexGuard<'static, ()>, Option<MutexGuard<'static, Table>>)>> =
-        const { RefCell::new(None) };
+    static FORK_GUARDS: RefCell<Option<ForkGuards>> = const { RefCell::new(None) };
 }
 
 extern "C" fn before_fork() {

@@ -248,7 +248,8 @@ fn hostile_files_get_a_verdict_and_survive() {
     .unwrap();
     let sub = dir.join("subdir");
     std::fs::create_dir(&sub).unwrap();
-    let cases: Vec<(&str, Box<dyn Fn(&Path)>, &str)> = vec![
+    type MakeOccupant<'a> = Box<dyn Fn(&Path) + 'a>;
+    let cases: Vec<(&str, MakeOccupant, &str)> = vec![
         (
             "symlink to a stale-looking file",
             Box::new(|l: &Path| std::os::unix::fs::symlink(&target, l).unwrap()),

@@ -422,7 +422,7 @@ impl Loop {
             let mut table = self.rt.table();
             for (path, held) in table.entries.iter_mut() {
                 let _ = fs::touch(&held.file);
-                if !held.compromised && fs::path_id(path).map_or(false, |id| id != Some(held.id)) {
+                if !held.compromised && fs::path_id(path).is_ok_and(|id| id != Some(held.id)) {
                     held.compromised = true;
                     compromised.push(path.clone());
                 }
