@@ -185,11 +185,15 @@ fn create_in_place(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Result
 }
 
 fn write_and_flock(file: &mut File, payload: &[u8]) -> io::Result<()> {
-    if !try_flock(file)? {
-        return Err(io::Error::new(
-            io::ErrorKind::WouldBlock,
-            "fresh lock file is already flocked",
-        ));
+    // Blocking: in the O_EXCL fallback an inspector may hold the flock of our fresh (empty)
+    // file for the microseconds it takes to judge it fresh; the temp file nobody else opens.
+    loop {
+        // SAFETY: flock on an fd we own.
+        match check(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }) {
+            Ok(_) => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
     }
     file.write_all(payload)
 }

@@ -20,7 +20,7 @@ mod fs;
 mod guard;
 mod identity;
 mod inspect;
-mod iso_time;
+pub mod iso_time;
 mod log;
 mod options;
 pub mod payload;

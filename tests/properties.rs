@@ -1,0 +1,120 @@
+//! Properties of the payload parser and the staleness decision over arbitrary inputs
+//! (the fuzz targets in fuzz/ explore the same space for longer).
+
+use proptest::prelude::*;
+use session_write_lock::payload::{Payload, WrittenPayload};
+use session_write_lock::verdict::{decide, Format, Observation, Observer, StaleReason};
+use session_write_lock::{PidProbe, ProcessIdentity};
+use std::time::Duration;
+
+fn me() -> ProcessIdentity {
+    ProcessIdentity {
+        pid: 1,
+        starttime: Some(500),
+        hostname: "gw-a".into(),
+        boot_id: Some("boot-1".into()),
+        pid_ns: Some(7),
+    }
+}
+
+const NONCE: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+fn arb_payload() -> impl Strategy<Value = Payload> {
+    (
+        proptest::option::of(1u32..100),
+        proptest::option::of(0i64..4_000_000_000_000),
+        proptest::option::of(prop_oneof![Just(NONCE.to_string()), "[0-9a-f]{32}"]),
+        proptest::option::of(0u64..1000),
+        proptest::option::of(prop_oneof![
+            Just("gw-a".to_string()),
+            Just("gw-b".to_string())
+        ]),
+        proptest::option::of(prop_oneof![
+            Just("boot-1".to_string()),
+            Just("boot-2".to_string())
+        ]),
+        proptest::option::of(prop_oneof![Just(7u64), Just(8u64)]),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(pid, created_at_ms, nonce, starttime, hostname, boot_id, pid_ns, flock)| Payload {
+                pid,
+                created_at: None,
+                created_at_ms,
+                nonce,
+                starttime,
+                hostname,
+                boot_id,
+                pid_ns,
+                flock,
+            },
+        )
+}
+
+fn arb_probe() -> impl Strategy<Value = Option<PidProbe>> {
+    proptest::option::of(prop_oneof![
+        Just(PidProbe::Dead),
+        proptest::option::of(0u64..1000).prop_map(|starttime| PidProbe::Alive { starttime }),
+    ])
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn parsing_arbitrary_bytes_never_panics(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        let p = Payload::parse(&bytes);
+        prop_assert!(p.pid.is_none_or(|pid| pid >= 1 && pid <= i32::MAX as u32));
+    }
+
+    #[test]
+    fn parsing_arbitrary_json_objects_never_panics(json in "\\{(\"(pid|createdAt|nonce|starttime|flock|bootId|pidNs)\":(-?[0-9]{1,25}(\\.[0-9]+)?|\"[^\"]{0,30}\"|true|null|\\[\\]),?){0,7}\\}") {
+        let _ = Payload::parse(json.as_bytes());
+    }
+
+    #[test]
+    fn what_we_write_we_read_back(pid in 1u32..=i32::MAX as u32, nonce in "[0-9a-f]{32}", host in "\\PC{0,40}", boot in "\\PC{0,40}", starttime in any::<u64>(), ns in any::<u64>(), ms in 0i64..250_000_000_000_000) {
+        let created_at = {
+            let t = std::time::UNIX_EPOCH + Duration::from_millis(ms as u64);
+            session_write_lock::iso_time::format(t)
+        };
+        let written = WrittenPayload { pid, created_at: created_at.clone(), nonce: nonce.clone(), starttime: Some(starttime), hostname: host.clone(), boot_id: Some(boot.clone()), pid_ns: Some(ns), flock: true };
+        let p = Payload::parse(&written.to_bytes());
+        prop_assert_eq!(p.pid, Some(pid));
+        prop_assert_eq!(p.created_at_ms, Some(ms));
+        prop_assert_eq!(p.created_at, Some(created_at));
+        prop_assert_eq!(p.nonce, Some(nonce));
+        prop_assert_eq!(p.hostname, Some(host));
+        prop_assert_eq!(p.boot_id, Some(boot));
+        prop_assert!(p.flock);
+        // Integers beyond 2^53 do not survive JavaScript, but they do survive us.
+        prop_assert_eq!((p.starttime, p.pid_ns), (Some(starttime), Some(ns)));
+    }
+
+    #[test]
+    fn decisions_are_consistent(payload in arb_payload(), mtime_ago in -100_000i64..10_000_000, flock_free: bool, probe in arb_probe(), held_by_us: bool, now in 3_000_000_000_000i64..3_100_000_000_000) {
+        let identity = me();
+        let obs = Observation { payload: &payload, mtime_ms: now - mtime_ago, flock_free, pid_probe: probe, held_by_us };
+        let observer = Observer { identity: &identity, nonce: NONCE, now_ms: now, stale: Duration::from_secs(1800) };
+        let v = decide(&obs, &observer);
+        prop_assert!(!v.reclaimable || !v.reasons.is_empty(), "reclaimable only with a reason");
+        prop_assert_eq!(v.format == Format::Flock, payload.flock);
+        let flock_reasons = [StaleReason::HolderExited, StaleReason::NonceMismatch, StaleReason::HeartbeatExpired];
+        if payload.flock {
+            prop_assert!(v.reasons.len() <= 1 && v.reasons.iter().all(|r| flock_reasons.contains(r)));
+            let same_kernel = payload.boot_id.as_deref() == Some("boot-1") || (payload.boot_id.is_none() && payload.hostname.as_deref() == Some("gw-a"));
+            let ours = payload.pid == Some(1) && payload.pid_ns == Some(7);
+            if same_kernel && !flock_free && !ours {
+                prop_assert!(!v.reclaimable, "a live flock holder on this kernel is never stale, whatever its age");
+            }
+            if same_kernel && flock_free {
+                prop_assert_eq!(v.reasons, vec![StaleReason::HolderExited]);
+            }
+        } else {
+            prop_assert!(v.reasons.iter().all(|r| !matches!(r, StaleReason::HolderExited | StaleReason::HeartbeatExpired)));
+            if payload.pid.is_some() && probe == Some(PidProbe::Dead) {
+                prop_assert!(v.reclaimable, "a dead legacy holder is always reclaimable");
+            }
+        }
+    }
+}
