@@ -1,0 +1,60 @@
+//! Fuzzes the lock-file parser and the staleness decision with arbitrary file contents and
+//! arbitrary observations, checking the invariants the protocol rests on.
+//! Run: `RUSTC_BOOTSTRAP=1 cargo fuzz run payload_and_verdict -- -max_total_time=600` in fuzz/.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use session_write_lock::payload::Payload;
+use session_write_lock::verdict::{decide, Format, Observation, Observer, StaleReason};
+use session_write_lock::{PidProbe, ProcessIdentity};
+use std::time::Duration;
+
+const NONCE: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+
+fuzz_target!(|data: &[u8]| {
+    // The first 24 bytes choose the observation; the rest is the lock file's content.
+    let (head, content) = data.split_at(data.len().min(24));
+    let mut control = [0u8; 24];
+    control[..head.len()].copy_from_slice(head);
+    let word = |i: usize| i64::from_le_bytes(control[i..i + 8].try_into().unwrap());
+
+    let payload = Payload::parse(content);
+    if let Some(pid) = payload.pid {
+        assert!(pid >= 1 && pid <= i32::MAX as u32);
+    }
+    let me = ProcessIdentity {
+        pid: payload.pid.filter(|_| control[0] & 1 == 1).unwrap_or(4242),
+        starttime: Some(500),
+        hostname: payload.hostname.clone().filter(|_| control[0] & 2 == 2).unwrap_or_else(|| "fuzz-host".into()),
+        boot_id: payload.boot_id.clone().filter(|_| control[0] & 4 == 4),
+        pid_ns: payload.pid_ns.filter(|_| control[0] & 8 == 8),
+    };
+    let flock_free = control[0] & 16 == 16;
+    let pid_probe = match control[1] % 3 {
+        0 => None,
+        1 => Some(PidProbe::Dead),
+        _ => Some(PidProbe::Alive { starttime: (control[2] & 1 == 1).then_some(u64::from(control[3])) }),
+    };
+    let now_ms = word(8).rem_euclid(4_000_000_000_000);
+    let obs = Observation { payload: &payload, mtime_ms: word(16), flock_free, pid_probe, held_by_us: control[1] & 128 == 128 };
+    let observer = Observer { identity: &me, nonce: NONCE, now_ms, stale: Duration::from_millis(1 + u64::from(control[4]) * 60_000) };
+    let v = decide(&obs, &observer);
+
+    assert!(!v.reclaimable || !v.reasons.is_empty());
+    assert_eq!(v.format == Format::Flock, payload.flock);
+    if payload.flock {
+        let same_kernel = match (&payload.boot_id, &me.boot_id) {
+            (Some(a), Some(b)) => a == b,
+            _ => payload.hostname.as_deref() == Some(me.hostname.as_str()),
+        };
+        let earlier_us = payload.pid == Some(me.pid) && payload.pid_ns == me.pid_ns && payload.nonce.as_deref() != Some(NONCE);
+        if same_kernel && !flock_free && !earlier_us {
+            assert!(!v.reclaimable, "live flock holder judged stale: {payload:?}");
+        }
+        if same_kernel && flock_free {
+            assert_eq!(v.reasons, [StaleReason::HolderExited]);
+        }
+    } else if payload.pid.is_some() && pid_probe == Some(PidProbe::Dead) {
+        assert!(v.reclaimable);
+    }
+});
