@@ -138,8 +138,15 @@ pub fn create_lock_file(lock_path: &Path, payload: &[u8]) -> Result<Created, Err
     let temp_c = cstring(&temp_path)?;
     let lock_c = cstring(lock_path)?;
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_RDWR;
-    let mut file = open_raw(&temp_c, flags, 0o644)
-        .map_err(|e| Error::io("create temp lock file", &temp_path, e))?;
+    let mut file = open_raw(&temp_c, flags, 0o644).map_err(|e| match e.raw_os_error() {
+        // realpath accepts a regular file as the "directory"; say so about the directory.
+        Some(libc::ENOTDIR) => Error::io(
+            "open session directory",
+            lock_path.parent().unwrap_or(lock_path),
+            e,
+        ),
+        _ => Error::io("create temp lock file", &temp_path, e),
+    })?;
     let written = write_and_flock(&mut file, payload);
     // SAFETY: valid NUL-terminated paths; the temp name is ours alone (O_EXCL, random).
     let linked = written

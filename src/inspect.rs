@@ -126,6 +126,13 @@ pub fn inspect_lock_file(
 /// the stale ones and temp files of crashed writers older than `options.stale`.
 pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<CleanReport, Error> {
     let dir = dir.as_ref();
+    let bytes = dir.as_os_str().as_bytes();
+    if bytes.is_empty() || bytes.contains(&0) {
+        return Err(Error::invalid(
+            "sessionsDir",
+            "must be a non-empty path without NUL bytes",
+        ));
+    }
     let now = options.now.unwrap_or_else(SystemTime::now);
     let mut lock_files = Vec::new();
     let mut temp_files = Vec::new();

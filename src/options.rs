@@ -118,7 +118,7 @@ fn millis(
 
 /// Max-hold derived from a caller's lock timeout: long enough that the watchdog never fires
 /// on a holder that is still within its own budget.
-/// `max(min_ms, timeout_ms + grace_ms)`, clamped to [`MAX_HOLD_CLAMP_MS`]; infinity gives the clamp.
+/// `max(min_ms, timeout_ms + grace_ms)`, clamped to 2 147 000 000 ms; infinity gives the clamp.
 pub fn resolve_max_hold_from_timeout(
     timeout_ms: f64,
     grace_ms: Option<f64>,

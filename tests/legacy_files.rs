@@ -363,9 +363,16 @@ fn awkward_paths_work_or_fail_clearly() {
     let err = acquire(blocker.join("s.jsonl"), &once()).unwrap_err();
     assert_eq!(err.code(), Some("ENOTDIR"), "{err}");
     assert!(
-        err.to_string().contains("plain-file"),
-        "the error names the path: {err}"
+        err.to_string().contains("open session directory")
+            && err
+                .to_string()
+                .ends_with("plain-file: Not a directory (os error 20)"),
+        "the error names the directory: {err}"
     );
+    match clean_stale(Path::new(""), &CleanOptions::default()) {
+        Err(Error::InvalidArgument { name, .. }) => assert_eq!(name, "sessionsDir"),
+        other => panic!("empty sessionsDir: {other:?}"),
+    }
 }
 
 #[test]

@@ -1,1 +1,40 @@
-//! C ABI (see include/session_write_lock.h).
+//! The C ABI (DESIGN §5 "C"), declared for C in `include/session_write_lock.h`, which cbindgen
+//! generates from this module (`SWL_REGENERATE_HEADER=1 cargo test --test header_fresh`).
+//!
+//! Thin bindings in the manner of rustls-ffi: every exported function is a short wrapper that
+//! runs inside the one panic boundary of [`boundary`], converts its C arguments, calls the core
+//! and maps the core's [`crate::Error`] to one [`swl_status`]. No lock logic lives here.
+//!
+//! One concept per file: [`status`] (the status enum and the error mapping), [`boundary`] (panic
+//! boundary and the thread-local last error), [`strings`] (C strings in and out), [`options`],
+//! [`lock`] (acquire, release, release-all, nonce), [`inspect`] (inspect, clean) and [`log`].
+
+// The header lists items in the order of these modules (cbindgen.toml: sort_by = "None"),
+// hence one group each, so that rustfmt keeps the order.
+pub mod status;
+
+pub mod options;
+
+pub mod lock;
+
+pub mod inspect;
+
+pub mod strings;
+
+pub mod boundary;
+
+pub mod log;
+
+pub mod version;
+
+pub use boundary::swl_last_error;
+pub use inspect::{swl_clean_stale, swl_inspect};
+pub use lock::{
+    swl_acquire, swl_instance_nonce, swl_lock, swl_release, swl_release_all,
+    swl_reset_instance_nonce,
+};
+pub use log::{swl_log_callback, swl_set_log_callback};
+pub use options::{swl_options, swl_options_init};
+pub use status::{swl_status, swl_status_str};
+pub use strings::swl_string_free;
+pub use version::swl_version;

@@ -1,0 +1,103 @@
+//! Read-only views of lock files and the stale-lock cleaner, as JSON for C.
+
+use super::boundary::status_boundary;
+use super::status::{swl_status, Failure};
+use super::strings::{into_c_string, path_arg};
+use crate::options::{CleanOptions, Options};
+use std::ffi::c_char;
+
+/// Serialises `value` into a string for `*out`.
+fn json<T: serde::Serialize>(value: &T) -> Result<*mut c_char, Failure> {
+    serde_json::to_string(value)
+        .map(into_c_string)
+        .map_err(|e| {
+            Failure::new(
+                swl_status::SWL_PANIC,
+                format!("panic: JSON encoding failed: {e}"),
+            )
+        })
+}
+
+/// Describes the lock of `session_file` without changing it.
+///
+/// `SWL_OK` with `*json_out = NULL`: there is no lock file. `SWL_OK` with a string: a JSON object
+/// `{"lockPath", "pid", "pidAlive", "createdAt", "ageMs", "stale", "staleReasons", "removed",
+/// "nonce", "hostname", "format", "owner"}` (`format` is `"flock"`, `"legacy"` or `"not-a-file"`;
+/// staleness is judged with the default `stale_ms`), to be freed with `swl_string_free`. On
+/// failure `*json_out` is NULL.
+///
+/// # Safety
+///
+/// `session_file` must be NULL or a NUL-terminated string; `json_out` must be NULL or point to
+/// writable memory for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn swl_inspect(
+    session_file: *const c_char,
+    json_out: *mut *mut c_char,
+) -> swl_status {
+    status_boundary(|| {
+        if json_out.is_null() {
+            return Err(Failure::null("json_out"));
+        }
+        // SAFETY: non-NULL and writable (the caller's promise).
+        unsafe { json_out.write(std::ptr::null_mut()) };
+        // SAFETY: the caller's promise on `session_file`.
+        let path = unsafe { path_arg(session_file, "session_file") }?;
+        if let Some(inspection) = crate::inspect(path, Options::default().stale)? {
+            let text = json(&inspection)?;
+            // SAFETY: as above.
+            unsafe { json_out.write(text) };
+        }
+        Ok(())
+    })
+}
+
+/// Inspects every `*.jsonl.lock` in `sessions_dir` (sorted by name) and, when `remove` is true,
+/// removes the stale ones (race-free: never a lock someone holds or has just re-created) and
+/// temp files of crashed writers older than `stale_ms`. `stale_ms` must be `> 0` (1800000 is the
+/// default elsewhere).
+///
+/// On `SWL_OK`, `*json_out` is a JSON object `{"locks": [...], "cleaned": [...],
+/// "tempFilesRemoved": [...]}` (entries as in `swl_inspect`), to be freed with
+/// `swl_string_free`. A missing directory gives empty lists. On failure `*json_out` is NULL.
+///
+/// # Safety
+///
+/// `sessions_dir` must be NULL or a NUL-terminated string; `json_out` must be NULL or point to
+/// writable memory for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn swl_clean_stale(
+    sessions_dir: *const c_char,
+    stale_ms: i64,
+    remove: bool,
+    json_out: *mut *mut c_char,
+) -> swl_status {
+    status_boundary(|| {
+        if json_out.is_null() {
+            return Err(Failure::null("json_out"));
+        }
+        // SAFETY: non-NULL and writable (the caller's promise).
+        unsafe { json_out.write(std::ptr::null_mut()) };
+        // SAFETY: the caller's promise on `sessions_dir`.
+        let dir = unsafe { path_arg(sessions_dir, "sessions_dir") }?;
+        if stale_ms <= 0 {
+            return Err(Failure::invalid(
+                "stale_ms",
+                format!("must be greater than 0, got {stale_ms}"),
+            ));
+        }
+        let stale = Options::from_millis(None, Some(stale_ms as f64), None, None)?.stale;
+        let report = crate::clean_stale(
+            dir,
+            &CleanOptions {
+                stale,
+                remove,
+                now: None,
+            },
+        )?;
+        let text = json(&report)?;
+        // SAFETY: as above.
+        unsafe { json_out.write(text) };
+        Ok(())
+    })
+}

@@ -1,0 +1,116 @@
+//! The one status enum of the C ABI, and how core errors map to it.
+
+use crate::error::Error;
+use std::ffi::c_char;
+
+/// The result of every fallible `swl_` function. On anything but `SWL_OK`, `swl_last_error`
+/// returns a message saying what failed, on the thread that called.
+#[allow(non_camel_case_types)]
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum swl_status {
+    /// Success.
+    SWL_OK = 0,
+    /// The lock stayed busy until the timeout. The message names the owner (`pid=N`, plus
+    /// `host=H` for another host, or what occupies the lock path) and the lock path.
+    SWL_BUSY,
+    /// A path was empty or not UTF-8, or an option was out of range. The message names it.
+    SWL_INVALID_ARGUMENT,
+    /// A required pointer argument was NULL. The message names the parameter.
+    SWL_NULL_PARAMETER,
+    /// A system call failed, or a released lock turned out to be compromised (removed or
+    /// replaced by someone else). The message starts with the errno name (`EACCES: …`) and
+    /// names the path.
+    SWL_IO,
+    /// `swl_release` of a handle whose hold had already ended: released by `swl_release_all`,
+    /// by the max-hold watchdog, or taken over after `swl_reset_instance_nonce`.
+    SWL_NOT_HELD,
+    /// A bug inside the library: a Rust panic was caught at the boundary. The message starts
+    /// with `panic: `.
+    SWL_PANIC,
+}
+
+/// What a C caller may pass where a `swl_status` is expected. It is read as a plain integer so
+/// that an out-of-range value is "unknown" rather than undefined behaviour; the header declares
+/// it as `swl_status` (cbindgen.toml renames it and leaves the alias itself out).
+pub type StatusCode = std::ffi::c_int;
+
+/// A failed call: the status to return and the message for `swl_last_error`.
+#[derive(Debug)]
+pub struct Failure {
+    pub status: swl_status,
+    pub message: String,
+}
+
+impl Failure {
+    pub fn new(status: swl_status, message: impl Into<String>) -> Failure {
+        Failure {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub fn null(parameter: &str) -> Failure {
+        Failure::new(
+            swl_status::SWL_NULL_PARAMETER,
+            format!("null parameter: {parameter} must not be NULL"),
+        )
+    }
+
+    pub fn invalid(parameter: &str, message: impl std::fmt::Display) -> Failure {
+        Failure::new(
+            swl_status::SWL_INVALID_ARGUMENT,
+            format!("invalid {parameter}: {message}"),
+        )
+    }
+}
+
+impl From<Error> for Failure {
+    fn from(error: Error) -> Failure {
+        match error {
+            Error::Busy { .. } => Failure::new(swl_status::SWL_BUSY, error.to_string()),
+            // The core names options as the Node API does; C callers know the C names.
+            Error::InvalidArgument { name, message } => Failure::invalid(c_name(name), message),
+            Error::Io { .. } => Failure::new(swl_status::SWL_IO, error.to_string()),
+        }
+    }
+}
+
+fn c_name(core_name: &str) -> &str {
+    match core_name {
+        "sessionFile" => "session_file",
+        "sessionsDir" => "sessions_dir",
+        "timeoutMs" => "timeout_ms",
+        "staleMs" => "stale_ms",
+        "maxHoldMs" => "max_hold_ms",
+        "allowReentrant" => "allow_reentrant",
+        other => other,
+    }
+}
+
+/// A static, NUL-terminated description of `status`, starting with its constant's name
+/// (`"SWL_BUSY: the lock is busy"`). Unknown values give `"unknown swl_status"`. Never NULL;
+/// never free it.
+#[no_mangle]
+pub extern "C" fn swl_status_str(status: StatusCode) -> *const c_char {
+    super::boundary::boundary(c"unknown swl_status".as_ptr(), || {
+        const OK: StatusCode = swl_status::SWL_OK as StatusCode;
+        const BUSY: StatusCode = swl_status::SWL_BUSY as StatusCode;
+        const INVALID: StatusCode = swl_status::SWL_INVALID_ARGUMENT as StatusCode;
+        const NULL: StatusCode = swl_status::SWL_NULL_PARAMETER as StatusCode;
+        const IO: StatusCode = swl_status::SWL_IO as StatusCode;
+        const NOT_HELD: StatusCode = swl_status::SWL_NOT_HELD as StatusCode;
+        const PANIC: StatusCode = swl_status::SWL_PANIC as StatusCode;
+        let text = match status {
+            OK => c"SWL_OK: success",
+            BUSY => c"SWL_BUSY: the lock is busy",
+            INVALID => c"SWL_INVALID_ARGUMENT: invalid argument",
+            NULL => c"SWL_NULL_PARAMETER: a required pointer was NULL",
+            IO => c"SWL_IO: I/O error",
+            NOT_HELD => c"SWL_NOT_HELD: the lock was no longer held",
+            PANIC => c"SWL_PANIC: internal error (panic caught)",
+            _ => c"unknown swl_status",
+        };
+        text.as_ptr()
+    })
+}

@@ -1,0 +1,33 @@
+/* A tiny test harness for the C suite: CHECK prints file:line and exits non-zero on the first
+ * failure; check_summary() prints "N passed, 0 failed". Main thread only. */
+#ifndef SWL_CHECK_H
+#define SWL_CHECK_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+static int check_passed;
+
+static void check_summary(int failed) {
+    printf("%d passed, %d failed\n", check_passed, failed);
+    fflush(stdout);
+}
+
+#define CHECK_MSG(cond, ...)                                                     \
+    do {                                                                         \
+        if (cond) {                                                              \
+            check_passed++;                                                      \
+        } else {                                                                 \
+            fflush(stdout);                                                      \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n    ", __FILE__, __LINE__, \
+                    #cond);                                                      \
+            fprintf(stderr, __VA_ARGS__);                                        \
+            fprintf(stderr, "\n");                                               \
+            check_summary(1);                                                    \
+            exit(1);                                                             \
+        }                                                                        \
+    } while (0)
+
+#define CHECK(cond) CHECK_MSG(cond, "(no details)")
+
+#endif
