@@ -1,0 +1,120 @@
+//! Reading JavaScript arguments. A value of the wrong JavaScript type is a `TypeError` naming
+//! the option (DESIGN §5); the values themselves are validated by the core, in one place for
+//! every binding.
+
+use crate::errors::{invalid_arg_type, to_js};
+use napi::bindgen_prelude::{FromNapiValue, Object, Unknown, ValueType};
+use napi::{Env, Result};
+use session_write_lock::Error as LockError;
+
+/// The JavaScript types the API accepts, with the words error messages use for them.
+#[derive(Clone, Copy)]
+pub enum Kind {
+    String,
+    Number,
+    Boolean,
+    Object,
+    Function,
+}
+
+impl Kind {
+    fn value_type(self) -> ValueType {
+        match self {
+            Kind::String => ValueType::String,
+            Kind::Number => ValueType::Number,
+            Kind::Boolean => ValueType::Boolean,
+            Kind::Object => ValueType::Object,
+            Kind::Function => ValueType::Function,
+        }
+    }
+
+    fn expected(self) -> &'static str {
+        match self {
+            Kind::String => "a string",
+            Kind::Number => "a number",
+            Kind::Boolean => "a boolean",
+            Kind::Object => "an object",
+            Kind::Function => "a function",
+        }
+    }
+}
+
+/// `value` as a `T`, or `None` when it is missing or `undefined` (`null` is a wrong type: the
+/// TypeScript module's callers never pass it, and a silent default would hide a bug).
+fn optional<T: FromNapiValue>(
+    env: &Env,
+    name: &str,
+    value: Option<Unknown<'_>>,
+    kind: Kind,
+) -> Result<Option<T>> {
+    let Some(value) = value else {
+        return Ok(None);
+    };
+    let actual = value.get_type()?;
+    if actual == ValueType::Undefined {
+        return Ok(None);
+    }
+    if actual != kind.value_type() {
+        return Err(invalid_arg_type(env, name, kind.expected(), actual));
+    }
+    T::from_unknown(value).map(Some)
+}
+
+/// A required argument of the given kind (`None`: the property does not exist).
+pub fn required<T: FromNapiValue>(
+    env: &Env,
+    name: &str,
+    value: Option<Unknown<'_>>,
+    kind: Kind,
+) -> Result<T> {
+    optional(env, name, value, kind)?
+        .ok_or_else(|| invalid_arg_type(env, name, kind.expected(), ValueType::Undefined))
+}
+
+/// A path argument: a string that the operating system can take (not empty, no NUL byte).
+pub fn path(env: &Env, name: &'static str, value: Option<Unknown<'_>>) -> Result<String> {
+    let path: String = required(env, name, value, Kind::String)?;
+    let problem = if path.is_empty() {
+        "must not be empty"
+    } else if path.contains('\0') {
+        "must not contain a NUL byte"
+    } else {
+        return Ok(path);
+    };
+    Err(to_js(
+        env,
+        &LockError::InvalidArgument {
+            name,
+            message: problem.to_owned(),
+        },
+    ))
+}
+
+/// The options object of a call (`acquireSessionWriteLock({ … })` and the like).
+pub struct Params<'env> {
+    env: &'env Env,
+    object: Object<'env>,
+}
+
+impl<'env> Params<'env> {
+    pub fn new(env: &'env Env, value: Unknown<'env>) -> Result<Params<'env>> {
+        let object = required(env, "params", Some(value), Kind::Object)?;
+        Ok(Params { env, object })
+    }
+
+    pub fn path(&self, key: &'static str) -> Result<String> {
+        path(self.env, key, self.object.get(key)?)
+    }
+
+    pub fn required_number(&self, key: &str) -> Result<f64> {
+        required(self.env, key, self.object.get(key)?, Kind::Number)
+    }
+
+    pub fn number(&self, key: &str) -> Result<Option<f64>> {
+        optional(self.env, key, self.object.get(key)?, Kind::Number)
+    }
+
+    pub fn boolean(&self, key: &str) -> Result<Option<bool>> {
+        optional(self.env, key, self.object.get(key)?, Kind::Boolean)
+    }
+}

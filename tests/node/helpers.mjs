@@ -1,0 +1,96 @@
+// Shared helpers of the Node suites: temporary session directories, lock files written the way
+// the TypeScript module wrote them, and child processes that hold locks.
+
+import { spawn, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const packageDir = path.resolve(here, "../../npm");
+
+/** A fresh directory for one test, removed after it. */
+export function sessionsDir(t) {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swl-node-"));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
+/** Milliseconds since 1970 with sub-millisecond precision, comparable across processes. */
+export function epochNow() {
+  return performance.timeOrigin + performance.now();
+}
+
+/** Field 22 of /proc/<pid>/stat: what the TypeScript module records as `starttime`. */
+export function starttimeOf(pid) {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+  return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[22 - 3]);
+}
+
+/** The pid of a process that has exited. */
+export function deadPid() {
+  return spawnSync(process.execPath, ["-e", ""]).pid;
+}
+
+/** Writes a lock file as the TypeScript module did; `ageMs` backdates its mtime. */
+export function writeLegacyLock(sessionFile, payload, { ageMs = 0 } = {}) {
+  const lockPath = `${sessionFile}.lock`;
+  const text = typeof payload === "string" ? payload : JSON.stringify(payload, null, 2);
+  fs.writeFileSync(lockPath, text);
+  if (ageMs > 0) {
+    const then = new Date(Date.now() - ageMs);
+    fs.utimesSync(lockPath, then, then);
+  }
+  return lockPath;
+}
+
+export function isoAgo(ms) {
+  return new Date(Date.now() - ms).toISOString();
+}
+
+/**
+ * Starts tests/node/fixtures/holder.mjs, which acquires `files` and then obeys commands
+ * ("release", "exit"). Resolves once it holds them, with its events as they come.
+ */
+export async function startHolder(files, options = {}) {
+  const child = spawn(
+    process.execPath,
+    [path.join(here, "fixtures/holder.mjs"), JSON.stringify({ files, ...options })],
+    { stdio: ["pipe", "pipe", "inherit"] },
+  );
+  const events = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  const exited = new Promise((resolve) => child.once("exit", (code, signal) => resolve({ code, signal })));
+  const holder = {
+    child,
+    exited,
+    async next() {
+      const { value, done } = await events.next();
+      if (done) throw new Error("the holder exited without answering");
+      return JSON.parse(value);
+    },
+    send(command) {
+      child.stdin.write(`${command}\n`);
+    },
+    kill(signal = "SIGKILL") {
+      child.kill(signal);
+      return exited;
+    },
+  };
+  const ready = await holder.next();
+  if (ready.event !== "ready") throw new Error(`holder: ${JSON.stringify(ready)}`);
+  return Object.assign(holder, ready);
+}
+
+/** Tracks whether a promise has settled yet. */
+export function track(promise) {
+  const tracked = { settled: false, promise };
+  promise.then(
+    () => (tracked.settled = true),
+    () => (tracked.settled = true),
+  );
+  return tracked;
+}
+
+export const asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");

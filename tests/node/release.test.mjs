@@ -1,0 +1,85 @@
+// Force-releases: release-all, nonce takeover (an in-process restart that never released) and
+// the max-hold watchdog. Old handles become no-ops and never release a newer lock.
+
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import {
+  acquireSessionWriteLock,
+  getInstanceNonce,
+  releaseAllSessionWriteLocks,
+  releaseAllSessionWriteLocksSync,
+  resetInstanceNonce,
+  setSessionWriteLockLogger,
+} from "../../npm/index.mjs";
+import { sessionsDir } from "./helpers.mjs";
+
+const nonceOf = (lockPath) => JSON.parse(fs.readFileSync(lockPath, "utf8")).nonce;
+
+async function holdThree(t) {
+  const dir = sessionsDir(t);
+  const locks = [];
+  for (const name of ["a", "b", "c"]) locks.push(await acquireSessionWriteLock({ sessionFile: path.join(dir, `${name}.jsonl`) }));
+  locks.push(await acquireSessionWriteLock({ sessionFile: path.join(dir, "a.jsonl") })); // reentrant
+  return locks;
+}
+
+for (const [name, releaseAll] of [
+  ["releaseAllSessionWriteLocks", releaseAllSessionWriteLocks],
+  ["releaseAllSessionWriteLocksSync", releaseAllSessionWriteLocksSync],
+]) {
+  test(`${name} removes every held lock and rotates the nonce`, async (t) => {
+    const locks = await holdThree(t);
+    const nonce = getInstanceNonce();
+    assert.equal(await releaseAll(), 3);
+    for (const lock of locks) assert.equal(fs.existsSync(lock.lockPath), false);
+    assert.notEqual(getInstanceNonce(), nonce);
+    assert.equal(await releaseAll(), 0); // idempotent
+
+    // Old handles are no-ops, even once the same file is locked again.
+    const again = await acquireSessionWriteLock({ sessionFile: locks[0].lockPath.replace(/\.lock$/, "") });
+    for (const lock of locks) await lock.release();
+    assert.equal(fs.existsSync(again.lockPath), true);
+    await again.release();
+  });
+}
+
+test("a new nonce takes over a lock the previous iteration never released", async (t) => {
+  const sessionFile = path.join(sessionsDir(t), "a.jsonl");
+  const old = await acquireSessionWriteLock({ sessionFile });
+  const oldNonce = nonceOf(old.lockPath);
+  const newNonce = resetInstanceNonce(); // a restart whose close handler did not release
+  const started = performance.now();
+  const current = await acquireSessionWriteLock({ sessionFile, timeoutMs: 0 });
+  t.diagnostic(`takeover in ${(performance.now() - started).toFixed(2)} ms`);
+  assert.notEqual(newNonce, oldNonce);
+  assert.equal(nonceOf(current.lockPath), newNonce);
+  await old.release(); // must not release the new iteration's lock
+  assert.equal(fs.existsSync(current.lockPath), true);
+  assert.equal(nonceOf(current.lockPath), newNonce);
+  await current.release();
+  assert.equal(fs.existsSync(current.lockPath), false);
+});
+
+test("the watchdog releases a lock held past maxHoldMs, and logs it", async (t) => {
+  const lines = [];
+  setSessionWriteLockLogger((line) => lines.push(line));
+  t.after(() => setSessionWriteLockLogger(null));
+  const sessionFile = path.join(sessionsDir(t), "a.jsonl");
+  const started = performance.now();
+  const old = await acquireSessionWriteLock({ sessionFile, maxHoldMs: 200 });
+  while (fs.existsSync(old.lockPath)) {
+    assert.ok(performance.now() - started < 3_000, "the watchdog did not fire");
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
+  t.diagnostic(`released by the watchdog after ${(performance.now() - started).toFixed(0)} ms`);
+  while (lines.length === 0) await new Promise((resolve) => setTimeout(resolve, 10)); // the log hops threads
+  assert.match(lines[0], /^\[session-write-lock\] releasing lock held for \d+ms \(max=200ms\): /);
+  assert.ok(lines[0].endsWith(old.lockPath), lines[0]);
+
+  const current = await acquireSessionWriteLock({ sessionFile, timeoutMs: 0 });
+  await old.release(); // the old handle cannot release the new lock
+  assert.equal(fs.existsSync(current.lockPath), true);
+  await current.release();
+});
