@@ -128,11 +128,8 @@ pub fn attempt(
                 (Some(wanted), Some(current)) => wanted > current,
             };
             if longer {
+                // A later deadline: the armed watchdog timer fires first and re-arms for it.
                 held.max_hold = options.max_hold;
-                if let Some(deadline) = held.deadline() {
-                    rt.service()
-                        .watch(lock_path.to_path_buf(), held.generation, deadline);
-                }
             }
             return Ok(Attempt::Acquired(LockGuard::new(
                 lock_path.to_path_buf(),
@@ -152,9 +149,10 @@ pub fn attempt(
     for _ in 0..MAX_ROUNDS {
         if let Created::Held { file, id } = fs::create_lock_file(lock_path, &payload)? {
             let generation = table.insert(lock_path.to_path_buf(), file, id, options.max_hold);
-            let service = rt.service();
-            if let Some(deadline) = table.entries[lock_path].deadline() {
-                service.watch(lock_path.to_path_buf(), generation, deadline);
+            let service = rt.service(); // started with the first lock: heartbeat and watchdog
+            let deadline = table.entries[lock_path].deadline();
+            if let Some(deadline) = deadline.filter(|&d| table.arm_watchdog(d)) {
+                service.watchdog_at(deadline);
             }
             return Ok(Attempt::Acquired(LockGuard::new(
                 lock_path.to_path_buf(),

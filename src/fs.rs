@@ -130,13 +130,54 @@ pub enum Created {
     Exists,
 }
 
-/// DESIGN §2.2: write the payload to a hidden temp file, flock it, `link()` it into place, so
-/// that nobody ever sees an empty or half-written lock file. Falls back to `O_EXCL` create on
-/// filesystems without hard links.
+/// DESIGN §2.2: write the payload to a file nobody can see yet, flock it, `link()` it into
+/// place, so that nobody ever sees an empty, half-written or unlocked lock file. Falls back to
+/// `O_EXCL` create on filesystems without hard links.
 pub fn create_lock_file(lock_path: &Path, payload: &[u8]) -> Result<Created, Error> {
+    let lock_c = cstring(lock_path)?;
+    match create_anonymous(lock_path, &lock_c, payload) {
+        Some(created) => Ok(created),
+        None => create_via_temp_name(lock_path, &lock_c, payload),
+    }
+}
+
+/// Linux `O_TMPFILE`: the file has no name until it is linked, so there is no temp file to
+/// unlink (one directory operation fewer) and none a crash could leave behind. `None` where
+/// the kernel or filesystem lacks it, or on any failure: the named temp file then runs and
+/// reports errors with their paths.
+fn create_anonymous(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Option<Created> {
+    let dir = cstring(lock_path.parent()?).ok()?;
+    let mut file = open_raw(&dir, libc::O_TMPFILE | libc::O_RDWR, 0o644).ok()?;
+    write_and_flock(&mut file, payload).ok()?;
+    let fd_path = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
+    // SAFETY: valid NUL-terminated paths; AT_SYMLINK_FOLLOW links the file the fd refers to.
+    let linked = check(unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            fd_path.as_ptr(),
+            libc::AT_FDCWD,
+            lock_c.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    });
+    match linked {
+        Ok(_) => Some(Created::Held {
+            id: file_id(&file).ok()?,
+            file,
+        }),
+        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Some(Created::Exists),
+        Err(_) => None,
+    }
+}
+
+/// The portable way: a hidden, uniquely named temp file beside the lock, linked into place.
+fn create_via_temp_name(
+    lock_path: &Path,
+    lock_c: &CString,
+    payload: &[u8],
+) -> Result<Created, Error> {
     let temp_path = temp_path_for(lock_path);
     let temp_c = cstring(&temp_path)?;
-    let lock_c = cstring(lock_path)?;
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_RDWR;
     let mut file = open_raw(&temp_c, flags, 0o644).map_err(|e| match e.raw_os_error() {
         // realpath accepts a regular file as the "directory"; say so about the directory.
@@ -168,7 +209,7 @@ pub fn create_lock_file(lock_path: &Path, payload: &[u8]) -> Result<Created, Err
                 Some(libc::EPERM | libc::ENOTSUP | libc::EXDEV | libc::ENOSYS)
             ) =>
         {
-            create_in_place(lock_path, &lock_c, payload)
+            create_in_place(lock_path, lock_c, payload)
         }
         Err(e) => Err(Error::io("link lock file", lock_path, e)),
     }

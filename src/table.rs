@@ -51,7 +51,13 @@ pub struct Table {
     /// Waiters queued in the lock service per lock path: a new acquire queues behind them
     /// instead of overtaking them.
     pub waiting: HashMap<PathBuf, usize>,
+    /// The earliest max-hold deadline the lock service has a timer for: an acquire tells the
+    /// service only about an earlier one, so most acquires cost the service nothing.
+    pub watchdog_armed: Option<Instant>,
 }
+
+/// A hold the watchdog ended: (lock path, held for, max hold).
+pub type Overdue = (PathBuf, Duration, Duration);
 
 pub fn new_nonce() -> String {
     format!("{:032x}", rand::random::<u128>())
@@ -63,6 +69,7 @@ impl Table {
             nonce: new_nonce(),
             entries: HashMap::new(),
             waiting: HashMap::new(),
+            watchdog_armed: None,
         }
     }
 
@@ -126,6 +133,33 @@ impl Table {
             .count();
         self.nonce = new_nonce();
         released
+    }
+
+    /// Records `deadline` as armed if it is earlier than the armed one; true when the lock
+    /// service must be told.
+    pub fn arm_watchdog(&mut self, deadline: Instant) -> bool {
+        if self.watchdog_armed.is_some_and(|armed| armed <= deadline) {
+            return false;
+        }
+        self.watchdog_armed = Some(deadline);
+        true
+    }
+
+    /// Force-releases every hold past its max-hold deadline, and arms the next deadline.
+    pub fn expire_overdue(&mut self, now: Instant) -> (Vec<Overdue>, Option<Instant>) {
+        let overdue: Vec<Overdue> = self
+            .entries
+            .iter()
+            .filter_map(|(path, held)| {
+                let (deadline, max_hold) = (held.deadline()?, held.max_hold?);
+                (deadline <= now).then(|| (path.clone(), now - held.acquired_at, max_hold))
+            })
+            .collect();
+        for (path, _, _) in &overdue {
+            self.force_release(path);
+        }
+        self.watchdog_armed = self.entries.values().filter_map(Held::deadline).min();
+        (overdue, self.watchdog_armed)
     }
 
     pub fn waiting_on(&self, lock_path: &Path) -> bool {

@@ -124,3 +124,28 @@ fn a_replaced_lock_file_is_reported_and_left_alone() {
         "their file is not deleted"
     );
 }
+
+#[test]
+fn a_reentrant_acquire_with_a_longer_max_hold_extends_the_deadline() {
+    setup();
+    let dir = TempDir::new("extend");
+    let file = dir.join("s.jsonl");
+    let short = Options {
+        max_hold: Some(Duration::from_millis(200)),
+        ..Options::default()
+    };
+    let long = Options {
+        max_hold: Some(Duration::from_millis(1200)),
+        ..Options::default()
+    };
+    let first = acquire(&file, &short).unwrap();
+    let second = acquire(&file, &long).unwrap();
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(
+        first.is_held() && second.is_held(),
+        "the 200 ms deadline was extended to 1200 ms"
+    );
+    let waited = wait_for("the extended deadline", || !second.is_held());
+    println!("extended hold released {waited:?} after the 600 ms check");
+    assert!(!first.lock_path().exists());
+}

@@ -45,11 +45,8 @@ pub struct Waiter {
 
 enum Command {
     Wait(Waiter),
-    Watchdog {
-        lock_path: PathBuf,
-        generation: u64,
-        at: Instant,
-    },
+    /// A hold with an earlier max-hold deadline than any timer armed so far.
+    Watchdog(Instant),
 }
 
 pub struct Service {
@@ -93,12 +90,8 @@ impl Service {
         self.send(Command::Wait(waiter));
     }
 
-    pub fn watch(&self, lock_path: PathBuf, generation: u64, at: Instant) {
-        self.send(Command::Watchdog {
-            lock_path,
-            generation,
-            at,
-        });
+    pub fn watchdog_at(&self, at: Instant) {
+        self.send(Command::Watchdog(at));
     }
 
     fn send(&self, command: Command) {
@@ -241,11 +234,7 @@ impl Loop {
                 // The holder may have let go between the caller's try and the watch: look now.
                 self.serve(&lock_path);
             }
-            Command::Watchdog {
-                lock_path,
-                generation,
-                at,
-            } => self.timers.push(at, Timer::Watchdog(lock_path, generation)),
+            Command::Watchdog(at) => self.timers.push(at, Timer::Watchdog),
         }
     }
 
@@ -292,7 +281,7 @@ impl Loop {
                 }
             }
             Timer::Deadline(path, id) => self.expire(&path, id),
-            Timer::Watchdog(path, generation) => self.watchdog(&path, generation),
+            Timer::Watchdog => self.watchdog(),
             Timer::Heartbeat => {
                 self.heartbeat();
                 self.timers
@@ -385,35 +374,19 @@ impl Loop {
         }
     }
 
-    fn watchdog(&mut self, lock_path: &Path, generation: u64) {
-        let mut table = self.rt.table();
-        let Some(held) = table
-            .entries
-            .get(lock_path)
-            .filter(|h| h.generation == generation)
-        else {
-            return;
-        };
-        let Some(deadline) = held.deadline() else {
-            return;
-        };
-        let now = Instant::now();
-        if deadline > now {
-            // The hold was extended by a reentrant acquire with a longer max-hold.
-            self.timers.push(
-                deadline,
-                Timer::Watchdog(lock_path.to_path_buf(), generation),
-            );
-            return;
+    fn watchdog(&mut self) {
+        let (overdue, next) = self.rt.table().expire_overdue(Instant::now());
+        if let Some(next) = next {
+            self.timers.push(next, Timer::Watchdog);
         }
-        let held_ms = now.duration_since(held.acquired_at).as_millis();
-        let max_ms = held.max_hold.map_or(0, |d| d.as_millis());
-        table.force_release(lock_path);
-        drop(table);
-        crate::log::emit(&format!(
-            "[session-write-lock] releasing lock held for {held_ms}ms (max={max_ms}ms): {}",
-            lock_path.display()
-        ));
+        for (lock_path, held, max) in overdue {
+            crate::log::emit(&format!(
+                "[session-write-lock] releasing lock held for {}ms (max={}ms): {}",
+                held.as_millis(),
+                max.as_millis(),
+                lock_path.display()
+            ));
+        }
     }
 
     fn heartbeat(&mut self) {

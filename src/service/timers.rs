@@ -11,8 +11,8 @@ pub enum Timer {
     Tick(PathBuf),
     /// A waiter's timeout: (lock path, waiter id).
     Deadline(PathBuf, u64),
-    /// A held lock's max-hold deadline: (lock path, generation).
-    Watchdog(PathBuf, u64),
+    /// The earliest max-hold deadline of the held locks.
+    Watchdog,
     Heartbeat,
 }
 
