@@ -78,7 +78,7 @@ impl fmt::Display for Error {
             ),
             Error::InvalidArgument { name, message } => write!(f, "invalid {name}: {message}"),
             Error::Io { op, path, source } => {
-                let code = source.raw_os_error().map(errno_name).unwrap_or("EIO");
+                let code = source.raw_os_error().map_or("UNKNOWN", errno_name);
                 write!(f, "{code}: {op} failed for {}: {source}", path.display())
             }
         }
@@ -94,7 +94,7 @@ impl std::error::Error for Error {
     }
 }
 
-/// Names of the errnos a lock can meet; others fall back to `EIO`-style generic naming.
+/// The symbolic name of an errno a lock can meet, `UNKNOWN` for others.
 pub fn errno_name(errno: i32) -> &'static str {
     match errno {
         libc::EACCES => "EACCES",
@@ -119,6 +119,18 @@ pub fn errno_name(errno: i32) -> &'static str {
         libc::ENXIO => "ENXIO",
         libc::ETXTBSY => "ETXTBSY",
         libc::ESTALE => "ESTALE",
-        _ => "EIO",
+        libc::EIO => "EIO",
+        libc::EFBIG => "EFBIG",
+        libc::EMLINK => "EMLINK",
+        libc::ENOMEM => "ENOMEM",
+        libc::EBADF => "EBADF",
+        libc::ENODEV => "ENODEV",
+        libc::ENOLCK => "ENOLCK",
+        libc::ENOSYS => "ENOSYS",
+        libc::EOVERFLOW => "EOVERFLOW",
+        libc::ESRCH => "ESRCH",
+        libc::ETIMEDOUT => "ETIMEDOUT",
+        // Node's name for an errno it does not know either.
+        _ => "UNKNOWN",
     }
 }
