@@ -16,7 +16,7 @@ fn main() {
     let iterations: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(20_000);
     let file = dir.join("s.jsonl");
     let options = Options::default();
-    let mut cycle = || {
+    let cycle = || {
         let started = Instant::now();
         let guard = acquire(&file, &options).expect("uncontended acquire");
         guard.release();

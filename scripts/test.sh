@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test suite: formatting and lints, Rust (unit + multi-process integration),
-# C (against the shared and the static library, under valgrind), Node (against the built addon).
+# Runs every test suite: formatting and lints, Rust (unit, property and multi-process
+# integration), C (against the shared and the static library, under valgrind), Node (against
+# the built addon), and the cross-language reliability run (storm, hostile files, compromise).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -10,9 +11,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== Rust tests"
 cargo test --workspace
-for suite in tests/c/run.sh tests/node/run.sh; do
-  if [ -f "$suite" ]; then
-    echo "== $suite"
-    bash "$suite"
-  fi
+for suite in tests/c/run.sh tests/node/run.sh tests/reliability/run.sh; do
+  echo "== $suite"
+  bash "$suite"
 done

@@ -40,29 +40,54 @@ pub fn worker() -> Command {
     Command::new(env!("CARGO_BIN_EXE_swl-test-worker"))
 }
 
+/// `prefix… swl-test-worker`: the worker run under a wrapper such as `unshare …` or
+/// `setpriv …` (no wrapper when `prefix` is empty).
+pub fn prefixed_worker(prefix: &[&str]) -> Command {
+    let worker_path = env!("CARGO_BIN_EXE_swl-test-worker");
+    match prefix.split_first() {
+        Some((program, args)) => {
+            let mut c = Command::new(program);
+            c.args(args).arg(worker_path);
+            c
+        }
+        None => Command::new(worker_path),
+    }
+}
+
+pub fn is_root() -> bool {
+    // SAFETY: geteuid has no preconditions.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Prints a skip so that nobody mistakes it for a pass (the test still reports "ok"). Written
+/// to stderr directly: the test harness captures `eprintln!` of passing tests.
+pub fn skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "!!! SKIPPED {test}: {why} !!!");
+}
+
 /// A worker process holding the lock of `file` until `release()` or kill.
 pub struct Holder {
     pub child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
     pub pid_seen_inside: u32,
+    /// The worker's `held …` line, with whatever figures the mode adds.
+    pub first_line: String,
 }
 
 impl Holder {
     /// Starts `prefix… swl-test-worker hold FILE` and waits until it holds the lock.
     pub fn start(prefix: &[&str], file: &Path) -> Holder {
-        let worker_path = env!("CARGO_BIN_EXE_swl-test-worker");
-        let mut command = match prefix.split_first() {
-            Some((program, args)) => {
-                let mut c = Command::new(program);
-                c.args(args).arg(worker_path);
-                c
-            }
-            None => Command::new(worker_path),
-        };
-        let mut child = command
-            .arg("hold")
+        Holder::start_mode(prefix, "hold", file, &[])
+    }
+
+    /// Starts `prefix… swl-test-worker MODE FILE EXTRA…` for a mode that prints `held <pid> …`
+    /// once it holds the lock (`hold`, `restart`, `victim`) and waits for that line.
+    pub fn start_mode(prefix: &[&str], mode: &str, file: &Path, extra: &[&Path]) -> Holder {
+        let mut child = prefixed_worker(prefix)
+            .arg(mode)
             .arg(file)
+            .args(extra)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .spawn()
@@ -73,15 +98,15 @@ impl Holder {
         stdout.read_line(&mut line).unwrap();
         let pid_seen_inside = line
             .strip_prefix("held ")
-            .unwrap_or_else(|| panic!("holder did not hold: {line:?}"))
-            .trim()
-            .parse()
-            .unwrap();
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|pid| pid.parse().ok())
+            .unwrap_or_else(|| panic!("{mode} worker did not hold: {line:?}"));
         Holder {
             child,
             stdin,
             stdout,
             pid_seen_inside,
+            first_line: line.trim().to_string(),
         }
     }
 
@@ -103,15 +128,7 @@ impl Holder {
 
 /// Runs `prefix… swl-test-worker try FILE TIMEOUT_MS`; Ok on acquisition, Err(message) if busy.
 pub fn try_in_process(prefix: &[&str], file: &Path, timeout_ms: u64) -> Result<(), String> {
-    let worker_path = env!("CARGO_BIN_EXE_swl-test-worker");
-    let mut command = match prefix.split_first() {
-        Some((program, args)) => {
-            let mut c = Command::new(program);
-            c.args(args).arg(worker_path);
-            c
-        }
-        None => Command::new(worker_path),
-    };
+    let mut command = prefixed_worker(prefix);
     let out = command
         .arg("try")
         .arg(file)
@@ -143,4 +160,49 @@ pub fn dead_pid() -> u32 {
     let pid = child.id();
     child.wait().unwrap();
     pid
+}
+
+/// The figures a `storm` worker prints (`acquired=N violations=V stale_left=S`), summed.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StormCounts {
+    pub acquired: usize,
+    pub violations: usize,
+    pub stale_left: usize,
+}
+
+impl StormCounts {
+    pub fn add_output(&mut self, stdout: &str) {
+        for field in stdout.split_whitespace() {
+            let slot = match field.split_once('=') {
+                Some(("acquired", n)) => (&mut self.acquired, n),
+                Some(("violations", n)) => (&mut self.violations, n),
+                Some(("stale_left", n)) => (&mut self.stale_left, n),
+                _ => continue,
+            };
+            *slot.0 += slot.1.parse::<usize>().expect("a count");
+        }
+    }
+}
+
+/// Waits for `child` to exit, killing it and failing the test if it takes longer than
+/// `limit`: a hang becomes a failure instead of a stuck test run. Returns its stdout.
+pub fn finish_within(mut child: Child, limit: std::time::Duration, what: &str) -> String {
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} did not finish within {limit:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        std::io::Read::read_to_string(&mut out, &mut stdout).unwrap();
+    }
+    assert!(status.success(), "{what} failed: {status} {stdout}");
+    stdout
 }

@@ -1,18 +1,29 @@
 //! A separate process for the integration tests: holds, tries, or storms a session lock.
 //!
 //! - `hold FILE`: acquire, print `held <pid>`, release when stdin closes or a line arrives.
-//! - `try FILE TIMEOUT_MS`: acquire once, print `acquired` or `busy <message>`; exit 0 / 1.
+//! - `try FILE TIMEOUT_MS`: acquire once, print `acquired`, `busy <message>` (exit 1) or
+//!   `error <ERRNO> <message>` for any other failure (exit 2).
 //! - `fork-and-vanish FILE`: acquire, fork a child that lingers for 5 s, exit at once without
 //!   releasing: the child must not keep the lock alive.
 //! - `storm FILE ITERATIONS MARKER STALE_EVERY`: acquire/release in a loop; inside the critical
 //!   section create MARKER with O_EXCL (EEXIST = two holders); every STALE_EVERY-th iteration
-//!   leave a legacy lock file with a dead pid behind. Prints `acquired=N violations=V`.
+//!   leave a legacy lock file with a dead pid behind. Prints
+//!   `acquired=N violations=V stale_left=S`.
+//! - `victim FILE MARKER`: wait for the lock forever, create MARKER with O_EXCL (print
+//!   `violation` and exit 3 if it exists), print `held <pid>`, then wait to be SIGKILLed while
+//!   holding (exits without releasing when stdin closes, i.e. the orchestrator is gone).
+//! - `restart FILE`: an in-process restart: acquire, rotate the nonce without releasing,
+//!   acquire again with timeout 0. Prints `held <pid> takeover_us=<n>` only if that second
+//!   acquire succeeded and the old handle's release was a no-op (`NotHeld`), else
+//!   `failed <why>` and exit 1. Then holds like `hold` (prints `released`).
+//!
+//! The reliability run (tests/reliability/) drives the same modes of the C and Node workers.
 
-use session_write_lock::{acquire, Options};
+use session_write_lock::{acquire, reset_instance_nonce, Error, Options, ReleaseOutcome};
 use std::fs::OpenOptions;
-use std::io::{BufRead, Write};
+use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();
@@ -27,18 +38,38 @@ fn main() {
             Path::new(&args[4]),
             args[5].parse().expect("stale every"),
         ),
+        "victim" => victim(&file, Path::new(&args[3])),
+        "restart" => restart(&file),
         other => panic!("unknown mode {other}"),
     }
 }
 
-fn hold(file: &Path) {
-    let guard = acquire(file, &Options::default()).expect("acquire");
-    println!("held {}", std::process::id());
-    std::io::stdout().flush().unwrap();
+/// Waits forever, one contender among others: what the storm's processes use.
+fn contender() -> Options {
+    Options {
+        timeout: None,
+        allow_reentrant: false,
+        ..Options::default()
+    }
+}
+
+fn say(line: &str) {
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").unwrap();
+    out.flush().unwrap();
+}
+
+fn wait_for_stdin_line() {
     let mut line = String::new();
     let _ = std::io::stdin().lock().read_line(&mut line);
+}
+
+fn hold(file: &Path) {
+    let guard = acquire(file, &Options::default()).expect("acquire");
+    say(&format!("held {}", std::process::id()));
+    wait_for_stdin_line();
     drop(guard);
-    println!("released");
+    say("released");
 }
 
 fn fork_and_vanish(file: &Path) {
@@ -70,40 +101,103 @@ fn try_once(file: &Path, timeout_ms: u64) {
     };
     match acquire(file, &options) {
         Ok(_guard) => println!("acquired"),
-        Err(e) => {
+        Err(e @ Error::Busy { .. }) => {
             println!("busy {e}");
             std::process::exit(1);
         }
+        Err(e) => {
+            println!("error {} {e}", e.code().unwrap_or("-"));
+            std::process::exit(2);
+        }
     }
+}
+
+/// Creates the storm's marker with O_EXCL: false means someone else is inside too.
+fn enter(marker: &Path) -> bool {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(marker)
+        .is_ok()
 }
 
 fn storm(file: &Path, iterations: usize, marker: &Path, stale_every: usize) {
-    let options = Options {
-        timeout: None,
-        allow_reentrant: false,
-        ..Options::default()
-    };
-    let dead_pid = dead_pid();
-    let (mut acquired, mut violations) = (0, 0);
+    let options = contender();
+    let (mut acquired, mut violations, mut stale_left) = (0, 0, 0);
+    // Stale files owed (one per STALE_EVERY iterations) and the one ready to be linked: a waiter
+    // often takes the freed path first, so an unlanded file is tried again after the next release.
+    let (mut owed, mut pending): (usize, Option<StaleLock>) = (0, None);
     for i in 1..=iterations {
         let guard = acquire(file, &options).expect("acquire in storm");
         acquired += 1;
-        match OpenOptions::new().write(true).create_new(true).open(marker) {
-            Ok(_) => {
-                std::thread::sleep(Duration::from_micros(50));
-                std::fs::remove_file(marker).expect("remove marker");
-            }
-            Err(_) => violations += 1,
+        if enter(marker) {
+            std::thread::sleep(Duration::from_micros(50));
+            std::fs::remove_file(marker).expect("remove marker");
+        } else {
+            violations += 1;
         }
-        let lock_path = guard.lock_path().to_path_buf();
+        owed += usize::from(i % stale_every == 0);
+        if owed > 0 && pending.is_none() {
+            pending = Some(StaleLock::prepare(guard.lock_path())); // while we still hold it
+        }
         drop(guard);
-        if i % stale_every == 0 {
-            leave_stale_legacy_lock(&lock_path, dead_pid);
+        if pending.as_ref().is_some_and(StaleLock::link) {
+            pending = None;
+            owed -= 1;
+            stale_left += 1;
         }
     }
-    println!("acquired={acquired} violations={violations}");
+    println!("acquired={acquired} violations={violations} stale_left={stale_left}");
 }
 
+fn victim(file: &Path, marker: &Path) {
+    let guard = acquire(file, &contender()).expect("acquire as victim");
+    if !enter(marker) {
+        say("violation");
+        std::process::exit(3);
+    }
+    say(&format!("held {}", std::process::id()));
+    // Until SIGKILL. EOF means the orchestrator died: leave without releasing, like a crash.
+    let _ = std::io::stdin().read_to_end(&mut Vec::new());
+    std::mem::forget(guard);
+    std::process::exit(4);
+}
+
+fn restart(file: &Path) {
+    let once = Options {
+        timeout: Some(Duration::ZERO),
+        ..Options::default()
+    };
+    let old = acquire(file, &once).expect("first acquire");
+    reset_instance_nonce(); // the "restart": the old iteration never released
+    let started = Instant::now();
+    let new = match acquire(file, &once) {
+        Ok(guard) => guard,
+        Err(e) => {
+            say(&format!("failed second acquire: {e}"));
+            std::process::exit(1);
+        }
+    };
+    let takeover = started.elapsed();
+    match old.release() {
+        ReleaseOutcome::NotHeld => {}
+        other => {
+            say(&format!("failed old handle released with {other:?}"));
+            std::process::exit(1);
+        }
+    }
+    say(&format!(
+        "held {} takeover_us={}",
+        std::process::id(),
+        takeover.as_micros()
+    ));
+    wait_for_stdin_line();
+    assert_eq!(new.release(), ReleaseOutcome::Released);
+    say("released");
+}
+
+/// The pid of a child that has just exited. Taken fresh for every stale file, so that pid
+/// reuse (pid_max may be as low as 32768) cannot turn it into a live pid during a long storm.
 fn dead_pid() -> u32 {
     let mut child = std::process::Command::new("true")
         .spawn()
@@ -113,12 +207,35 @@ fn dead_pid() -> u32 {
     pid
 }
 
-/// A TypeScript-format lock of a dead process (dated in the future so that only the dead pid
-/// makes it stale), linked into place only if the path is free.
-fn leave_stale_legacy_lock(lock_path: &Path, dead_pid: u32) {
-    let temp = lock_path.with_extension(format!("stale-{}", std::process::id()));
-    let payload = format!(r#"{{"pid":{dead_pid},"createdAt":"2099-01-01T00:00:00.000Z"}}"#);
-    std::fs::write(&temp, payload).expect("write stale temp");
-    let _ = std::fs::hard_link(&temp, lock_path);
-    std::fs::remove_file(&temp).expect("remove stale temp");
+/// A TypeScript-format lock file of a dead process (dated in the future so that only the dead
+/// pid makes it stale), to be linked into place only if the path is free.
+struct StaleLock {
+    temp: PathBuf,
+    lock_path: PathBuf,
+}
+
+impl StaleLock {
+    fn prepare(lock_path: &Path) -> StaleLock {
+        let temp = lock_path.with_extension(format!("stale-{}", std::process::id()));
+        let payload = format!(
+            r#"{{"pid":{},"createdAt":"2099-01-01T00:00:00.000Z"}}"#,
+            dead_pid()
+        );
+        std::fs::write(&temp, payload).expect("write stale temp");
+        StaleLock {
+            temp,
+            lock_path: lock_path.to_path_buf(),
+        }
+    }
+
+    /// Links it into place if the path is free; says whether it landed.
+    fn link(&self) -> bool {
+        std::fs::hard_link(&self.temp, &self.lock_path).is_ok()
+    }
+}
+
+impl Drop for StaleLock {
+    fn drop(&mut self) {
+        std::fs::remove_file(&self.temp).expect("remove stale temp");
+    }
 }
