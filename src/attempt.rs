@@ -146,8 +146,18 @@ pub fn attempt(
     }
     let payload = written_payload(&rt.identity, &table.nonce).to_bytes();
     let mut owner = String::from("pid=unknown");
+    let mut busy_despite = None;
     for _ in 0..MAX_ROUNDS {
-        if let Created::Held { file, id } = fs::create_lock_file(lock_path, &payload)? {
+        let created = match fs::create_lock_file(lock_path, &payload) {
+            // On a read-only or full filesystem a live holder's lock is still worth waiting
+            // for: look at it, and fail only once nothing is in the way.
+            Err(e) if matches!(fs::path_id(lock_path), Ok(Some(_))) => {
+                busy_despite = Some(e);
+                Created::Exists
+            }
+            other => other?,
+        };
+        if let Created::Held { file, id } = created {
             let generation = table.insert(lock_path.to_path_buf(), file, id, options.max_hold);
             let service = rt.service(); // started with the first lock: heartbeat and watchdog
             let deadline = table.entries[lock_path].deadline();
@@ -166,7 +176,10 @@ pub fn attempt(
             options.stale,
             SystemTime::now(),
         )? {
-            Observed::Gone => continue,
+            Observed::Gone => match busy_despite.take() {
+                Some(e) => return Err(e),
+                None => continue,
+            },
             Observed::NotAFile(occupant) => {
                 return Ok(Attempt::Busy {
                     owner: format!(

@@ -186,7 +186,8 @@ fn create_via_temp_name(
             lock_path.parent().unwrap_or(lock_path),
             e,
         ),
-        _ => Error::io("create temp lock file", &temp_path, e),
+        // The temp name is ours to know; the error is about the lock.
+        _ => Error::io("create lock file", lock_path, e),
     })?;
     let written = write_and_flock(&mut file, payload);
     // SAFETY: valid NUL-terminated paths; the temp name is ours alone (O_EXCL, random).
@@ -195,7 +196,7 @@ fn create_via_temp_name(
         .then(|| check(unsafe { libc::link(temp_c.as_ptr(), lock_c.as_ptr()) }));
     unsafe { libc::unlink(temp_c.as_ptr()) };
     if let Err(e) = written {
-        return Err(Error::io("write temp lock file", &temp_path, e));
+        return Err(Error::io("write lock file", lock_path, e));
     }
     match linked.expect("link attempted after a successful write") {
         Ok(_) => Ok(Created::Held {
@@ -283,6 +284,40 @@ impl Occupant {
     }
 }
 
+fn occupant_of(kind: std::fs::FileType) -> Option<Occupant> {
+    use std::os::unix::fs::FileTypeExt;
+    if kind.is_file() {
+        None
+    } else if kind.is_dir() {
+        Some(Occupant::Directory)
+    } else if kind.is_fifo() {
+        Some(Occupant::Fifo)
+    } else if kind.is_socket() {
+        Some(Occupant::Socket)
+    } else if kind.is_symlink() {
+        Some(Occupant::Symlink)
+    } else {
+        Some(Occupant::Device)
+    }
+}
+
+/// Opens the regular file behind an `O_PATH` handle for reading: through `/proc/self/fd`,
+/// which reopens that very inode; without `/proc`, by name, checking it is still `id`.
+fn reopen_regular(handle: &File, path: &CString, id: FileId) -> io::Result<Option<File>> {
+    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
+    let via_proc = CString::new(format!("/proc/self/fd/{}", handle.as_raw_fd())).expect("no NUL");
+    // Not O_NOFOLLOW here: the /proc entry is a magic link to the inode itself.
+    match open_raw(&via_proc, libc::O_RDONLY | libc::O_NONBLOCK, 0) {
+        Ok(file) => return Ok(Some(file)),
+        Err(e) if e.raw_os_error() != Some(libc::ENOENT) || Path::new("/proc/self/fd").exists() => {
+            return Err(e)
+        }
+        Err(_) => {}
+    }
+    let file = open_raw(path, flags, 0)?;
+    Ok((file_id(&file)? == id).then_some(file))
+}
+
 pub enum Existing {
     /// Nothing there (any more): try to create again.
     Gone,
@@ -296,40 +331,29 @@ pub enum Existing {
     },
 }
 
-/// DESIGN §2.3: open without following symlinks or blocking on FIFOs, and read at most
-/// `max_read + 1` bytes (so that oversize files are recognised without reading them whole).
+/// DESIGN §2.3: look at what is at the lock path without following a symlink, and open it for
+/// real only if it is a regular file (a FIFO or device node is never opened: opening one has
+/// effects). Reads at most `max_read + 1` bytes, so oversize files are recognised cheaply.
 pub fn open_existing(lock_path: &Path, max_read: usize) -> Result<Existing, Error> {
     let c = cstring(lock_path)?;
-    let file = match open_raw(&c, libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK, 0) {
+    // O_PATH opens the name, not the object: no driver, FIFO or symlink target is touched.
+    let handle = match open_raw(&c, libc::O_PATH | libc::O_NOFOLLOW, 0) {
         Ok(f) => f,
-        Err(e) => {
-            return match e.raw_os_error() {
-                Some(libc::ENOENT) => Ok(Existing::Gone),
-                Some(libc::ELOOP) => Ok(Existing::NotAFile(Occupant::Symlink)),
-                Some(libc::ENXIO) => Ok(Existing::NotAFile(Occupant::Socket)),
-                _ => Err(Error::io("open lock file", lock_path, e)),
-            }
-        }
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Existing::Gone),
+        Err(e) => return Err(Error::io("open lock file", lock_path, e)),
     };
-    let meta = file
+    let meta = handle
         .metadata()
         .map_err(|e| Error::io("stat lock file", lock_path, e))?;
-    let kind = meta.file_type();
-    use std::os::unix::fs::FileTypeExt;
-    let occupant = if kind.is_dir() {
-        Some(Occupant::Directory)
-    } else if kind.is_fifo() {
-        Some(Occupant::Fifo)
-    } else if kind.is_socket() {
-        Some(Occupant::Socket)
-    } else if kind.is_block_device() || kind.is_char_device() {
-        Some(Occupant::Device)
-    } else {
-        None
-    };
-    if let Some(occupant) = occupant {
+    if let Some(occupant) = occupant_of(meta.file_type()) {
         return Ok(Existing::NotAFile(occupant));
     }
+    let file = match reopen_regular(&handle, &c, (meta.dev(), meta.ino())) {
+        Ok(Some(file)) => file,
+        Ok(None) => return Ok(Existing::Gone), // replaced meanwhile: look again
+        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Existing::Gone),
+        Err(e) => return Err(Error::io("open lock file", lock_path, e)),
+    };
     let mut bytes = Vec::with_capacity(512);
     (&file)
         .take(max_read as u64 + 1)

@@ -6,6 +6,7 @@ mod common;
 use common::{dead_pid, TempDir};
 use session_write_lock::{acquire, clean_stale, inspect, CleanOptions, Error, Options};
 use std::fs::{File, FileTimes};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
 use std::time::{Duration, SystemTime};
@@ -497,4 +498,39 @@ fn clean_stale_removes_only_stale_locks() {
         "an hour later the fresh legacy lock is too old; our flock lock is still held"
     );
     assert!(held.lock_path().exists());
+}
+
+#[test]
+fn a_fifo_at_the_lock_path_is_never_opened() {
+    let dir = TempDir::new("fifo");
+    let file = dir.join("s.jsonl");
+    let fifo = lock_of(&file);
+    assert!(Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap()
+        .success());
+    // A writer's open blocks until some reader opens the FIFO: if inspecting it opened it,
+    // the writer would get through.
+    let writer = std::thread::spawn({
+        let fifo = fifo.clone();
+        move || File::options().write(true).open(fifo).map(drop)
+    });
+    for _ in 0..3 {
+        assert!(acquire(&file, &once()).is_err());
+        assert!(inspect(&file, STALE)
+            .unwrap()
+            .is_some_and(|i| i.format == "not-a-file"));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(
+        !writer.is_finished(),
+        "the FIFO was opened by the lock library"
+    );
+    let _reader = File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo)
+        .unwrap();
+    writer.join().unwrap().unwrap();
 }

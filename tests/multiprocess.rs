@@ -115,7 +115,10 @@ fn a_release_in_another_process_wakes_the_waiter() {
 #[test]
 fn pid_one_containers_never_steal_a_live_lock() {
     let Some(prefix) = pid_namespace_prefix() else {
-        eprintln!("SKIPPED pid_one_containers_never_steal_a_live_lock: `unshare --pid` is not available (needs root on Linux)");
+        common::skip(
+            "pid_one_containers_never_steal_a_live_lock",
+            "`unshare --pid` is not available (needs root on Linux)",
+        );
         return;
     };
     let dir = TempDir::new("pidns");
