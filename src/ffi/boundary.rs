@@ -43,6 +43,20 @@ pub fn status_boundary(body: impl FnOnce() -> Result<(), Failure>) -> swl_status
     })
 }
 
+/// Checks an out-parameter and sets it to NULL, so that it is NULL on every failure.
+///
+/// # Safety
+///
+/// `out` must be NULL or point to writable memory for one pointer.
+pub unsafe fn clear_out<T>(out: *mut *mut T, name: &'static str) -> Result<(), Failure> {
+    if out.is_null() {
+        return Err(Failure::null(name));
+    }
+    // SAFETY: non-NULL and writable (the caller's promise).
+    unsafe { out.write(std::ptr::null_mut()) };
+    Ok(())
+}
+
 fn panic_message(payload: &(dyn Any + Send)) -> &str {
     if let Some(s) = payload.downcast_ref::<&str>() {
         s

@@ -1,6 +1,6 @@
 //! Read-only views of lock files and the stale-lock cleaner, as JSON for C.
 
-use super::boundary::status_boundary;
+use super::boundary::{clear_out, status_boundary};
 use super::status::{swl_status, Failure};
 use super::strings::{into_c_string, path_arg};
 use crate::options::{CleanOptions, Options};
@@ -36,11 +36,8 @@ pub unsafe extern "C" fn swl_inspect(
     json_out: *mut *mut c_char,
 ) -> swl_status {
     status_boundary(|| {
-        if json_out.is_null() {
-            return Err(Failure::null("json_out"));
-        }
-        // SAFETY: non-NULL and writable (the caller's promise).
-        unsafe { json_out.write(std::ptr::null_mut()) };
+        // SAFETY: the caller's promise on `json_out`.
+        unsafe { clear_out(json_out, "json_out") }?;
         // SAFETY: the caller's promise on `session_file`.
         let path = unsafe { path_arg(session_file, "session_file") }?;
         if let Some(inspection) = crate::inspect(path, Options::default().stale)? {
@@ -73,11 +70,8 @@ pub unsafe extern "C" fn swl_clean_stale(
     json_out: *mut *mut c_char,
 ) -> swl_status {
     status_boundary(|| {
-        if json_out.is_null() {
-            return Err(Failure::null("json_out"));
-        }
-        // SAFETY: non-NULL and writable (the caller's promise).
-        unsafe { json_out.write(std::ptr::null_mut()) };
+        // SAFETY: the caller's promise on `json_out`.
+        unsafe { clear_out(json_out, "json_out") }?;
         // SAFETY: the caller's promise on `sessions_dir`.
         let dir = unsafe { path_arg(sessions_dir, "sessions_dir") }?;
         if stale_ms <= 0 {

@@ -1,6 +1,6 @@
 //! Acquire and release, release-all and the instance nonce.
 
-use super::boundary::{boundary, status_boundary};
+use super::boundary::{boundary, clear_out, status_boundary};
 use super::options::{read_options, swl_options};
 use super::status::{swl_status, Failure};
 use super::strings::{copy_to_buffer, path_arg};
@@ -37,11 +37,8 @@ pub unsafe extern "C" fn swl_acquire(
     out: *mut *mut swl_lock,
 ) -> swl_status {
     status_boundary(|| {
-        if out.is_null() {
-            return Err(Failure::null("out"));
-        }
-        // SAFETY: `out` is non-NULL and writable (the caller's promise).
-        unsafe { out.write(std::ptr::null_mut()) };
+        // SAFETY: the caller's promise on `out`.
+        unsafe { clear_out(out, "out") }?;
         // SAFETY: the caller's promise on `session_file`.
         let path = unsafe { path_arg(session_file, "session_file") }?;
         if opts.is_null() {
