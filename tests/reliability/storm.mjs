@@ -11,7 +11,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { inspectSessionWriteLock } from "../../npm/index.mjs";
-import { LANGUAGES, check, checksPassed, runWorker, sleep, startWorker, tempDir, tempFilesIn } from "./lib.mjs";
+import { LANGUAGES, check, reportChecks, runWorker, sleep, startWorker, tempDir, tempFilesIn } from "./lib.mjs";
 
 const soak = process.argv.includes("--soak") || process.env.SWL_SOAK === "1";
 const plan = soak
@@ -102,4 +102,4 @@ check(
   fs.readdirSync(dir).every((name) => !name.includes(".stale-")),
   "the workers removed their own stale-file temps",
 );
-console.log(`  ${checksPassed()} checks passed`);
+reportChecks("storm");
