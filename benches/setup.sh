@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what the benchmark baselines need and builds the C programs into benches/build/.
+# Installs what the benchmark baselines need and builds the C baselines into benches/build/.
 # Idempotent; meant for a fresh Debian machine (apt-get, Node >= 20 with npm, a C compiler).
 set -euo pipefail
 
@@ -18,13 +18,5 @@ fi
 say "installing proper-lockfile from package-lock.json (npm ci)"
 (cd "${here}" && npm ci --no-audit --no-fund)
 
-cc="${CC:-cc}"
-cflags=(-std=c11 -O2 -Wall -Wextra -Werror)
-mkdir -p "${here}/build"
-say "compiling build/liblockfile_cycle"
-"${cc}" "${cflags[@]}" -o "${here}/build/liblockfile_cycle" \
-  "${here}/c/liblockfile_cycle.c" "${here}/c/bench.c" -llockfile
-say "compiling build/syscall_floor_cycle"
-"${cc}" "${cflags[@]}" -o "${here}/build/syscall_floor_cycle" \
-  "${here}/c/syscall_floor_cycle.c" "${here}/c/bench.c"
+bash "${here}/c/build.sh"
 say "done"

@@ -2,9 +2,11 @@
 //   acquire(sessionFile) → Promise<{ lockPath, release(): Promise<void> }>
 //   plantStale(lockPath, deadPid) → boolean: if the lock is free, leave behind what a holder
 //     that crashed would have left, so that the next acquire goes through the reclaim path.
+//   releaseAll() → Promise<number> (ts and swl only): release every lock this process holds.
 
 import fs from 'node:fs';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 
 export const IMPL_NAMES = ['ts', 'proper-lockfile', 'swl'];
 
@@ -41,13 +43,20 @@ function planterOfAgedDirectory(staleMs) {
   };
 }
 
+// The package under test: $SWL_PACKAGE (a directory; scripts/bench.sh points it at a copy of npm/
+// with the release addon, so that a debug rebuild of npm/ meanwhile cannot change what is
+// measured), else this checkout's npm/.
+const SWL_PACKAGE = process.env.SWL_PACKAGE
+  ? pathToFileURL(path.join(path.resolve(process.env.SWL_PACKAGE), 'index.js')).href
+  : new URL('../../npm/index.js', import.meta.url).href;
+
 async function loadSwl() {
   let mod;
   try {
-    mod = await import('../../npm/index.js');
+    mod = await import(SWL_PACKAGE);
   } catch (err) {
     throw new Error(
-      `cannot load the session-write-lock package from npm/index.js (build the Node addon first): ${err.message}`,
+      `cannot load the session-write-lock package from ${SWL_PACKAGE} (build the Node addon first): ${err.message}`,
     );
   }
   // The napi-rs entry point is CommonJS; its exports may only be reachable through `default`.
@@ -58,14 +67,19 @@ async function loadSwl() {
   return api;
 }
 
-// Defaults are the gateway's (10 s timeout, 30 min stale); every implementation gets the same.
-export async function loadImpl(name, { timeoutMs = 10_000, staleMs = 30 * 60 * 1000 } = {}) {
+// Defaults are the gateway's (10 s timeout, 30 min stale, reentrant); every implementation gets
+// the same. proper-lockfile is never reentrant.
+export async function loadImpl(
+  name,
+  { timeoutMs = 10_000, staleMs = 30 * 60 * 1000, allowReentrant = true } = {},
+) {
   switch (name) {
     case 'ts': {
       const ts = await import('../baselines/ts-protocol.mjs');
       return {
-        acquire: (sessionFile) => ts.acquire({ sessionFile, timeoutMs, staleMs }),
+        acquire: (sessionFile) => ts.acquire({ sessionFile, timeoutMs, staleMs, allowReentrant }),
         plantStale: plantLegacyLock,
+        releaseAll: ts.releaseAll,
       };
     }
     case 'proper-lockfile': {
@@ -91,8 +105,10 @@ export async function loadImpl(name, { timeoutMs = 10_000, staleMs = 30 * 60 * 1
     case 'swl': {
       const swl = await loadSwl();
       return {
-        acquire: (sessionFile) => swl.acquireSessionWriteLock({ sessionFile, timeoutMs, staleMs }),
+        acquire: (sessionFile) =>
+          swl.acquireSessionWriteLock({ sessionFile, timeoutMs, staleMs, allowReentrant }),
         plantStale: plantLegacyLock,
+        releaseAll: swl.releaseAllSessionWriteLocks,
       };
     }
     default:

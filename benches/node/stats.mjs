@@ -3,7 +3,7 @@
 
 // Nearest rank of an ascending-sorted array: the smallest sample with at least percent% of the
 // samples at or below it (integer percent, so that c/bench.c computes exactly the same).
-function nearestRank(sorted, percent) {
+export function nearestRank(sorted, percent) {
   return sorted[Math.max(0, Math.ceil((percent * sorted.length) / 100) - 1)];
 }
 
@@ -15,6 +15,24 @@ export function summarize(samples) {
     p99_ns: Number(nearestRank(sorted, 99)),
   };
 }
+
+// Plain numbers (ms, counts), ascending copy.
+export const ascending = (values) => Float64Array.from(values).sort();
+
+// Percentiles of plain numbers, e.g. percentiles(latencies, [50, 99]) → { p50, p99, max }.
+export function percentiles(values, ranks) {
+  const sorted = ascending(values);
+  const out = {};
+  for (const rank of ranks) out[`p${rank}`] = nearestRank(sorted, rank);
+  out.max = sorted[sorted.length - 1];
+  return out;
+}
+
+export const median = (values) => nearestRank(ascending(values), 50);
+
+// Milliseconds between two process.hrtime.bigint() readings (CLOCK_MONOTONIC, the same clock in
+// every process of the machine, so readings of two processes can be subtracted).
+export const msBetween = (from, to) => Number(BigInt(to) - BigInt(from)) / 1e6;
 
 // One JSON object per line on stdout: what the suite's runner parses.
 export function printJsonLine(result) {

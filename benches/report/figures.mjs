@@ -1,0 +1,187 @@
+// From the JSON lines of benches/run.mjs to the figures of BENCHMARKS.md and the verdict on
+// each target. Numbers only; report/page.mjs writes them out.
+
+import { median } from '../node/stats.mjs';
+
+export const TARGETS = {
+  nodeSpeedup: 10, // from Node, swl at least this many times faster per cycle than ts
+  rustOverFloor: 1.5, // the Rust cycle at most this many times the syscall floor
+  handoffP50Ms: 1,
+  deadHolderMs: 50,
+};
+
+const groupBy = (records, key) => {
+  const groups = new Map();
+  for (const r of records) groups.set(r[key], [...(groups.get(r[key]) ?? []), r]);
+  return groups;
+};
+const sum = (runs, key) => runs.reduce((total, r) => total + (r[key] ?? 0), 0);
+
+// Per implementation: the median over runs of each run's figure, and the spread of the runs.
+function overRuns(runs, keys) {
+  const figure = { runs: runs.length };
+  for (const key of keys) {
+    const values = runs.map((r) => r[key]).filter((v) => typeof v === 'number');
+    figure[key] = values.length ? median(values) : null;
+    figure[`${key}_min`] = values.length ? Math.min(...values) : null;
+    figure[`${key}_max`] = values.length ? Math.max(...values) : null;
+  }
+  return figure;
+}
+
+function byImpl(records, bench, keys) {
+  const out = {};
+  for (const [impl, runs] of groupBy(
+    records.filter((r) => r.bench === bench && !r.error),
+    'impl',
+  )) {
+    out[impl] = { ...overRuns(runs, keys), all: runs };
+  }
+  return out;
+}
+
+export function figures(records) {
+  const machine = records.find((r) => r.bench === 'machine') ?? {};
+  const end = records.find((r) => r.bench === 'end') ?? {};
+  const cycle = byImpl(records, 'cycle', ['median_ns_per_cycle', 'p99_ns']);
+  const handoff = byImpl(records, 'handoff', ['p50_ms', 'p99_ms', 'max_ms']);
+  const deadHolder = byImpl(records, 'dead-holder', ['median_ms', 'min_ms', 'max_ms']);
+  const releaseAll = byImpl(records, 'release-all', ['release_all_ms', 'acquire_all_ms']);
+  const waiterKeys = [
+    'wait_p50_ms',
+    'wait_max_ms',
+    'elapsed_ms',
+    'loop_delay_p99_ms',
+    'loop_delay_max_ms',
+  ];
+  const waiters = byImpl(records, 'waiters', waiterKeys);
+  for (const w of Object.values(waiters)) {
+    for (const key of ['served', 'timeouts', 'violations']) w[key] = sum(w.all, key);
+    w.offered = sum(w.all, 'waiters');
+  }
+  for (const r of Object.values(releaseAll)) {
+    r.released = sum(r.all, 'released');
+    r.left = sum(r.all, 'left');
+    r.locks = sum(r.all, 'locks');
+  }
+  const storm = byImpl(records, 'storm', []);
+  const stormKeys = [
+    'acquisitions',
+    'violations',
+    'timeouts',
+    'compromised',
+    'stalePlanted',
+    'failedWorkers',
+  ];
+  for (const s of Object.values(storm)) {
+    for (const key of stormKeys) s[key] = sum(s.all, key);
+    s.timedOut = s.all.some((r) => r.timedOut);
+  }
+  const errors = records.filter((r) => r.error).map((r) => r.error);
+  const result = { machine, end, cycle, handoff, deadHolder, releaseAll, waiters, storm, errors };
+  return { ...result, targets: targets(result) };
+}
+
+const ratio = (a, b) => (a != null && b != null && b > 0 ? a / b : null);
+
+// Cycle time of `impl` ÷ that of `reference`, run by run (the two ran seconds apart in the same
+// round, so a machine that slows down for a while slows both): the median of those ratios.
+// Steadier on a shared machine than the ratio of the two medians.
+export function cycleRatio(cycle, impl, reference) {
+  const byRun = new Map((cycle[reference]?.all ?? []).map((r) => [r.run, r.median_ns_per_cycle]));
+  const ratios = (cycle[impl]?.all ?? [])
+    .map((r) => ratio(r.median_ns_per_cycle, byRun.get(r.run)))
+    .filter((v) => v != null);
+  return ratios.length ? median(ratios) : null;
+}
+
+// Each target: what it asks, the measured value, PASS/MISS, and by how much when missed.
+function targets({ cycle, handoff, deadHolder, waiters, storm }) {
+  const list = [];
+  // unit: 'ratio' | 'ms' | 'count'
+  const add = (name, goal, unit, value, pass, shortfall) =>
+    list.push({
+      name,
+      goal,
+      unit,
+      value,
+      pass: value != null && pass,
+      shortfall: value == null ? 'no data' : shortfall,
+    });
+
+  const swlNs = cycle.swl?.median_ns_per_cycle;
+  const tsNs = cycle.ts?.median_ns_per_cycle;
+  const speedup = cycleRatio(cycle, 'ts', 'swl');
+  const neededNs = tsNs != null ? tsNs / TARGETS.nodeSpeedup : null;
+  add(
+    'Node cycle vs TypeScript protocol',
+    `swl ≥ ${TARGETS.nodeSpeedup}× faster per cycle than ts`,
+    'ratio',
+    speedup,
+    speedup >= TARGETS.nodeSpeedup,
+    speedup != null &&
+      `${(TARGETS.nodeSpeedup / speedup).toFixed(2)}× short: the swl cycle would have to drop from ` +
+        `${(swlNs / 1000).toFixed(1)} µs to ${(neededNs / 1000).toFixed(1)} µs`,
+  );
+
+  const floorNs = cycle['syscall-floor']?.median_ns_per_cycle;
+  const tsOverFloor = cycleRatio(cycle, 'ts', 'syscall-floor');
+  if (tsOverFloor != null) {
+    list[list.length - 1].note =
+      `ts ÷ syscall floor = ${tsOverFloor.toFixed(1)}×: the most any implementation making ` +
+      `session-write-lock's system calls could reach here; swl from Node is at ` +
+      `${cycleRatio(cycle, 'swl', 'syscall-floor')?.toFixed(2)}× the floor`;
+  }
+
+  const rustNs = cycle['swl-rust']?.median_ns_per_cycle;
+  const overFloor = cycleRatio(cycle, 'swl-rust', 'syscall-floor');
+  add(
+    'Rust cycle vs syscall floor',
+    `swl-rust ≤ ${TARGETS.rustOverFloor}× the syscall floor`,
+    'ratio',
+    overFloor,
+    overFloor <= TARGETS.rustOverFloor,
+    overFloor != null &&
+      `${((overFloor / TARGETS.rustOverFloor - 1) * 100).toFixed(0)}% over the allowed ${TARGETS.rustOverFloor}×: ` +
+        `${((rustNs - TARGETS.rustOverFloor * floorNs) / 1000).toFixed(1)} µs per cycle too many`,
+  );
+
+  const p50 = handoff.swl?.p50_ms;
+  add(
+    'Hand-off to another process',
+    `p50 ≤ ${TARGETS.handoffP50Ms} ms`,
+    'ms',
+    p50,
+    p50 <= TARGETS.handoffP50Ms,
+    p50 != null && `${(p50 - TARGETS.handoffP50Ms).toFixed(2)} ms over`,
+  );
+
+  const dead = deadHolder.swl?.median_ms;
+  add(
+    'Dead holder detected',
+    `≤ ${TARGETS.deadHolderMs} ms (median)`,
+    'ms',
+    dead,
+    dead <= TARGETS.deadHolderMs,
+    dead != null && `${(dead - TARGETS.deadHolderMs).toFixed(1)} ms over`,
+  );
+
+  const swlViolations =
+    storm.swl || waiters.swl ? (storm.swl?.violations ?? 0) + (waiters.swl?.violations ?? 0) : null;
+  const baselineViolations = ['ts', 'proper-lockfile']
+    .map((impl) => [impl, (storm[impl]?.violations ?? 0) + (waiters[impl]?.violations ?? 0)])
+    .filter(([, n]) => n > 0);
+  const shown = baselineViolations.map(([impl, n]) => `${impl} ${n}`).join(', ');
+  add(
+    'Mutual exclusion',
+    'zero violations (storm + waiters) where the baselines show some',
+    'count',
+    swlViolations,
+    swlViolations === 0,
+    'there must be none',
+  );
+  list[list.length - 1].note = shown
+    ? `baselines: ${shown}`
+    : 'the baselines showed no violation in this run, so the contrast is not demonstrated';
+  return list;
+}

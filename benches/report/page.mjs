@@ -1,0 +1,299 @@
+// BENCHMARKS.md, written from the figures of report/figures.mjs. Every number on the page comes
+// from the results file; the prose around them is fixed.
+
+import { cycleRatio } from './figures.mjs';
+
+const NAMES = {
+  swl: 'session-write-lock (Node)',
+  ts: 'TypeScript protocol',
+  'proper-lockfile': 'proper-lockfile',
+  'swl-c': 'session-write-lock (C)',
+  'swl-rust': 'session-write-lock (Rust)',
+  liblockfile: 'liblockfile',
+  'syscall-floor': 'syscall floor',
+};
+const name = (impl) => NAMES[impl] ?? impl;
+
+// Milliseconds with sensible precision: 0.142 ms, 12.3 ms, 2657 ms.
+const ms = (v) =>
+  v == null ? 'n/a' : `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)} ms`;
+const us = (ns) => (ns == null ? 'n/a' : `${(ns / 1000).toFixed(1)} µs`);
+const times = (v) => (v == null ? 'n/a' : `${v.toFixed(v < 10 ? 2 : 1)}×`);
+const ratio = (a, b) => (a != null && b != null && b > 0 ? a / b : null);
+const spread = (lo, hi, unit) => (lo == null ? 'n/a' : `${unit(lo)} – ${unit(hi)}`);
+
+function table(header, rows) {
+  const line = (cells) => `| ${cells.join(' | ')} |`;
+  return [line(header), line(header.map(() => '---')), ...rows.map(line)].join('\n');
+}
+
+function machineSection(m, end) {
+  const gib = m.memory_bytes ? `${(m.memory_bytes / 2 ** 30).toFixed(1)} GiB` : 'n/a';
+  const load = (l) => (l ? l.map((x) => x.toFixed(2)).join(' ') : 'n/a');
+  return `## Machine
+
+${table(
+  ['', ''],
+  [
+    ['CPU', m.cpu_model],
+    ['cores (nproc)', m.nproc],
+    ['memory', gib],
+    ['kernel', m.kernel],
+    [
+      'filesystem of the bench directory',
+      `${m.fs_type}${journal(m)} (${m.fs_source} on ${m.fs_mount}); a fresh \`mkdtemp\` under \`$TMPDIR\`: \`${m.bench_dir}\``,
+    ],
+    ['Node / Rust', `${m.node} / ${m.rustc}`],
+    ['baselines', `proper-lockfile ${m.proper_lockfile}, liblockfile-dev ${m.liblockfile}`],
+    [
+      'load average (1, 5, 15 min) at start / end',
+      `${load(m.loadavg_start)} / ${load(end.loadavg_end)}`,
+    ],
+    ['run', `${m.date}, commit ${m.commit}`],
+  ],
+)}${m.fs_journal === false ? NO_JOURNAL : ''}`;
+}
+
+const journal = (m) =>
+  m.fs_journal === true ? ', with journal' : m.fs_journal === false ? ', **without journal**' : '';
+const NO_JOURNAL = `
+
+Without a journal, ext4 does not hand out an inode freed less than 60 s ago (up to 6 min while
+its inode table block is dirty) when it creates a file (\`recently_deleted()\` in
+\`fs/ext4/ialloc.c\`): after many deletions each creation scans past them, so file creation
+slows down for minutes. Every implementation here creates a file per acquisition and pays it
+alike, but absolute times depend on what deleted files on this filesystem shortly before (the
+benchmarks that create few files run first; the cycles run interleaved). To measure without it:
+\`TMPDIR=/dev/shm ./scripts/bench.sh\` (tmpfs).`;
+
+// A target's measured value in its unit.
+const measured = (t) =>
+  t.value == null ? 'n/a' : { ratio: times, ms, count: (n) => `${n} violations` }[t.unit](t.value);
+
+function targetsSection(targets) {
+  const rows = targets.map((t) => [
+    t.name,
+    t.goal,
+    measured(t),
+    t.pass ? '**PASS**' : `**MISS** — ${t.shortfall}`,
+    t.note ?? '',
+  ]);
+  return `## Targets
+
+${table(['target', 'asked', 'measured', 'result', 'note'], rows)}`;
+}
+
+function cycleSection({ cycle, machine }) {
+  const { runs, iterations } = machine.plan?.cycle ?? {};
+  const row = (impl, against) => {
+    const c = cycle[impl];
+    if (!c) return [name(impl), 'n/a', '', '', ''];
+    return [
+      name(impl),
+      us(c.median_ns_per_cycle),
+      spread(c.median_ns_per_cycle_min, c.median_ns_per_cycle_max, us),
+      us(c.p99_ns),
+      against(impl),
+    ];
+  };
+  const overSwl = (impl) => times(cycleRatio(cycle, impl, 'swl'));
+  const native = (impl) =>
+    `${times(cycleRatio(cycle, impl, 'syscall-floor'))} / ${times(cycleRatio(cycle, impl, 'liblockfile'))}`;
+  return `## Uncontended acquire + release cycle
+
+One process takes and releases \`<dir>/s.jsonl\`'s lock in a loop, all implementations in the same
+directory, in ${runs} rounds: each round runs every implementation once, one after the other (a
+different one first each round). Each run is ${iterations} timed cycles after a warm-up; its
+figure is its median cycle. Shown: the median of the runs' medians, their range, and the median
+of the runs' p99. Ratios are taken round by round (the two runs were seconds apart) and the
+median of those is shown.
+
+From Node (\`benches/node/cycle.mjs\`):
+
+${table(
+  ['implementation', 'median cycle', 'runs range', 'p99', 'time ÷ session-write-lock'],
+  ['swl', 'ts', 'proper-lockfile'].map((impl) => row(impl, overSwl)),
+)}
+
+Native callers (\`benches/c/*_cycle.c\` through one driver, \`benches/rust_cycle.rs\`):
+
+${table(
+  ['implementation', 'median cycle', 'runs range', 'p99', 'time ÷ syscall floor / ÷ liblockfile'],
+  ['swl-rust', 'swl-c', 'liblockfile', 'syscall-floor'].map((impl) => row(impl, native)),
+)}`;
+}
+
+function handoffSection({ handoff, machine }) {
+  const swl = handoff.swl?.p50_ms;
+  const rows = ['swl', 'ts', 'proper-lockfile'].map((impl) => {
+    const h = handoff[impl];
+    return h
+      ? [name(impl), ms(h.p50_ms), ms(h.p99_ms), ms(h.max_ms), times(ratio(h.p50_ms, swl))]
+      : [name(impl), 'n/a', '', '', ''];
+  });
+  return `## Hand-off to a waiter in another process
+
+A holder process releases while a waiter process waits (${machine.plan?.handoff?.handoffs} hand-offs; the holder
+keeps the lock 10–30 ms after the waiter starts waiting). Latency: the waiter's
+\`process.hrtime.bigint()\` right after its acquire resolved minus the holder's just before
+\`release()\` (CLOCK_MONOTONIC, one clock for all processes).
+
+${table(['implementation', 'p50', 'p99', 'max', 'p50 ÷ session-write-lock'], rows)}`;
+}
+
+function deadHolderSection({ deadHolder, machine }) {
+  const swl = deadHolder.swl?.median_ms;
+  const how = {
+    swl: 'the flock is gone with the process; re-inspected at least every 20 ms',
+    ts: 'dead pid, seen at its next poll (backoff 50 ms, 100 ms, …)',
+    'proper-lockfile':
+      `lock directory's mtime older than its stale threshold (${deadHolder['proper-lockfile']?.all[0]?.stale_ms ?? 'n/a'} ms, ` +
+      "its minimum); a process's first lock gets an mtime up to 1 s ahead (its mtime-precision probe)",
+  };
+  const rows = ['swl', 'ts', 'proper-lockfile'].map((impl) => {
+    const d = deadHolder[impl];
+    return d
+      ? [
+          name(impl),
+          ms(d.median_ms),
+          spread(d.min_ms_min, d.max_ms_max, ms),
+          times(ratio(d.median_ms, swl)),
+          how[impl],
+        ]
+      : [name(impl), 'n/a', '', '', how[impl]];
+  });
+  return `## Dead holder
+
+The holder process is SIGKILLed while a waiter in another process waits
+(${machine.plan?.deadHolder?.runs} runs, killed 50, 100, … ms after the waiter started waiting). Time: from just before
+\`kill()\` to the waiter holding the lock.
+
+${table(['implementation', 'median', 'range', 'median ÷ session-write-lock', 'how it tells'], rows)}`;
+}
+
+function releaseAllSection({ releaseAll, machine }) {
+  const swl = releaseAll.swl?.release_all_ms;
+  const rows = ['swl', 'ts'].map((impl) => {
+    const r = releaseAll[impl];
+    if (!r) return [name(impl), 'n/a', '', '', '', '', ''];
+    return [
+      name(impl),
+      ms(r.release_all_ms),
+      spread(r.release_all_ms_min, r.release_all_ms_max, ms),
+      times(ratio(r.release_all_ms, swl)),
+      `${r.released} of ${r.locks}`,
+      r.left,
+      ms(r.acquire_all_ms),
+    ];
+  });
+  const { runs, locks } = machine.plan?.releaseAll ?? {};
+  return `## Release-all with ${locks} held locks
+
+One process holds ${locks} locks (distinct session files in one directory) and calls
+\`releaseAllSessionWriteLocks()\` (the TypeScript baseline: its \`releaseAll()\`). Median of ${runs} runs.
+
+${table(['implementation', 'release-all', 'runs range', '÷ session-write-lock', 'released (all runs)', 'lock files left', `taking the ${locks} locks before`], rows)}`;
+}
+
+function waitersSection({ waiters, machine }) {
+  const { runs, waiters: n, locks } = machine.plan?.waiters ?? {};
+  const rows = ['swl', 'ts'].map((impl) => {
+    const w = waiters[impl];
+    if (!w) return [name(impl), 'n/a', '', '', '', '', '', '', ''];
+    return [
+      name(impl),
+      `${w.served} of ${w.offered}`,
+      w.timeouts,
+      w.violations,
+      ms(w.wait_p50_ms),
+      ms(w.wait_max_ms_max),
+      ms(w.elapsed_ms),
+      ms(w.loop_delay_p99_ms),
+      ms(w.loop_delay_max_ms_max),
+    ];
+  });
+  return `## ${n} concurrent waiters on ${locks} locks in one process
+
+${n} acquires start at once, ${n / locks} per lock, \`allowReentrant: false\` so that they contend; each
+holds its lock ~1 ms, then releases. Counts summed over ${runs} runs; times are the median of the
+runs, except the "worst" columns (the highest of all runs). Event loop delay:
+\`perf_hooks.monitorEventLoopDelay\` (1 ms resolution) over the run.
+
+${table(['implementation', 'served', 'timeouts', 'violations', 'wait p50', 'wait max (worst)', 'all served after', 'loop delay p99', 'loop delay max (worst)'], rows)}`;
+}
+
+function stormSection({ storm, machine }) {
+  const { runs, workers, iterations } = machine.plan?.storm ?? {};
+  const rows = ['swl', 'ts', 'proper-lockfile'].map((impl) => {
+    const s = storm[impl];
+    if (!s) return [name(impl), 'n/a', '', '', '', ''];
+    return [name(impl), s.violations, s.acquisitions, s.stalePlanted, s.timeouts, s.compromised];
+  });
+  return `## Mutual exclusion under a stale-lock storm
+
+\`benches/node/storm.mjs\`: ${workers} processes take one lock ${iterations} times each; inside, each checks it is
+alone (a marker file created with \`O_EXCL\`). Every 5th time, after releasing, a worker leaves a
+crashed holder's lock behind if the lock is free, so the others must reclaim it. Counts summed
+over ${runs} runs.
+
+${table(['implementation', 'violations (two holders at once)', 'acquisitions', 'stale locks planted', 'timeouts', 'compromised releases'], rows)}`;
+}
+
+const METHOD = `## What is compared
+
+- **session-write-lock**: this project, release build; from Node through the npm package
+  (\`npm/\`, copied with the release addon to \`target/bench/npm\` so that a debug rebuild cannot
+  change what is measured), from C through \`libsession_write_lock.so\`, from Rust directly.
+- **TypeScript protocol** (\`benches/baselines/ts-protocol.mjs\`): the gateway's lock module as it
+  is today, reproduced: \`O_EXCL\` create then write, staleness by pid/age, polling backoff.
+- **proper-lockfile**: npm's most used lock library (\`mkdir\` lock, mtime refresh, staleness by
+  mtime only), polling 5–100 ms.
+- **liblockfile**: Debian's \`lockfile_create\`/\`lockfile_remove\` (link-based dot-lock).
+- **syscall floor** (\`benches/c/syscall_floor_cycle.c\`): exactly the system calls
+  session-write-lock makes for one cycle, in a C loop, nothing else.
+
+Options are the gateway's defaults (10 s timeout, 30 min stale) unless a section says otherwise.
+Raw results: \`benches/results.jsonl\`; sizes of every benchmark: \`benches/run.mjs\`.`;
+
+export function page(f) {
+  const errors = f.errors.length
+    ? `\n\n## Failed steps\n\n${f.errors.map((e) => `- ${e}`).join('\n')}`
+    : '';
+  return `# Benchmarks
+
+<!-- Generated by ./scripts/bench.sh (benches/report.mjs) from benches/results.jsonl. Do not edit: re-run the command. -->
+
+How session-write-lock compares with what a user would otherwise use, measured side by side in
+one run of
+
+    ./scripts/bench.sh
+
+${targetsSection(f.targets)}
+
+${machineSection(f.machine, f.end)}
+
+${cycleSection(f)}
+
+${handoffSection(f)}
+
+${deadHolderSection(f)}
+
+${releaseAllSection(f)}
+
+${waitersSection(f)}
+
+${stormSection(f)}
+
+${METHOD}${errors}
+`;
+}
+
+// The few lines scripts/bench.sh prints at the end.
+export function summary(f) {
+  const lines = f.targets.map(
+    (t) =>
+      `${t.pass ? 'PASS' : 'MISS'}  ${t.name}: ${t.goal}; measured ${measured(t)}` +
+      `${t.pass ? '' : ` (${t.shortfall})`}${t.note ? `; ${t.note}` : ''}`,
+  );
+  return lines.join('\n');
+}

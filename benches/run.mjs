@@ -1,0 +1,209 @@
+// Runs every benchmark of the suite, side by side, and writes their JSON lines (one per result,
+// tagged with `bench` and `run`) to a file that report.mjs turns into BENCHMARKS.md.
+//
+//   node benches/run.mjs <results.jsonl>
+//
+// Needs what scripts/bench.sh prepares: benches/setup.sh (baselines), the release builds
+// (C library, Rust bench, Node addon) and benches/build/swl_cycle; SWL_PACKAGE may name the
+// package directory to load (see node/impls.mjs). Everything runs in one fresh directory under
+// $TMPDIR (default /tmp), removed at the end; its filesystem is recorded with the machine facts.
+
+import { execFileSync, spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+const repo = path.dirname(here);
+
+// Sizes: the whole suite stays within a few minutes on a 2-core machine.
+const PLAN = {
+  cycle: { runs: 7, iterations: 7000 },
+  handoff: { handoffs: 200 },
+  deadHolder: { runs: 10 },
+  releaseAll: { runs: 3, locks: 10_000 },
+  waiters: { runs: 3, waiters: 1000, locks: 100 },
+  storm: { runs: 3, workers: 6, iterations: 500 },
+};
+const STEP_TIMEOUT_MS = 240_000;
+
+const [outPath] = process.argv.slice(2);
+if (!outPath) {
+  console.error('usage: node benches/run.mjs <results.jsonl>');
+  process.exit(2);
+}
+
+const say = (message) => process.stderr.write(`[bench] ${message}\n`);
+const command = (file, args) => execFileSync(file, args, { encoding: 'utf8' }).trim();
+const tryCommand = (file, args) => {
+  try {
+    return command(file, args);
+  } catch {
+    return null;
+  }
+};
+
+const root = fs.mkdtempSync(path.join(os.tmpdir(), 'swl-bench-'));
+let out = null; // opened once the machine facts are taken (`git describe --dirty` sees the old file)
+const record = (line) => out.write(`${JSON.stringify(line)}\n`);
+let failures = 0;
+
+// Runs one benchmark program; every JSON line it prints becomes a record tagged with `tags`.
+function step(tags, file, args) {
+  const label = `${tags.bench}${tags.impl ? ` ${tags.impl}` : ''}${tags.run ? ` (run ${tags.run})` : ''}`;
+  const started = Date.now();
+  return new Promise((resolve) => {
+    const child = spawn(file, args, {
+      cwd: repo,
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, TMPDIR: root },
+    });
+    let stdout = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    const timer = setTimeout(() => child.kill('SIGKILL'), STEP_TIMEOUT_MS);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      for (const line of stdout.split('\n').filter((l) => l.startsWith('{'))) {
+        record({ ...tags, ...JSON.parse(line) });
+      }
+      const seconds = ((Date.now() - started) / 1000).toFixed(1);
+      if (code !== 0) {
+        failures += 1;
+        record({ ...tags, error: `${label}: exit ${code ?? signal}` });
+        say(`${label}: FAILED (exit ${code ?? signal}) after ${seconds} s`);
+      } else {
+        say(`${label}: ${seconds} s`);
+      }
+      resolve();
+    });
+  });
+}
+
+// ext4 only: whether the filesystem has a journal. Without one, ext4 skips inodes freed in the
+// last minutes when it allocates a new one, so creating files slows down after many deletions.
+function ext4Journal(fsType, fsSource) {
+  if (fsType !== 'ext4' || !fsSource) return null;
+  try {
+    const task = fs.readFileSync(`/sys/fs/ext4/${path.basename(fsSource)}/journal_task`, 'utf8');
+    return task.trim() !== '<none>';
+  } catch {
+    return null;
+  }
+}
+
+function machine() {
+  const fsLine = tryCommand('findmnt', ['-n', '-o', 'FSTYPE,SOURCE,TARGET', '-T', root]);
+  const [fsType, fsSource, fsMount] = fsLine?.split(/\s+/) ?? [];
+  return {
+    bench: 'machine',
+    date: new Date().toISOString(),
+    nproc: os.availableParallelism(),
+    memory_bytes: os.totalmem(),
+    kernel: `${os.type()} ${os.release()}`,
+    cpu_model: os.cpus()[0]?.model ?? 'unknown',
+    bench_dir: root,
+    fs_type: fsType ?? tryCommand('stat', ['-f', '-c', '%T', root]),
+    fs_source: fsSource ?? null,
+    fs_mount: fsMount ?? null,
+    fs_journal: ext4Journal(fsType, fsSource),
+    node: process.version,
+    rustc: tryCommand('rustc', ['--version']),
+    proper_lockfile: JSON.parse(
+      fs.readFileSync(path.join(here, 'node_modules/proper-lockfile/package.json'), 'utf8'),
+    ).version,
+    liblockfile: tryCommand('dpkg-query', ['-W', '-f', '${Version}', 'liblockfile-dev']),
+    commit: tryCommand('git', ['-C', repo, 'describe', '--always', '--dirty']),
+    loadavg_start: os.loadavg(),
+    plan: PLAN,
+  };
+}
+
+// The rust_cycle bench executable that `cargo bench --no-run` built.
+function rustCycleExecutable() {
+  const lines = command('cargo', [
+    'bench',
+    '--bench',
+    'rust_cycle',
+    '--no-run',
+    '--message-format=json',
+  ]);
+  for (const line of lines.split('\n')) {
+    const message = JSON.parse(line);
+    if (
+      message.reason === 'compiler-artifact' &&
+      message.target?.name === 'rust_cycle' &&
+      message.executable
+    ) {
+      return message.executable;
+    }
+  }
+  throw new Error('cargo bench --no-run named no rust_cycle executable');
+}
+
+const node = (script, ...args) => [
+  process.execPath,
+  [path.join(here, 'node', script), ...args.map(String)],
+];
+const cBench = (name) => path.join(here, 'build', name);
+
+// Every cycle implementation, in one directory; each round starts with the next one, so that
+// none always runs right after the same neighbour.
+async function cycles(rust) {
+  const dir = path.join(root, 'cycle');
+  fs.mkdirSync(dir);
+  const { runs, iterations } = PLAN.cycle;
+  const impls = [
+    ['swl', ...node('cycle.mjs', 'swl', iterations, dir)],
+    ['ts', ...node('cycle.mjs', 'ts', iterations, dir)],
+    ['proper-lockfile', ...node('cycle.mjs', 'proper-lockfile', iterations, dir)],
+    ['swl-c', cBench('swl_cycle'), [dir, String(iterations)]],
+    ['swl-rust', rust, [dir, String(iterations)]],
+    ['liblockfile', cBench('liblockfile_cycle'), [dir, String(iterations)]],
+    ['syscall-floor', cBench('syscall_floor_cycle'), [dir, String(iterations)]],
+  ];
+  for (let run = 1; run <= runs; run += 1) {
+    for (let k = 0; k < impls.length; k += 1) {
+      const [impl, file, args] = impls[(run - 1 + k) % impls.length];
+      await step({ bench: 'cycle', impl, run }, file, args);
+    }
+  }
+}
+
+async function perImpl(bench, script, impls, runs, ...args) {
+  for (let run = 1; run <= runs; run += 1) {
+    for (const impl of impls) {
+      const dir = fs.mkdtempSync(path.join(root, `${bench}-`));
+      await step({ bench, impl, run }, ...node(script, impl, ...args, dir));
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
+const ALL = ['swl', 'ts', 'proper-lockfile'];
+try {
+  const facts = machine();
+  const rust = rustCycleExecutable(); // before any timing: cargo may have to finish a build
+  out = fs.createWriteStream(outPath);
+  record(facts);
+  // The benchmarks that create few files first: the cycles and release-all create and delete
+  // hundreds of thousands, which on some filesystems slows file creation for minutes after.
+  await perImpl('handoff', 'handoff.mjs', ALL, 1, PLAN.handoff.handoffs);
+  await perImpl('dead-holder', 'dead-holder.mjs', ALL, 1, PLAN.deadHolder.runs);
+  const { runs: wRuns, waiters, locks } = PLAN.waiters;
+  await perImpl('waiters', 'waiters.mjs', ['swl', 'ts'], wRuns, waiters, locks);
+  await cycles(rust);
+  const { runs: raRuns, locks: raLocks } = PLAN.releaseAll;
+  await perImpl('release-all', 'release-all.mjs', ['swl', 'ts'], raRuns, raLocks);
+  const { runs: sRuns, workers, iterations } = PLAN.storm;
+  for (let run = 1; run <= sRuns; run += 1) {
+    const args = ['--workers', workers, '--iterations', iterations];
+    await step({ bench: 'storm', run }, ...node('storm.mjs', ...ALL, ...args));
+  }
+  record({ bench: 'end', date: new Date().toISOString(), loadavg_end: os.loadavg(), failures });
+} finally {
+  if (out) await new Promise((resolve) => out.end(resolve));
+  fs.rmSync(root, { recursive: true, force: true });
+}
+say(`results in ${outPath}${failures ? ` (${failures} step(s) failed)` : ''}`);
+process.exit(failures ? 1 : 0);

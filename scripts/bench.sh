@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Measures session-write-lock side by side with what a user would otherwise use (the TypeScript
+# protocol, proper-lockfile, liblockfile, the raw syscall floor) and regenerates BENCHMARKS.md:
+#   ./scripts/bench.sh
+# Installs the baselines (benches/setup.sh), builds everything in release mode, runs the suite
+# (benches/run.mjs) into benches/results.jsonl and writes BENCHMARKS.md from it
+# (benches/report.mjs). The benchmarks run in a fresh directory under $TMPDIR (default /tmp);
+# the page records its filesystem.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { printf '\n== %s\n' "$*"; }
+
+say "baselines (benches/setup.sh)"
+bash benches/setup.sh
+
+say "release builds"
+cargo build --release --lib --bins
+cargo bench --bench rust_cycle --no-run
+bash scripts/build-node.sh release
+bash benches/c/build.sh swl target/release
+
+# The package as a user gets it, with the release addon just built, in a private copy: a debug
+# build of npm/ by someone else meanwhile must not change what is measured.
+package="target/bench/npm"
+platform_dir="${package}/npm/linux-x64-gnu"
+rm -rf "${package}"
+mkdir -p "${platform_dir}"
+node -e 'for (const f of require("./npm/package.json").files) console.log(f)' |
+  while read -r file; do cp "npm/${file}" "${package}/"; done
+cp npm/package.json "${package}/"
+cp target/release/libsession_write_lock_node.so "${platform_dir}/session-write-lock.linux-x64-gnu.node"
+export SWL_PACKAGE="${package}"
+
+say "benchmarks (benches/run.mjs)"
+status=0
+node benches/run.mjs benches/results.jsonl || status=$?
+
+say "BENCHMARKS.md (benches/report.mjs)"
+node benches/report.mjs benches/results.jsonl BENCHMARKS.md || status=$?
+exit "${status}"
