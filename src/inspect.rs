@@ -1,7 +1,7 @@
 //! Read-only views of lock files and the stale-lock cleaner (DESIGN §5 `inspect`,
 //! `cleanStaleLockFiles`). Removal goes through the same race-free reclaim as acquire.
 
-use crate::attempt::{describe_owner, observe, reclaim, Observed};
+use crate::attempt::{describe_owner, observe, reclaim, Observed, TableView};
 use crate::error::Error;
 use crate::fs::{self, resolve_lock_path};
 use crate::identity::PidProbe;
@@ -66,9 +66,9 @@ pub fn inspect_lock_file(
     remove: bool,
 ) -> Result<Option<Inspection>, Error> {
     let rt = runtime();
-    let table = rt.table();
+    let ours = TableView::of(&rt.table(), lock_path);
     let lock_path_text = fs::lossy(lock_path);
-    let seen = match observe(&rt.identity, &table, lock_path, stale, now)? {
+    let seen = match observe(&rt.identity, &ours, lock_path, stale, now)? {
         Observed::Gone => return Ok(None),
         Observed::NotAFile(occupant) => {
             return Ok(Some(Inspection {
@@ -92,7 +92,6 @@ pub fn inspect_lock_file(
         Observed::File(seen) => seen,
     };
     let removed = remove && reclaim(lock_path, &seen)?;
-    drop(table);
     let p = &seen.payload;
     let pid_alive = match seen.verdict.format {
         Format::Flock => !seen.verdict.reclaimable,

@@ -78,6 +78,7 @@ impl Table {
         lock_path: PathBuf,
         file: File,
         id: FileId,
+        nonce: String,
         max_hold: Option<Duration>,
     ) -> u64 {
         let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
@@ -86,7 +87,7 @@ impl Table {
             id,
             generation,
             count: 1,
-            nonce: self.nonce.clone(),
+            nonce,
             acquired_at: Instant::now(),
             max_hold,
             compromised: false,

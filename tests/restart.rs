@@ -188,3 +188,64 @@ fn a_fork_in_this_process_gives_the_child_nothing() {
         }
     }
 }
+
+#[test]
+fn threads_of_one_process_join_a_reentrant_lock_and_exclude_otherwise() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("threads");
+    let file = dir.join("s.jsonl");
+    let barrier = std::sync::Barrier::new(8);
+    let reentrant = Options {
+        timeout: Some(Duration::from_secs(5)),
+        ..Options::default()
+    };
+    let generations: Vec<u64> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8)
+            .map(|_| {
+                s.spawn(|| {
+                    barrier.wait();
+                    let guard = acquire(&file, &reentrant).expect("reentrant threads all get it");
+                    let generation = guard.generation();
+                    std::mem::forget(guard); // keep the hold until release_all below
+                    generation
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert!(
+        generations.windows(2).all(|w| w[0] == w[1]),
+        "one hold, joined by all: {generations:?}"
+    );
+    assert_eq!(release_all(), 1);
+
+    let exclusive = Options {
+        timeout: Some(Duration::from_secs(10)),
+        allow_reentrant: false,
+        ..Options::default()
+    };
+    let inside = std::sync::atomic::AtomicUsize::new(0);
+    let violations = std::sync::atomic::AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for _ in 0..8 {
+            s.spawn(|| {
+                barrier.wait();
+                for _ in 0..50 {
+                    let guard =
+                        acquire(&file, &exclusive).expect("exclusive threads all get it in turn");
+                    if inside.fetch_add(1, std::sync::atomic::Ordering::SeqCst) != 0 {
+                        violations.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    }
+                    std::thread::yield_now();
+                    inside.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
+                    drop(guard);
+                }
+            });
+        }
+    });
+    assert_eq!(
+        violations.into_inner(),
+        0,
+        "two threads held a non-reentrant lock at once"
+    );
+}
