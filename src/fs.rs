@@ -10,6 +10,7 @@ use std::os::fd::{AsRawFd, FromRawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 pub const LOCK_SUFFIX: &str = ".lock";
@@ -149,17 +150,7 @@ fn create_anonymous(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Optio
     let dir = cstring(lock_path.parent()?).ok()?;
     let mut file = open_raw(&dir, libc::O_TMPFILE | libc::O_RDWR, 0o644).ok()?;
     write_and_flock(&mut file, payload).ok()?;
-    let fd_path = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).ok()?;
-    // SAFETY: valid NUL-terminated paths; AT_SYMLINK_FOLLOW links the file the fd refers to.
-    let linked = check(unsafe {
-        libc::linkat(
-            libc::AT_FDCWD,
-            fd_path.as_ptr(),
-            libc::AT_FDCWD,
-            lock_c.as_ptr(),
-            libc::AT_SYMLINK_FOLLOW,
-        )
-    });
+    let linked = link_anonymous(&file, lock_c);
     match linked {
         Ok(_) => Some(Created::Held {
             id: file_id(&file).ok()?,
@@ -168,6 +159,49 @@ fn create_anonymous(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Optio
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Some(Created::Exists),
         Err(_) => None,
     }
+}
+
+/// Whether `linkat(fd, "", AT_EMPTY_PATH)` is refused here (kernels before 6.10 allow it only
+/// with CAP_DAC_READ_SEARCH); then the file is linked through its `/proc/self/fd` entry.
+static EMPTY_PATH_REFUSED: AtomicBool = AtomicBool::new(false);
+
+fn link_anonymous(file: &File, lock_c: &CString) -> io::Result<libc::c_int> {
+    if !EMPTY_PATH_REFUSED.load(Ordering::Relaxed) {
+        // SAFETY: a valid fd, an empty path with AT_EMPTY_PATH, and a NUL-terminated target.
+        let linked = check(unsafe {
+            libc::linkat(
+                file.as_raw_fd(),
+                c"".as_ptr(),
+                libc::AT_FDCWD,
+                lock_c.as_ptr(),
+                libc::AT_EMPTY_PATH,
+            )
+        });
+        match linked {
+            Err(e) if e.raw_os_error() == Some(libc::ENOENT) && lock_dir_exists(lock_c) => {
+                EMPTY_PATH_REFUSED.store(true, Ordering::Relaxed)
+            }
+            other => return other,
+        }
+    }
+    let fd_path = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).expect("no NUL");
+    // SAFETY: valid NUL-terminated paths; AT_SYMLINK_FOLLOW links the file the fd refers to.
+    check(unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            fd_path.as_ptr(),
+            libc::AT_FDCWD,
+            lock_c.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    })
+}
+
+/// ENOENT from linkat means "not allowed" only if the lock's directory is really there.
+fn lock_dir_exists(lock_c: &CString) -> bool {
+    Path::new(std::ffi::OsStr::from_bytes(lock_c.as_bytes()))
+        .parent()
+        .is_some_and(Path::is_dir)
 }
 
 /// The portable way: a hidden, uniquely named temp file beside the lock, linked into place.
@@ -375,4 +409,40 @@ pub fn touch(file: &File) -> io::Result<()> {
 
 pub fn lossy(path: &Path) -> String {
     String::from_utf8_lossy(path.as_os_str().as_bytes()).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn scratch(tag: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("swl-fs-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// Both ways of linking an O_TMPFILE file give a complete, flocked lock file.
+    #[test]
+    fn anonymous_files_link_with_and_without_at_empty_path() {
+        let dir = scratch("link");
+        for refused in [false, true] {
+            // Only ever set to true: other tests then use the /proc way, which works too.
+            if refused {
+                EMPTY_PATH_REFUSED.store(true, Ordering::Relaxed);
+            }
+            let lock = dir.join(format!("s{refused}.jsonl.lock"));
+            let Some(Created::Held { file, id }) =
+                create_anonymous(&lock, &cstring(&lock).unwrap(), b"{\"pid\":1}")
+            else {
+                panic!("O_TMPFILE is supported here (refused={refused})");
+            };
+            assert_eq!(std::fs::read(&lock).unwrap(), b"{\"pid\":1}");
+            assert_eq!(path_id(&lock).unwrap(), Some(id));
+            let other = File::open(&lock).unwrap();
+            assert!(!try_flock(&other).unwrap(), "the creator holds the flock");
+            drop(file);
+            assert!(try_flock(&other).unwrap(), "and lets go when it closes");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+    }
 }

@@ -2,8 +2,8 @@
  * on Linux (strace of benches/rust_cycle.rs), with nothing around them, so no implementation of
  * that protocol can be faster. Acquire: realpath of the directory (DESIGN.md §1; glibc: one
  * readlink per component), open(dir, O_TMPFILE|O_RDWR|O_CLOEXEC), flock(LOCK_EX), write the
- * ~200-byte payload, linkat("/proc/self/fd/N", lock, AT_SYMLINK_FOLLOW), fstat (the (dev, ino)
- * release checks against). Release (§4): lstat(lock), unlink(lock) if it is still ours, close. */
+ * ~200-byte payload, linkat(fd, "", lock, AT_EMPTY_PATH), fstat (the (dev, ino) release checks
+ * against). Release (§4): lstat(lock), unlink(lock) if it is still ours, close. */
 #define _GNU_SOURCE
 #include "bench.h"
 
@@ -50,10 +50,8 @@ static int acquire(const char *lock_path)
     int fd = open(real_dir, O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
     if (fd < 0)
         return -1;
-    char fd_path[64];
-    snprintf(fd_path, sizeof fd_path, "/proc/self/fd/%d", fd);
     int ok = flock(fd, LOCK_EX) == 0 && write(fd, payload, (size_t)payload_len) == payload_len &&
-             linkat(AT_FDCWD, fd_path, AT_FDCWD, lock_path, AT_SYMLINK_FOLLOW) == 0 &&
+             linkat(fd, "", AT_FDCWD, lock_path, AT_EMPTY_PATH) == 0 &&
              fstat(fd, &held) == 0;
     if (!ok) {
         int saved = errno;
