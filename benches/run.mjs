@@ -7,6 +7,12 @@
 // (C library, Rust bench, Node addon) and benches/build/swl_cycle; SWL_PACKAGE may name the
 // package directory to load (see node/impls.mjs). Everything runs in one fresh directory under
 // $TMPDIR (default /tmp), removed at the end; its filesystem is recorded with the machine facts.
+// The cycles run a second time in a fresh directory under /dev/shm when that is tmpfs
+// (`bench: 'cycle-tmpfs'`), removed at the end too; when it is not, the machine facts say why.
+//
+// SWL_BENCH_QUICK=1 shrinks every size (at most 2 runs, a tenth of every count but the storm's
+// workers) to check the suite and the page end to end in about half a minute; its figures mean
+// nothing.
 
 import { execFileSync, spawn } from 'node:child_process';
 import fs from 'node:fs';
@@ -18,7 +24,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 const repo = path.dirname(here);
 
 // Sizes: the whole suite stays within a few minutes on a 2-core machine.
-const PLAN = {
+const FULL_PLAN = {
   cycle: { runs: 7, iterations: 7000 },
   handoff: { handoffs: 200 },
   deadHolder: { runs: 10 },
@@ -26,6 +32,17 @@ const PLAN = {
   waiters: { runs: 3, waiters: 1000, locks: 100 },
   storm: { runs: 3, workers: 6, iterations: 500 },
 };
+const quickSize = (key, value) =>
+  key === 'runs' ? Math.min(value, 2) : key === 'workers' ? value : Math.ceil(value / 10);
+const PLAN =
+  process.env.SWL_BENCH_QUICK === '1'
+    ? Object.fromEntries(
+        Object.entries(FULL_PLAN).map(([bench, sizes]) => [
+          bench,
+          Object.fromEntries(Object.entries(sizes).map(([key, v]) => [key, quickSize(key, v)])),
+        ]),
+      )
+    : FULL_PLAN;
 const STEP_TIMEOUT_MS = 240_000;
 
 const [outPath] = process.argv.slice(2);
@@ -44,7 +61,28 @@ const tryCommand = (file, args) => {
   }
 };
 
+// findmnt's columns for the filesystem `dir` is on, from its last line: the mount on top when
+// several are stacked on one mount point (/dev/shm can be).
+function findmnt(dir, columns) {
+  const lines = tryCommand('findmnt', ['-n', '-o', columns, '-T', dir])?.split('\n') ?? [];
+  return lines.at(-1)?.trim().split(/\s+/) ?? [];
+}
+
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'swl-bench-'));
+const SHM = '/dev/shm';
+// Where the cycles run a second time: tmpfs has no inode allocator effect like that of ext4
+// without a journal (see ext4Journal), so there the figures show what the implementations cost.
+// `dir` is null, and `note` says why, when /dev/shm is not tmpfs.
+const tmpfs = (() => {
+  const exists = fs.existsSync(SHM);
+  const [fsType] = exists ? findmnt(SHM, 'FSTYPE') : [];
+  if (fsType !== 'tmpfs') {
+    const note = exists ? `${SHM} is ${fsType ?? 'of unknown type'}, not tmpfs` : `no ${SHM}`;
+    say(`NOT MEASURING THE CYCLES ON TMPFS: ${note}`);
+    return { dir: null, note };
+  }
+  return { dir: fs.mkdtempSync(path.join(SHM, 'swl-bench-')), note: null };
+})();
 let out = null; // opened once the machine facts are taken (`git describe --dirty` sees the old file)
 const record = (line) => out.write(`${JSON.stringify(line)}\n`);
 let failures = 0;
@@ -92,9 +130,18 @@ function ext4Journal(fsType, fsSource) {
   }
 }
 
+// The filesystem `dir` is on.
+function filesystem(dir) {
+  const [fsType, fsSource, fsMount] = findmnt(dir, 'FSTYPE,SOURCE,TARGET');
+  return {
+    fs_type: fsType ?? tryCommand('stat', ['-f', '-c', '%T', dir]),
+    fs_source: fsSource ?? null,
+    fs_mount: fsMount ?? null,
+    fs_journal: ext4Journal(fsType, fsSource),
+  };
+}
+
 function machine() {
-  const fsLine = tryCommand('findmnt', ['-n', '-o', 'FSTYPE,SOURCE,TARGET', '-T', root]);
-  const [fsType, fsSource, fsMount] = fsLine?.split(/\s+/) ?? [];
   return {
     bench: 'machine',
     date: new Date().toISOString(),
@@ -103,10 +150,10 @@ function machine() {
     kernel: `${os.type()} ${os.release()}`,
     cpu_model: os.cpus()[0]?.model ?? 'unknown',
     bench_dir: root,
-    fs_type: fsType ?? tryCommand('stat', ['-f', '-c', '%T', root]),
-    fs_source: fsSource ?? null,
-    fs_mount: fsMount ?? null,
-    fs_journal: ext4Journal(fsType, fsSource),
+    ...filesystem(root),
+    tmpfs: tmpfs.dir
+      ? { bench_dir: tmpfs.dir, ...filesystem(tmpfs.dir) }
+      : { not_measured: tmpfs.note },
     node: process.version,
     rustc: tryCommand('rustc', ['--version']),
     proper_lockfile: JSON.parse(
@@ -147,11 +194,10 @@ const node = (script, ...args) => [
 ];
 const cBench = (name) => path.join(here, 'build', name);
 
-// Every cycle implementation, in one directory; each round starts with the next one, so that
-// none always runs right after the same neighbour.
-async function cycles(rust) {
-  const dir = path.join(root, 'cycle');
-  fs.mkdirSync(dir);
+// Every cycle implementation, in one directory, recorded as `bench`; each round starts with the
+// next one, so that none always runs right after the same neighbour.
+async function cycles(dir, bench, rust) {
+  fs.mkdirSync(dir, { recursive: true });
   const { runs, iterations } = PLAN.cycle;
   const impls = [
     ['swl', ...node('cycle.mjs', 'swl', iterations, dir)],
@@ -165,7 +211,7 @@ async function cycles(rust) {
   for (let run = 1; run <= runs; run += 1) {
     for (let k = 0; k < impls.length; k += 1) {
       const [impl, file, args] = impls[(run - 1 + k) % impls.length];
-      await step({ bench: 'cycle', impl, run }, file, args);
+      await step({ bench, impl, run }, file, args);
     }
   }
 }
@@ -192,7 +238,8 @@ try {
   await perImpl('dead-holder', 'dead-holder.mjs', ALL, 1, PLAN.deadHolder.runs);
   const { runs: wRuns, waiters, locks } = PLAN.waiters;
   await perImpl('waiters', 'waiters.mjs', ['swl', 'ts'], wRuns, waiters, locks);
-  await cycles(rust);
+  await cycles(path.join(root, 'cycle'), 'cycle', rust);
+  if (tmpfs.dir) await cycles(tmpfs.dir, 'cycle-tmpfs', rust);
   const { runs: raRuns, locks: raLocks } = PLAN.releaseAll;
   await perImpl('release-all', 'release-all.mjs', ['swl', 'ts'], raRuns, raLocks);
   const { runs: sRuns, workers, iterations } = PLAN.storm;
@@ -203,7 +250,9 @@ try {
   record({ bench: 'end', date: new Date().toISOString(), loadavg_end: os.loadavg(), failures });
 } finally {
   if (out) await new Promise((resolve) => out.end(resolve));
-  fs.rmSync(root, { recursive: true, force: true });
+  for (const dir of [root, tmpfs.dir].filter(Boolean)) {
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
 }
 say(`results in ${outPath}${failures ? ` (${failures} step(s) failed)` : ''}`);
 process.exit(failures ? 1 : 0);

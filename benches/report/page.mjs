@@ -43,6 +43,7 @@ ${table(
       'filesystem of the bench directory',
       `${m.fs_type}${journal(m)} (${m.fs_source} on ${m.fs_mount}); a fresh \`mkdtemp\` under \`$TMPDIR\`: \`${m.bench_dir}\``,
     ],
+    ['filesystem of the second cycle directory', tmpfsDirectory(m)],
     ['Node / Rust', `${m.node} / ${m.rustc}`],
     ['baselines', `proper-lockfile ${m.proper_lockfile}, liblockfile-dev ${m.liblockfile}`],
     [
@@ -54,6 +55,10 @@ ${table(
 )}${m.fs_journal === false ? NO_JOURNAL : ''}`;
 }
 
+const tmpfsDirectory = ({ tmpfs }) =>
+  tmpfs?.bench_dir
+    ? `${tmpfs.fs_type} (${tmpfs.fs_source} on ${tmpfs.fs_mount}); a fresh \`mkdtemp\` under \`/dev/shm\`: \`${tmpfs.bench_dir}\``
+    : `none, cycles not measured on tmpfs: ${tmpfs?.not_measured ?? 'not in these results'}`;
 const journal = (m) =>
   m.fs_journal === true ? ', with journal' : m.fs_journal === false ? ', **without journal**' : '';
 const NO_JOURNAL = `
@@ -63,12 +68,23 @@ its inode table block is dirty) when it creates a file (\`recently_deleted()\` i
 \`fs/ext4/ialloc.c\`): after many deletions each creation scans past them, so file creation
 slows down for minutes. Every implementation here creates a file per acquisition and pays it
 alike, but absolute times depend on what deleted files on this filesystem shortly before (the
-benchmarks that create few files run first; the cycles run interleaved). To measure without it:
-\`TMPDIR=/dev/shm ./scripts/bench.sh\` (tmpfs).`;
+benchmarks that create few files run first; the cycles run interleaved). The cycles are also
+measured on tmpfs in the same run when \`/dev/shm\` is tmpfs (below); to measure everything on
+tmpfs: \`TMPDIR=/dev/shm ./scripts/bench.sh\`.`;
 
 // A target's measured value in its unit.
 const measured = (t) =>
   t.value == null ? 'n/a' : { ratio: times, ms, count: (n) => `${n} violations` }[t.unit](t.value);
+
+// A target's note, led by the same ratio on tmpfs for the cycle targets.
+const noteOf = (t) =>
+  [
+    'tmpfs' in t &&
+      (t.tmpfs == null ? 'not measured on tmpfs' : `on tmpfs in the same run: ${times(t.tmpfs)}`),
+    t.note,
+  ]
+    .filter(Boolean)
+    .join('; ');
 
 function targetsSection(targets) {
   const rows = targets.map((t) => [
@@ -76,15 +92,15 @@ function targetsSection(targets) {
     t.goal,
     measured(t),
     t.pass ? '**PASS**' : `**MISS** — ${t.shortfall}`,
-    t.note ?? '',
+    noteOf(t),
   ]);
   return `## Targets
 
 ${table(['target', 'asked', 'measured', 'result', 'note'], rows)}`;
 }
 
-function cycleSection({ cycle, machine }) {
-  const { runs, iterations } = machine.plan?.cycle ?? {};
+// The two cycle tables (from Node; native callers) of one cycle directory.
+function cycleTables(cycle) {
   const row = (impl, against) => {
     const c = cycle[impl];
     if (!c) return [name(impl), 'n/a', '', '', ''];
@@ -99,16 +115,7 @@ function cycleSection({ cycle, machine }) {
   const overSwl = (impl) => times(cycleRatio(cycle, impl, 'swl'));
   const native = (impl) =>
     `${times(cycleRatio(cycle, impl, 'syscall-floor'))} / ${times(cycleRatio(cycle, impl, 'liblockfile'))}`;
-  return `## Uncontended acquire + release cycle
-
-One process takes and releases \`<dir>/s.jsonl\`'s lock in a loop, all implementations in the same
-directory, in ${runs} rounds: each round runs every implementation once, one after the other (a
-different one first each round). Each run is ${iterations} timed cycles after a warm-up; its
-figure is its median cycle. Shown: the median of the runs' medians, their range, and the median
-of the runs' p99. Ratios are taken round by round (the two runs were seconds apart) and the
-median of those is shown.
-
-From Node (\`benches/node/cycle.mjs\`):
+  return `From Node (\`benches/node/cycle.mjs\`):
 
 ${table(
   ['implementation', 'median cycle', 'runs range', 'p99', 'time ÷ session-write-lock'],
@@ -121,6 +128,36 @@ ${table(
   ['implementation', 'median cycle', 'runs range', 'p99', 'time ÷ syscall floor / ÷ liblockfile'],
   ['swl-rust', 'swl-c', 'liblockfile', 'syscall-floor'].map((impl) => row(impl, native)),
 )}`;
+}
+
+function cycleSection({ cycle, machine }) {
+  const { runs, iterations } = machine.plan?.cycle ?? {};
+  return `## Uncontended acquire + release cycle
+
+One process takes and releases \`<dir>/s.jsonl\`'s lock in a loop, all implementations in the same
+directory, in ${runs} rounds: each round runs every implementation once, one after the other (a
+different one first each round). Each run is ${iterations} timed cycles after a warm-up; its
+figure is its median cycle. Shown: the median of the runs' medians, their range, and the median
+of the runs' p99. Ratios are taken round by round (the two runs were seconds apart) and the
+median of those is shown.
+
+${cycleTables(cycle)}`;
+}
+
+function cycleTmpfsSection({ cycleTmpfs, machine: m }) {
+  return `## Uncontended cycle on tmpfs (/dev/shm)
+
+${
+  Object.keys(cycleTmpfs).length
+    ? `The same rounds, right after the ones above, in a fresh directory on tmpfs (see Machine). They
+are here because of the filesystem of the bench directory (${m.fs_type}${journal(m)}): ext4
+without a journal slows file creation for minutes after many deletions, by an amount that varies
+from run to run, while tmpfs has no such allocator effect, so these figures isolate what the
+libraries cost.
+
+${cycleTables(cycleTmpfs)}`
+    : `Not measured: ${m.tmpfs?.not_measured ?? 'no tmpfs cycles in these results'}.`
+}`;
 }
 
 function handoffSection({ handoff, machine }) {
@@ -274,6 +311,8 @@ ${machineSection(f.machine, f.end)}
 
 ${cycleSection(f)}
 
+${cycleTmpfsSection(f)}
+
 ${handoffSection(f)}
 
 ${deadHolderSection(f)}
@@ -290,10 +329,12 @@ ${METHOD}${errors}
 
 // The few lines scripts/bench.sh prints at the end.
 export function summary(f) {
-  const lines = f.targets.map(
-    (t) =>
+  const lines = f.targets.map((t) => {
+    const note = noteOf(t);
+    return (
       `${t.pass ? 'PASS' : 'MISS'}  ${t.name}: ${t.goal}; measured ${measured(t)}` +
-      `${t.pass ? '' : ` (${t.shortfall})`}${t.note ? `; ${t.note}` : ''}`,
-  );
+      `${t.pass ? '' : ` (${t.shortfall})`}${note ? `; ${note}` : ''}`
+    );
+  });
   return lines.join('\n');
 }
