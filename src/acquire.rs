@@ -62,6 +62,7 @@ where
         return Acquisition::Ready(Err(busy(lock_path, owner, options)));
     }
     rt.table().add_waiter(&lock_path);
+    crate::stats::count_wait();
     rt.service().wait(Waiter {
         deadline: options.timeout.map(|t| started + t),
         lock_path,

@@ -26,6 +26,8 @@ mod options;
 pub mod payload;
 mod runtime;
 mod service;
+#[doc(hidden)]
+pub mod stats;
 mod table;
 pub mod verdict;
 

@@ -261,6 +261,7 @@ impl Loop {
             }
         }
         for path in to_serve {
+            crate::stats::count_event_wakeup();
             self.serve(&path);
         }
     }
@@ -274,6 +275,7 @@ impl Loop {
                 if queue.next_tick > Instant::now() {
                     return;
                 }
+                crate::stats::count_timer_reinspection();
                 self.serve(&path);
                 if let Some(queue) = self.queues.get_mut(&path) {
                     queue.next_tick = Instant::now() + TICK;

@@ -45,3 +45,22 @@ pub fn resolve_max_hold(env: &Env, params: Unknown<'_>) -> Result<f64> {
     )
     .map_err(|e| to_js(env, &e))
 }
+
+/// The core's counters (`{ waits, eventWakeups, timerReinspections }`), for tests and
+/// benchmarks: how waiters got their locks. Not part of the public API.
+#[napi(js_name = "__stats")]
+pub fn stats() -> Stats {
+    let s = session_write_lock::stats::stats();
+    Stats {
+        waits: s.waits as f64,
+        event_wakeups: s.event_wakeups as f64,
+        timer_reinspections: s.timer_reinspections as f64,
+    }
+}
+
+#[napi(object)]
+pub struct Stats {
+    pub waits: f64,
+    pub event_wakeups: f64,
+    pub timer_reinspections: f64,
+}
