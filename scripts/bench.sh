@@ -15,7 +15,8 @@ say "baselines (benches/setup.sh)"
 bash benches/setup.sh
 
 say "release builds"
-cargo build --release --lib --bins
+cargo build --release --bins
+bash scripts/build-c.sh --release
 cargo bench --bench rust_cycle --no-run
 bash scripts/build-node.sh release
 bash benches/c/build.sh swl target/release

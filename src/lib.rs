@@ -15,7 +15,6 @@
 mod acquire;
 mod attempt;
 mod error;
-pub mod ffi;
 mod fs;
 mod guard;
 mod identity;

@@ -14,6 +14,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -185,7 +186,11 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
 
 static void test_version_and_status_strings(void) {
     const char *v = swl_version();
-    CHECK(v != NULL && strlen(v) > 0 && strchr(v, '.') != NULL);
+    char header_version[64];
+    snprintf(header_version, sizeof header_version, "%d.%d.%d", SWL_VERSION_MAJOR,
+             SWL_VERSION_MINOR, SWL_VERSION_PATCH);
+    CHECK_MSG(v != NULL && strcmp(v, header_version) == 0, "library %s, header %s", v,
+              header_version);
     const struct {
         swl_status status;
         const char *name;
@@ -215,6 +220,39 @@ static void test_options_defaults(void) {
     CHECK(o.stale_ms == 1800000);
     CHECK(o.max_hold_ms == 300000);
     CHECK(o.allow_reentrant == true);
+    CHECK(o.size == sizeof(swl_options));
+}
+
+/* A program built against an older, shorter swl_options: only its fields are written and read;
+ * the ones it does not know take their defaults, whatever its memory holds beyond them. */
+static void test_options_old_size(void) {
+    char file[PATH_MAX];
+    join(file, "old-size.jsonl");
+    const size_t old = offsetof(swl_options, max_hold_ms);
+    union {
+        swl_options o;
+        unsigned char bytes[sizeof(swl_options) + 16];
+    } u;
+    memset(u.bytes, 0, sizeof u.bytes); /* max_hold_ms = 0 would be invalid if it were read */
+    swl_options_init_sized(&u.o, old);
+    for (size_t i = old; i < sizeof u.bytes; i++) CHECK_MSG(u.bytes[i] == 0, "byte %zu written", i);
+    CHECK(u.o.size == old);
+    CHECK(u.o.timeout_ms == 10000 && u.o.stale_ms == 1800000);
+    u.o.timeout_ms = 0;
+    swl_lock *l = NULL;
+    CHECK_MSG(swl_acquire(file, &u.o, &l) == SWL_OK, "%s", last_error());
+    CHECK(swl_release(l) == SWL_OK);
+
+    /* the same bytes at full size: max_hold_ms = 0 is read and refused */
+    u.o.size = sizeof(swl_options);
+    u.o.max_hold_ms = 0;
+    CHECK(swl_acquire(file, &u.o, &l) == SWL_INVALID_ARGUMENT);
+    CHECK_MSG(strstr(last_error(), "max_hold_ms"), "%s", errbuf);
+    /* options that never went through swl_options_init */
+    u.o.size = 0;
+    CHECK(swl_acquire(file, &u.o, &l) == SWL_INVALID_ARGUMENT);
+    CHECK_MSG(strstr(last_error(), "size"), "%s", errbuf);
+    CHECK(l == NULL);
 }
 
 static void test_acquire_release(void) {
@@ -858,6 +896,7 @@ int main(int argc, char **argv) {
 
     test_version_and_status_strings();
     test_options_defaults();
+    test_options_old_size();
     test_acquire_release();
     test_null_parameters();
     test_invalid_arguments();

@@ -36,14 +36,37 @@ fn rand_u32() -> u32 {
         .subsec_nanos()
 }
 
+/// The test worker binary (the non-published workspace member `tests/worker`): `SWL_TEST_WORKER`
+/// when set, else `swl-test-worker` in the target directory these tests were built into.
+/// `cargo test --workspace` builds it (its own crate has a test that runs it).
+pub fn worker_path() -> PathBuf {
+    if let Some(path) = std::env::var_os("SWL_TEST_WORKER") {
+        return PathBuf::from(path);
+    }
+    // This test binary is <target>/<profile>/deps/<name>-<hash>.
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("swl-test-worker");
+    assert!(
+        path.exists(),
+        "{} is missing: build it with `cargo build -p swl-test-worker` (or run `cargo test --workspace`)",
+        path.display()
+    );
+    path
+}
+
 pub fn worker() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_swl-test-worker"))
+    Command::new(worker_path())
 }
 
 /// `prefix… swl-test-worker`: the worker run under a wrapper such as `unshare …` or
 /// `setpriv …` (no wrapper when `prefix` is empty).
 pub fn prefixed_worker(prefix: &[&str]) -> Command {
-    let worker_path = env!("CARGO_BIN_EXE_swl-test-worker");
+    let worker_path = worker_path();
     match prefix.split_first() {
         Some((program, args)) => {
             let mut c = Command::new(program);

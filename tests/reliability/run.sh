@@ -26,7 +26,7 @@ if ! command -v node >/dev/null; then
 fi
 
 bash scripts/build-c.sh >/dev/null
-cargo build --bin swl-test-worker
+cargo build -p swl-test-worker
 bash scripts/build-node.sh
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"

@@ -3,7 +3,7 @@
 use super::boundary::{clear_out, status_boundary};
 use super::status::{swl_status, Failure};
 use super::strings::{into_c_string, path_arg};
-use crate::options::{CleanOptions, Options};
+use session_write_lock::{CleanOptions, Options};
 use std::ffi::c_char;
 
 /// Serialises `value` into a string for `*out`.
@@ -40,7 +40,7 @@ pub unsafe extern "C" fn swl_inspect(
         unsafe { clear_out(json_out, "json_out") }?;
         // SAFETY: the caller's promise on `session_file`.
         let path = unsafe { path_arg(session_file, "session_file") }?;
-        if let Some(inspection) = crate::inspect(path, Options::default().stale)? {
+        if let Some(inspection) = session_write_lock::inspect(path, Options::default().stale)? {
             let text = json(&inspection)?;
             // SAFETY: as above.
             unsafe { json_out.write(text) };
@@ -81,7 +81,7 @@ pub unsafe extern "C" fn swl_clean_stale(
             ));
         }
         let stale = Options::from_millis(None, Some(stale_ms as f64), None, None)?.stale;
-        let report = crate::clean_stale(
+        let report = session_write_lock::clean_stale(
             dir,
             &CleanOptions {
                 stale,

@@ -1,31 +1,35 @@
-//! The C ABI (DESIGN §5 "C"), declared for C in `include/session_write_lock.h`, which cbindgen
-//! generates from this module (`SWL_REGENERATE_HEADER=1 cargo test --test header_fresh`).
+//! The C ABI of session-write-lock (`libsession_write_lock.so` / `.a`), declared for C in
+//! `include/session_write_lock.h`, which cbindgen generates from this crate
+//! (`SWL_REGENERATE_HEADER=1 cargo test -p session-write-lock-c --test header_fresh`).
+//! docs/C.md describes the API and how to build, install and link it.
 //!
 //! Thin bindings in the manner of rustls-ffi: every exported function is a short wrapper that
 //! runs inside the one panic boundary of [`boundary`], converts its C arguments, calls the core
-//! and maps the core's [`crate::Error`] to one [`swl_status`]. No lock logic lives here.
+//! and maps the core's [`session_write_lock::Error`] to one [`swl_status`]. No lock logic lives here.
 //!
 //! One concept per file: [`status`] (the status enum and the error mapping), [`boundary`] (panic
 //! boundary and the thread-local last error), [`strings`] (C strings in and out), [`options`],
 //! [`lock`] (acquire, release, release-all, nonce), [`inspect`] (inspect, clean) and [`log`].
 
+#![deny(missing_docs)]
+
 // The header lists items in the order of these modules (cbindgen.toml: sort_by = "None"),
 // hence one group each, so that rustfmt keeps the order.
-pub mod status;
+mod status;
 
-pub mod options;
+mod options;
 
-pub mod lock;
+mod lock;
 
-pub mod inspect;
+mod inspect;
 
-pub mod strings;
+mod strings;
 
-pub mod boundary;
+mod boundary;
 
-pub mod log;
+mod log;
 
-pub mod version;
+mod version;
 
 pub use boundary::swl_last_error;
 pub use inspect::{swl_clean_stale, swl_inspect};
@@ -34,7 +38,7 @@ pub use lock::{
     swl_reset_instance_nonce,
 };
 pub use log::{swl_log_callback, swl_set_log_callback};
-pub use options::{swl_options, swl_options_init};
+pub use options::{swl_options, swl_options_init_sized};
 pub use status::{swl_status, swl_status_str};
 pub use strings::swl_string_free;
-pub use version::swl_version;
+pub use version::{swl_version, SWL_VERSION_MAJOR, SWL_VERSION_MINOR, SWL_VERSION_PATCH};

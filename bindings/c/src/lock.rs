@@ -4,8 +4,7 @@ use super::boundary::{boundary, clear_out, status_boundary};
 use super::options::{read_options, swl_options};
 use super::status::{swl_status, Failure};
 use super::strings::{copy_to_buffer, path_arg};
-use crate::guard::LockGuard;
-use crate::table::ReleaseOutcome;
+use session_write_lock::{LockGuard, ReleaseOutcome};
 use std::ffi::c_char;
 
 /// A held lock (opaque). Made by `swl_acquire`; ended and freed by `swl_release`.
@@ -45,8 +44,8 @@ pub unsafe extern "C" fn swl_acquire(
             return Err(Failure::null("opts"));
         }
         // SAFETY: non-NULL and initialised (the caller's promise).
-        let options = unsafe { read_options(opts) }.to_core()?;
-        let guard = crate::acquire(path, &options)?;
+        let options = unsafe { read_options(opts) }?.to_core()?;
+        let guard = session_write_lock::acquire(path, &options)?;
         let lock = Box::into_raw(Box::new(swl_lock { guard }));
         // SAFETY: as above.
         unsafe { out.write(lock) };
@@ -75,7 +74,7 @@ pub unsafe extern "C" fn swl_release(lock: *mut swl_lock) -> swl_status {
         }
         // SAFETY: made by Box::into_raw in swl_acquire, not released yet (the caller's promise).
         let lock = unsafe { Box::from_raw(lock) };
-        let lock_path = crate::fs::lossy(lock.guard.lock_path());
+        let lock_path = lock.guard.lock_path().to_string_lossy().into_owned();
         match lock.guard.release() {
             ReleaseOutcome::Released | ReleaseOutcome::StillHeld => Ok(()),
             ReleaseOutcome::NotHeld => Err(Failure::new(
@@ -100,7 +99,7 @@ pub unsafe extern "C" fn swl_release(lock: *mut swl_lock) -> swl_status {
 /// from `atexit` handlers and before an in-process restart.
 #[no_mangle]
 pub extern "C" fn swl_release_all() -> usize {
-    boundary(0, crate::release_all)
+    boundary(0, session_write_lock::release_all)
 }
 
 /// Rotates the instance nonce (a new random 128-bit value). Locks still held keep the old nonce
@@ -109,7 +108,7 @@ pub extern "C" fn swl_release_all() -> usize {
 #[no_mangle]
 pub extern "C" fn swl_reset_instance_nonce() -> swl_status {
     status_boundary(|| {
-        crate::reset_instance_nonce();
+        session_write_lock::reset_instance_nonce();
         Ok(())
     })
 }
@@ -126,6 +125,6 @@ pub extern "C" fn swl_reset_instance_nonce() -> swl_status {
 pub unsafe extern "C" fn swl_instance_nonce(buf: *mut c_char, len: usize) -> usize {
     boundary(0, || {
         // SAFETY: the caller's promise on (buf, len).
-        unsafe { copy_to_buffer(&crate::instance_nonce(), buf, len) }
+        unsafe { copy_to_buffer(&session_write_lock::instance_nonce(), buf, len) }
     })
 }

@@ -40,14 +40,14 @@ impl User {
 #[no_mangle]
 pub unsafe extern "C" fn swl_set_log_callback(cb: swl_log_callback, user: *mut c_void) {
     super::boundary::boundary((), || {
-        let hook: Option<crate::LogHook> = cb.map(|cb| {
+        let hook: Option<session_write_lock::LogHook> = cb.map(|cb| {
             let user = User(user);
             Arc::new(move |line: &str| {
                 let line = CString::new(line.replace('\0', "\\0")).expect("NUL bytes were escaped");
                 // SAFETY: the caller's promise that cb and user stay valid.
                 unsafe { cb(user.get(), line.as_ptr()) }
-            }) as crate::LogHook
+            }) as session_write_lock::LogHook
         });
-        crate::set_log_hook(hook);
+        session_write_lock::set_log_hook(hook);
     })
 }

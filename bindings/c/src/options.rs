@@ -1,7 +1,12 @@
 //! `swl_options`: the acquire options as C integers, validated by the core.
+//!
+//! The struct carries its own size so it can grow: fields are only ever appended, a caller
+//! compiled against an older header passes a smaller `size`, and every field beyond it takes
+//! its default. The one list of fields that makes this work is [`for_each_field`].
 
 use super::status::Failure;
-use crate::options::Options;
+use session_write_lock::Options;
+use std::mem::{offset_of, size_of};
 use std::time::Duration;
 
 /// Options of `swl_acquire`. Always start from `swl_options_init`, then change fields.
@@ -9,6 +14,10 @@ use std::time::Duration;
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct swl_options {
+    /// `sizeof(swl_options)` as the caller was compiled, set by `swl_options_init`; do not
+    /// change it. Fields that a newer library appends beyond this size take their defaults, so
+    /// programs built against an older header keep working. Must be at least `sizeof(size_t)`.
+    pub size: usize,
     /// How long to wait for a busy lock, in milliseconds: `-1` waits forever, `0` tries once.
     /// Other negative values are invalid. Default 10000.
     pub timeout_ms: i64,
@@ -31,9 +40,11 @@ fn millis(d: Option<Duration>) -> i64 {
 }
 
 impl swl_options {
+    /// The defaults `swl_options_init` writes: those of the core.
     pub fn defaults() -> swl_options {
         let core = Options::default();
         swl_options {
+            size: size_of::<swl_options>(),
             timeout_ms: millis(core.timeout),
             stale_ms: millis(Some(core.stale)),
             max_hold_ms: millis(core.max_hold),
@@ -78,46 +89,132 @@ impl swl_options {
     }
 }
 
-/// Fills `opts` with the defaults: `timeout_ms = 10000`, `stale_ms = 1800000`,
-/// `max_hold_ms = 300000`, `allow_reentrant = true`. A NULL `opts` is ignored.
+/// Calls `$each!(field)` for every field after `size`, in order. A new field is appended to
+/// the struct, to [`swl_options::defaults`] and here; nothing else changes.
+macro_rules! for_each_field {
+    ($each:ident) => {
+        $each!(timeout_ms);
+        $each!(stale_ms);
+        $each!(max_hold_ms);
+        $each!(allow_reentrant);
+    };
+}
+
+/// Whether a field at `offset` of `len` bytes lies within the caller's `size` bytes.
+fn within(size: usize, offset: usize, len: usize) -> bool {
+    offset.checked_add(len).is_some_and(|end| end <= size)
+}
+
+/// The size of field `$f` of `swl_options`.
+macro_rules! field_size {
+    ($f:ident) => {{
+        fn len<T>(_: fn(&swl_options) -> &T) -> usize {
+            size_of::<T>()
+        }
+        len(|o: &swl_options| &o.$f)
+    }};
+}
+
+/// Fills `opts` with the defaults, for a caller whose `swl_options` is `size` bytes long:
+/// fields that do not fit in `size` bytes are not written, and `opts->size` becomes
+/// `min(size, sizeof(swl_options))`. Nothing is written when `opts` is NULL or `size` is smaller
+/// than `sizeof(size_t)`. C programs call it through `swl_options_init`, which the header
+/// defines as `swl_options_init_sized(opts, sizeof *opts)`; bindings from other languages
+/// pass the size of their own copy of the struct.
 ///
 /// # Safety
 ///
-/// `opts` must be NULL or point to writable memory for one `swl_options`.
+/// `opts` must be NULL or point to `size` writable bytes.
 #[no_mangle]
-pub unsafe extern "C" fn swl_options_init(opts: *mut swl_options) {
+pub unsafe extern "C" fn swl_options_init_sized(opts: *mut swl_options, size: usize) {
     super::boundary::boundary((), || {
-        if !opts.is_null() {
-            // SAFETY: the caller's promise; `write` does not read the old (maybe uninitialised)
-            // contents.
-            unsafe { opts.write(swl_options::defaults()) };
+        if opts.is_null() || size < size_of::<usize>() {
+            return;
         }
+        let defaults = swl_options::defaults();
+        let base = opts.cast::<u8>();
+        // Byte copies: no assumption about the alignment of the caller's buffer.
+        macro_rules! write_default {
+            ($f:ident) => {
+                if within(size, offset_of!(swl_options, $f), field_size!($f)) {
+                    // SAFETY: the field lies within the `size` writable bytes (the caller's
+                    // promise).
+                    unsafe {
+                        base.wrapping_add(offset_of!(swl_options, $f))
+                            .cast::<u8>()
+                            .copy_from_nonoverlapping(
+                                std::ptr::addr_of!(defaults.$f).cast::<u8>(),
+                                field_size!($f),
+                            )
+                    };
+                }
+            };
+        }
+        for_each_field!(write_default);
+        // SAFETY: as above; `size` is at least one usize.
+        unsafe {
+            base.cast::<usize>()
+                .write_unaligned(size.min(size_of::<swl_options>()))
+        };
     })
 }
 
-/// Reads options from C without trusting `allow_reentrant` to be a well-formed `bool`
-/// (any non-zero byte is true).
+/// Reads options from C: `size` first, then each field that lies within it (the others keep
+/// their defaults), without trusting `allow_reentrant` to be a well-formed `bool` (any non-zero
+/// byte is true). A `size` smaller than `sizeof(size_t)` — options not made by
+/// `swl_options_init` — is `SWL_INVALID_ARGUMENT`.
 ///
 /// # Safety
 ///
-/// `opts` must be non-NULL and point to a readable, initialised `swl_options`.
-pub unsafe fn read_options(opts: *const swl_options) -> swl_options {
-    // SAFETY: the caller's promise; fields are read one by one through raw pointers.
-    unsafe {
-        let reentrant_byte = std::ptr::addr_of!((*opts).allow_reentrant).cast::<u8>();
-        swl_options {
-            timeout_ms: std::ptr::addr_of!((*opts).timeout_ms).read_unaligned(),
-            stale_ms: std::ptr::addr_of!((*opts).stale_ms).read_unaligned(),
-            max_hold_ms: std::ptr::addr_of!((*opts).max_hold_ms).read_unaligned(),
-            allow_reentrant: reentrant_byte.read() != 0,
-        }
+/// `opts` must be non-NULL and point to at least `min(opts->size, sizeof(swl_options))`
+/// readable, initialised bytes.
+pub unsafe fn read_options(opts: *const swl_options) -> Result<swl_options, Failure> {
+    let base = opts.cast::<u8>();
+    // SAFETY: `size` comes first and is always there (the caller's promise).
+    let size = unsafe { base.cast::<usize>().read_unaligned() };
+    if size < size_of::<usize>() {
+        return Err(Failure::invalid(
+            "size",
+            format!("must be set by swl_options_init, got {size}"),
+        ));
     }
+    let mut options = swl_options {
+        size,
+        ..swl_options::defaults()
+    };
+    macro_rules! read_field {
+        (allow_reentrant) => {
+            if within(size, offset_of!(swl_options, allow_reentrant), 1) {
+                // SAFETY: within the caller's `size` bytes; read as a byte, not as a bool.
+                let byte = unsafe {
+                    base.wrapping_add(offset_of!(swl_options, allow_reentrant))
+                        .read()
+                };
+                options.allow_reentrant = byte != 0;
+            }
+        };
+        ($f:ident) => {
+            if within(size, offset_of!(swl_options, $f), field_size!($f)) {
+                // SAFETY: within the caller's `size` bytes (the caller's promise).
+                unsafe {
+                    std::ptr::addr_of_mut!(options.$f)
+                        .cast::<u8>()
+                        .copy_from_nonoverlapping(
+                            base.wrapping_add(offset_of!(swl_options, $f)),
+                            field_size!($f),
+                        )
+                };
+            }
+        };
+    }
+    for_each_field!(read_field);
+    Ok(options)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::status::swl_status;
+    use crate::status::swl_status;
 
     #[test]
     fn defaults_are_the_core_defaults() {
@@ -125,6 +222,7 @@ mod tests {
         assert_eq!(
             o,
             swl_options {
+                size: size_of::<swl_options>(),
                 timeout_ms: 10_000,
                 stale_ms: 1_800_000,
                 max_hold_ms: 300_000,
@@ -132,6 +230,51 @@ mod tests {
             }
         );
         assert_eq!(o.to_core().unwrap(), Options::default());
+    }
+
+    #[test]
+    fn init_writes_only_within_the_callers_size() {
+        let old = offset_of!(swl_options, max_hold_ms);
+        let mut buf = [0x5au8; size_of::<swl_options>() + 8];
+        // SAFETY: `buf` has more than `old` writable bytes.
+        unsafe { swl_options_init_sized(buf.as_mut_ptr().cast(), old) };
+        assert!(
+            buf[old..].iter().all(|&b| b == 0x5a),
+            "wrote past the caller's size"
+        );
+        // SAFETY: as above; the size field was written.
+        let read = unsafe { read_options(buf.as_ptr().cast()) }.unwrap();
+        assert_eq!(read.size, old);
+        // Fields beyond the caller's size take their defaults, whatever the bytes there say.
+        assert_eq!(
+            swl_options {
+                size: size_of::<swl_options>(),
+                ..read
+            },
+            swl_options::defaults()
+        );
+        // A size below one size_t writes nothing and is rejected on read.
+        let mut small = [0u8; size_of::<swl_options>()];
+        // SAFETY: as above.
+        unsafe { swl_options_init_sized(small.as_mut_ptr().cast(), 4) };
+        assert!(small.iter().all(|&b| b == 0));
+        // SAFETY: as above.
+        let failure = unsafe { read_options(small.as_ptr().cast()) }.unwrap_err();
+        assert!(
+            failure.message.starts_with("invalid size: "),
+            "{}",
+            failure.message
+        );
+    }
+
+    #[test]
+    fn a_larger_size_from_a_newer_caller_reads_the_known_fields() {
+        let mut o = swl_options::defaults();
+        o.size += 64;
+        o.timeout_ms = 0;
+        // SAFETY: only the fields this library knows are read.
+        let read = unsafe { read_options(&o) }.unwrap();
+        assert_eq!(read.timeout_ms, 0);
     }
 
     #[test]

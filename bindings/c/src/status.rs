@@ -1,6 +1,6 @@
 //! The one status enum of the C ABI, and how core errors map to it.
 
-use crate::error::Error;
+use session_write_lock::Error;
 use std::ffi::c_char;
 
 /// The result of every fallible `swl_` function. On anything but `SWL_OK`, `swl_last_error`

@@ -74,7 +74,7 @@ pub unsafe extern "C" fn swl_string_free(s: *mut c_char) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ffi::status::swl_status;
+    use crate::status::swl_status;
 
     #[test]
     fn copy_is_snprintf_like_and_never_overruns() {

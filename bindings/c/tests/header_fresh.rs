@@ -1,14 +1,15 @@
-//! The committed C header (include/session_write_lock.h) must be exactly what cbindgen makes of
-//! src/ffi/ with cbindgen.toml, so CI checks it without the cbindgen binary.
+//! The committed C header (include/session_write_lock.h at the repository's root) must be
+//! exactly what cbindgen makes of this crate with its cbindgen.toml, so CI checks it without the
+//! cbindgen binary.
 //!
-//! Regenerate: `SWL_REGENERATE_HEADER=1 cargo test --test header_fresh`.
+//! Regenerate: `SWL_REGENERATE_HEADER=1 cargo test -p session-write-lock-c --test header_fresh`.
 
 use std::path::Path;
 
 #[test]
 fn header_is_fresh() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let header = root.join("include/session_write_lock.h");
+    let header = root.join("../../include/session_write_lock.h");
     let config =
         cbindgen::Config::from_file(root.join("cbindgen.toml")).expect("cbindgen.toml parses");
     let bindings = cbindgen::Builder::new()
@@ -38,7 +39,7 @@ fn header_is_fresh() {
             .count();
         panic!(
             "include/session_write_lock.h is stale (first difference at line {line}).\n\
-             Regenerate it with:\n    SWL_REGENERATE_HEADER=1 cargo test --test header_fresh\n\
+             Regenerate it with:\n    SWL_REGENERATE_HEADER=1 cargo test -p session-write-lock-c --test header_fresh\n\
              and commit the result."
         );
     }
