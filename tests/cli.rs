@@ -203,3 +203,116 @@ fn usage_and_io_errors_have_their_exit_codes() {
         );
     }
 }
+
+#[test]
+fn version_prints_the_crate_version() {
+    for flag in ["--version", "-V"] {
+        let out = cli(&[flag]);
+        assert!(out.status.success(), "{}", text(&out));
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout).trim(),
+            format!("session-lock {}", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
+
+#[test]
+fn run_takes_the_flags_of_flock() {
+    let dir = TempDir::new("cli-flock-flags");
+    let file = dir.join("s.jsonl");
+    // -c runs a shell command; its exit code passes through.
+    let out = cli(&["run", s(&file), "-c", "echo in-lock; exit 5"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out));
+    assert!(text(&out).contains("in-lock"));
+
+    let ran = dir.join("ran");
+    let touch = format!("touch '{}'", s(&ran));
+    let holder = Holder::start(&[], &file);
+    // -n: no wait; busy is exit 1, or the -E code (both spellings of each flag).
+    for args in [["-n"].as_slice(), &["--nonblock"]] {
+        let out = cli(&[&["run", s(&file)], args, &["--", "true"]].concat());
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {}", text(&out));
+        assert!(text(&out).contains("session file locked"), "{}", text(&out));
+    }
+    for args in [
+        ["-n", "-E", "42"].as_slice(),
+        &["-n", "-E42"],
+        &["--nonblock", "--conflict-exit-code=42"],
+    ] {
+        let out = cli(&[&["run", s(&file)], args, &["-c", &touch]].concat());
+        assert_eq!(out.status.code(), Some(42), "{args:?}: {}", text(&out));
+    }
+    assert!(!ran.exists(), "a command ran without the lock");
+    // -w SECONDS waits that long, then gives up.
+    let started = Instant::now();
+    let out = cli(&["run", s(&file), "-w", "0.3", "-E", "9", "--", "true"]);
+    assert_eq!(out.status.code(), Some(9), "{}", text(&out));
+    assert!(
+        started.elapsed() >= Duration::from_millis(300),
+        "-w 0.3 did not wait"
+    );
+    holder.release();
+    // Free again: -w and -n acquire at once.
+    let out = cli(&["run", s(&file), "-w", "5", "--", "true"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = cli(&["run", s(&file), "-n", "-E", "42", "-c", "exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+
+    for bad in [
+        &["run", s(&file), "-n", "-w", "1", "--", "true"][..],
+        &[
+            "run",
+            s(&file),
+            "-w",
+            "1",
+            "--timeout-ms",
+            "5",
+            "--",
+            "true",
+        ],
+        &["run", s(&file), "-w", "soon", "--", "true"],
+        &["run", s(&file), "-w", "-1", "--", "true"],
+        &["run", s(&file), "-E", "256", "--", "true"],
+        &["run", s(&file), "-c", "true", "--", "true"],
+        &["run", s(&file), "-c"],
+        &["run", s(&file)],
+    ] {
+        let out = cli(bad);
+        assert_eq!(out.status.code(), Some(2), "{bad:?}: {}", text(&out));
+    }
+}
+
+#[test]
+fn status_of_a_path_that_does_not_exist_is_an_error() {
+    let dir = TempDir::new("cli-status-missing");
+    for missing in ["nope.jsonl", "nope.jsonl.lock", "no-dir"] {
+        let out = cli(&["status", s(&dir.join(missing))]);
+        assert_eq!(out.status.code(), Some(3), "{missing}: {}", text(&out));
+        assert!(text(&out).contains("ENOENT"), "{}", text(&out));
+    }
+    // An existing session file without a lock is free, and a lock is shown even when its
+    // session file was never written.
+    std::fs::write(dir.join("free.jsonl"), "").unwrap();
+    let out = cli(&["status", s(&dir.join("free.jsonl"))]);
+    assert!(
+        out.status.success() && text(&out).contains("(free)"),
+        "{}",
+        text(&out)
+    );
+    let holder = Holder::start(&[], &dir.join("held.jsonl"));
+    let out = cli(&["status", s(&dir.join("held.jsonl"))]);
+    assert!(
+        out.status.success() && text(&out).contains("alive"),
+        "{}",
+        text(&out)
+    );
+    // One missing path among others: the others are shown, the exit code says 3.
+    let out = cli(&[
+        "status",
+        s(&dir.join("held.jsonl")),
+        s(&dir.join("nope.jsonl")),
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(text(&out).contains("alive"), "{}", text(&out));
+    holder.release();
+}

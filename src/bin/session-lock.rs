@@ -1,6 +1,7 @@
 //! `session-lock`: the operator's tool. Shows who holds session locks, removes only stale ones,
 //! and runs a command under a session lock (like util-linux `flock(1)`).
-//! Exit codes: 0 ok, 1 busy/timeout, 2 usage, 3 I/O.
+//! Exit codes: 0 ok, 1 busy/timeout (or `run -E CODE`), 2 usage, 3 I/O (also: a `status` PATH
+//! that does not exist).
 
 use session_write_lock::{
     acquire, clean_stale, inspect, inspect_lock_file, CleanOptions, Error, Inspection, Options,
@@ -12,15 +13,16 @@ use std::time::{Duration, SystemTime};
 
 const USAGE: &str = "\
 usage: session-lock <command> [options]
+       session-lock --version
 
 commands:
   status PATH... [--json] [--stale-ms N]   who holds the locks (lock files, session files or directories)
   clean DIR [--stale-ms N] [--dry-run] [--json]
                                            remove stale *.jsonl.lock files in DIR, never live ones
-  run FILE [--timeout-ms N] [--stale-ms N] [--max-hold-ms N] -- CMD [ARGS...]
+  run FILE [-n | -w SECONDS | --timeout-ms N] [-E CODE] (-c CMD | -- CMD [ARGS...])
                                            run CMD while holding the lock of session FILE
 
-exit codes: 0 ok, 1 busy or timed out, 2 usage, 3 I/O error
+exit codes: 0 ok, 1 busy or timed out (run: -E CODE), 2 usage, 3 I/O error or no such PATH
 'session-lock <command> --help' describes one command.";
 
 const STATUS_HELP: &str = "\
@@ -29,7 +31,8 @@ usage: session-lock status PATH... [--json] [--stale-ms N]
 Shows each lock: holder pid and host, age, format (flock = written by this library,
 legacy = written by the TypeScript gateway), and whether it is alive or stale, with reasons.
 PATH may be a lock file (*.lock), a session file (its lock is looked up) or a directory
-(every *.jsonl.lock in it). Nothing is changed.
+(every *.jsonl.lock in it). Nothing is changed. A PATH that does not exist (and, for a
+session file, has no lock file either) is an error: exit code 3.
 
   --json        one JSON array of inspections, for scripts
   --stale-ms N  age after which legacy locks count as stale (default 1800000 = 30 min)";
@@ -46,13 +49,21 @@ is taking at the same moment, is never removed. Also removes temp files of crash
   --stale-ms N  age after which legacy locks count as stale (default 1800000 = 30 min)";
 
 const RUN_HELP: &str = "\
-usage: session-lock run FILE [--timeout-ms N] [--stale-ms N] [--max-hold-ms N] -- CMD [ARGS...]
+usage: session-lock run FILE [-n | -w SECONDS | --timeout-ms N] [-E CODE] [--stale-ms N]
+                            [--max-hold-ms N] (-c CMD | -- CMD [ARGS...])
 
-Takes the lock of session FILE (waiting up to --timeout-ms, default 10000; 0 = one try;
-'Infinity' = forever), runs CMD, releases the lock and exits with CMD's exit code (128+signal
-if CMD was killed by a signal). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD.
+Takes the lock of session FILE, runs CMD, releases the lock and exits with CMD's exit code
+(128+signal if CMD was killed by a signal). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded
+to CMD. The short options are those of util-linux flock(1).
 
-  --max-hold-ms N   force-release the lock after N ms even if CMD still runs (default: never)";
+  -n, --nonblock                 fail at once if the lock is busy (exit 1, or -E CODE)
+  -w, --timeout SECONDS          wait up to SECONDS (fractions allowed; 0 = one try)
+  --timeout-ms N                 the same in milliseconds ('Infinity' = forever)
+                                 (default: wait up to 10000 ms)
+  -E, --conflict-exit-code CODE  exit with CODE (0-255) when the lock stays busy
+  -c, --command CMD              run CMD with 'sh -c' instead of CMD [ARGS...] after --
+  --max-hold-ms N                force-release the lock after N ms even if CMD still runs
+                                 (default: never)";
 
 /// Exit codes.
 const BUSY: u8 = 1;
@@ -65,6 +76,10 @@ fn main() -> ExitCode {
         Some("status") => status(&args[1..]),
         Some("clean") => clean(&args[1..]),
         Some("run") => run(&args[1..]),
+        Some("--version" | "-V" | "version") => {
+            println!("session-lock {}", session_write_lock::VERSION);
+            Ok(ExitCode::SUCCESS)
+        }
         Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
             Ok(ExitCode::SUCCESS)
@@ -105,17 +120,22 @@ impl From<Error> for Failure {
     }
 }
 
-/// Flags and positional arguments of one command; `--` ends the flags.
+/// Flags and positional arguments of one command; `--` ends the flags. Flags are stored under
+/// their long names.
 struct Parsed {
     positional: Vec<String>,
     flags: Vec<(String, Option<String>)>,
     rest: Vec<String>,
 }
 
+/// Short options of a command: (`-x`, its long name).
+type Shorts<'a> = &'a [(&'a str, &'a str)];
+
 fn parse(
     args: &[String],
     valued: &[&str],
     switches: &[&str],
+    shorts: Shorts,
     help: &'static str,
 ) -> Result<Parsed, Failure> {
     let mut parsed = Parsed {
@@ -134,11 +154,20 @@ fn parse(
             println!("{help}");
             std::process::exit(0);
         }
-        if let Some(name) = arg.strip_prefix("--") {
-            let (name, inline) = match name.split_once('=') {
+        let long = arg
+            .strip_prefix("--")
+            .map(|name| match name.split_once('=') {
                 Some((n, v)) => (n, Some(v.to_string())),
                 None => (name, None),
-            };
+            });
+        // `-w 5` and `-w5` as flock(1) takes them.
+        let short = || {
+            shorts.iter().find_map(|&(flag, name)| {
+                let rest = arg.strip_prefix(flag)?;
+                Some((name, (!rest.is_empty()).then(|| rest.to_string())))
+            })
+        };
+        if let Some((name, inline)) = long.or_else(short) {
             if valued.contains(&name) {
                 let value = match inline {
                     Some(v) => v,
@@ -168,6 +197,15 @@ impl Parsed {
         self.flags.iter().any(|(n, _)| n == name)
     }
 
+    /// The last value of a valued option.
+    fn value(&self, name: &str) -> Option<&str> {
+        self.flags
+            .iter()
+            .rev()
+            .find(|(n, _)| n == name)
+            .and_then(|(_, v)| v.as_deref())
+    }
+
     /// A millisecond option; `Infinity` where the option allows it.
     fn millis(&self, name: &str, help: &'static str) -> Result<Option<f64>, Failure> {
         let Some((_, Some(value))) = self.flags.iter().rev().find(|(n, _)| n == name) else {
@@ -188,7 +226,7 @@ fn stale_of(parsed: &Parsed, help: &'static str) -> Result<Duration, Failure> {
 }
 
 fn status(args: &[String]) -> Result<ExitCode, Failure> {
-    let parsed = parse(args, &["stale-ms"], &["json"], STATUS_HELP)?;
+    let parsed = parse(args, &["stale-ms"], &["json"], &[], STATUS_HELP)?;
     if parsed.positional.is_empty() {
         return Err(Failure::Usage(
             "status needs at least one PATH".into(),
@@ -198,8 +236,23 @@ fn status(args: &[String]) -> Result<ExitCode, Failure> {
     let stale = stale_of(&parsed, STATUS_HELP)?;
     let mut inspections = Vec::new();
     let mut missing = Vec::new();
+    let mut not_found = false;
     for path in &parsed.positional {
         let path = Path::new(path);
+        if std::fs::symlink_metadata(path).is_err() && inspect(path, stale)?.is_none() {
+            // Neither the path nor (for a session file) its lock: a typo, not a free lock.
+            let source = std::io::Error::from_raw_os_error(libc::ENOENT);
+            eprintln!(
+                "session-lock: {}",
+                Error::Io {
+                    op: "status",
+                    path: path.to_path_buf(),
+                    source
+                }
+            );
+            not_found = true;
+            continue;
+        }
         if path.is_dir() {
             let report = clean_stale(
                 path,
@@ -227,13 +280,13 @@ fn status(args: &[String]) -> Result<ExitCode, Failure> {
             "{}",
             serde_json::to_string_pretty(&inspections).expect("inspections serialize")
         );
-    } else {
+    } else if !inspections.is_empty() || !not_found {
         print_table(&inspections);
         for path in missing {
             println!("{}: no lock file (free)", path.display());
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(ExitCode::from(if not_found { IO_ERROR } else { 0 }))
 }
 
 fn print_table(inspections: &[Inspection]) {
@@ -286,7 +339,7 @@ fn human_age(ms: u64) -> String {
 }
 
 fn clean(args: &[String]) -> Result<ExitCode, Failure> {
-    let parsed = parse(args, &["stale-ms"], &["json", "dry-run"], CLEAN_HELP)?;
+    let parsed = parse(args, &["stale-ms"], &["json", "dry-run"], &[], CLEAN_HELP)?;
     let [dir] = parsed.positional.as_slice() else {
         return Err(Failure::Usage(
             "clean needs exactly one DIR".into(),
@@ -359,23 +412,34 @@ extern "C" fn forward(signal: libc::c_int) {
 fn run(args: &[String]) -> Result<ExitCode, Failure> {
     let parsed = parse(
         args,
-        &["timeout-ms", "stale-ms", "max-hold-ms"],
-        &[],
+        &[
+            "timeout-ms",
+            "timeout",
+            "wait",
+            "stale-ms",
+            "max-hold-ms",
+            "conflict-exit-code",
+            "command",
+        ],
+        &["nonblock", "nonblocking"],
+        &[
+            ("-n", "nonblock"),
+            ("-w", "timeout"),
+            ("-E", "conflict-exit-code"),
+            ("-c", "command"),
+        ],
         RUN_HELP,
     )?;
-    let [file] = parsed.positional.as_slice() else {
-        return Err(Failure::Usage(
-            "run needs exactly one FILE before --".into(),
-            RUN_HELP,
-        ));
+    let RunArgs {
+        file,
+        command,
+        wait,
+        conflict_exit_code,
+    } = run_args(&parsed)?;
+    let Some((program, program_args)) = command.split_first() else {
+        return Err(Failure::Usage("run needs a command".into(), RUN_HELP));
     };
-    let Some((program, program_args)) = parsed.rest.split_first() else {
-        return Err(Failure::Usage(
-            "run needs a command after --".into(),
-            RUN_HELP,
-        ));
-    };
-    let options = Options::from_millis(
+    let mut options = Options::from_millis(
         parsed.millis("timeout-ms", RUN_HELP)?,
         parsed.millis("stale-ms", RUN_HELP)?,
         Some(
@@ -385,7 +449,16 @@ fn run(args: &[String]) -> Result<ExitCode, Failure> {
         ),
         Some(false),
     )?;
-    let guard = acquire(file, &options)?;
+    if let Some(wait) = wait {
+        options.timeout = Some(wait);
+    }
+    let guard = match (acquire(file, &options), conflict_exit_code) {
+        (Err(e @ Error::Busy { .. }), Some(code)) => {
+            eprintln!("session-lock: {e}");
+            return Ok(ExitCode::from(code));
+        }
+        (result, _) => result?,
+    };
     for signal in FORWARDED {
         // SAFETY: installing a handler that only calls kill(2).
         unsafe {
@@ -421,4 +494,61 @@ fn run(args: &[String]) -> Result<ExitCode, Failure> {
         .code()
         .unwrap_or_else(|| 128 + status.signal().unwrap_or(0));
     Ok(ExitCode::from(code as u8))
+}
+
+/// What `run` was asked to do, its flags checked.
+struct RunArgs<'a> {
+    file: &'a str,
+    command: Vec<String>,
+    /// From `-n` (zero: one try) or `-w SECONDS`; else `--timeout-ms` or the default applies.
+    wait: Option<Duration>,
+    conflict_exit_code: Option<u8>,
+}
+
+fn run_args(parsed: &Parsed) -> Result<RunArgs<'_>, Failure> {
+    let usage = |message: &str| Failure::Usage(message.into(), RUN_HELP);
+    let [file] = parsed.positional.as_slice() else {
+        return Err(usage("run needs exactly one FILE before the command"));
+    };
+    let waits = ["nonblock", "nonblocking", "timeout", "wait", "timeout-ms"]
+        .iter()
+        .filter(|name| parsed.has(name))
+        .count();
+    if waits > 1 {
+        return Err(usage("-n, -w and --timeout-ms exclude each other"));
+    }
+    let seconds = parsed.value("timeout").or(parsed.value("wait"));
+    let wait = if parsed.has("nonblock") || parsed.has("nonblocking") {
+        Some(Duration::ZERO)
+    } else if let Some(value) = seconds {
+        match value.parse::<f64>().ok().map(Duration::try_from_secs_f64) {
+            Some(Ok(wait)) => Some(wait),
+            _ => {
+                return Err(usage(&format!(
+                    "-w needs a number of seconds >= 0, got '{value}'"
+                )))
+            }
+        }
+    } else {
+        None
+    };
+    let conflict_exit_code = match parsed.value("conflict-exit-code") {
+        None => None,
+        Some(code) => Some(code.parse::<u8>().map_err(|_| {
+            usage(&format!(
+                "-E needs an exit code from 0 to 255, got '{code}'"
+            ))
+        })?),
+    };
+    let command = match (parsed.value("command"), parsed.rest.is_empty()) {
+        (Some(_), false) => return Err(usage("give either -c CMD or -- CMD [ARGS...], not both")),
+        (Some(cmd), true) => vec!["sh".into(), "-c".into(), cmd.to_string()],
+        (None, _) => parsed.rest.clone(),
+    };
+    Ok(RunArgs {
+        file,
+        command,
+        wait,
+        conflict_exit_code,
+    })
 }
