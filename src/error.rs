@@ -5,10 +5,12 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+/// Why an acquire, inspection or clean-up failed.
 #[derive(Debug)]
 pub enum Error {
     /// The lock stayed busy until the deadline.
     Busy {
+        /// The lock file.
         lock_path: PathBuf,
         /// Who holds it, as people read it: `pid=12 host=a`, or what occupies the path.
         owner: String,
@@ -16,11 +18,19 @@ pub enum Error {
         timeout: Option<Duration>,
     },
     /// An option or path was rejected before any I/O happened.
-    InvalidArgument { name: &'static str, message: String },
+    InvalidArgument {
+        /// The option or argument, named as the Node API names it (`timeoutMs`, `sessionFile`).
+        name: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// A system call failed; `op` says which step, `path` on what.
     Io {
+        /// The step that failed (`create temp lock file`, `read directory`, …).
         op: &'static str,
+        /// The file or directory it failed on.
         path: PathBuf,
+        /// The system's error.
         source: io::Error,
     },
 }

@@ -5,6 +5,7 @@ use crate::runtime::runtime;
 use crate::table::ReleaseOutcome;
 use std::path::{Path, PathBuf};
 
+/// A held lock. Dropping it releases the lock, as [`LockGuard::release`] does.
 #[derive(Debug)]
 #[must_use = "the lock is released when the guard is dropped"]
 pub struct LockGuard {
@@ -22,10 +23,13 @@ impl LockGuard {
         }
     }
 
+    /// The lock file (`<real dir of the session file>/<name>.lock`).
     pub fn lock_path(&self) -> &Path {
         &self.lock_path
     }
 
+    /// Which hold of this process this handle ends: each acquisition that creates or takes
+    /// over the lock file starts a new generation; reentrant joins share it.
     pub fn generation(&self) -> u64 {
         self.generation
     }

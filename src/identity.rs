@@ -5,6 +5,8 @@ use std::fs;
 use std::os::unix::fs::MetadataExt;
 
 /// Facts about this process that go into every payload. Read once per process (again after fork).
+/// (Internal: public only for the verdict's tests and fuzz target.)
+#[doc(hidden)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessIdentity {
     pub pid: u32,
@@ -56,6 +58,8 @@ fn parse_starttime(stat: &[u8]) -> Option<u64> {
 }
 
 /// What `kill(pid, 0)` and `/proc` say about a pid in our pid namespace.
+/// (Internal, like [`ProcessIdentity`].)
+#[doc(hidden)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PidProbe {
     Dead,

@@ -19,18 +19,26 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Inspection {
+    /// The lock file.
     pub lock_path: String,
+    /// The holder's pid, as the file says (`None`: unreadable or not a lock file).
     pub pid: Option<u32>,
     /// The holder is alive: its flock is held (this library's files) or its pid answers
     /// (legacy files).
     pub pid_alive: bool,
+    /// When the lock was taken (ISO 8601), as the file says.
     pub created_at: Option<String>,
+    /// Age of the lock: from `created_at`, else from the file's modification time.
     pub age_ms: Option<u64>,
     /// May be reclaimed now (see `stale_reasons` for why).
     pub stale: bool,
+    /// Why it is (or would be, if it were old enough) stale: `dead-pid`, `too-old`, ….
     pub stale_reasons: Vec<String>,
+    /// This inspection removed it (a clean-up with removal on).
     pub removed: bool,
+    /// The holder's instance nonce (this library's files).
     pub nonce: Option<String>,
+    /// The holder's host name (this library's files).
     pub hostname: Option<String>,
     /// `"flock"`, `"legacy"`, or `"not-a-file"` when something else occupies the path.
     pub format: String,
@@ -38,9 +46,12 @@ pub struct Inspection {
     pub owner: String,
 }
 
+/// What [`clean_stale`] found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CleanReport {
+    /// Every `*.jsonl.lock` of the directory, sorted by name.
     pub locks: Vec<Inspection>,
+    /// The ones that were removed.
     pub cleaned: Vec<Inspection>,
     /// Temp files of crashed writers that were removed.
     #[serde(rename = "tempFilesRemoved")]

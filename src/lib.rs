@@ -12,6 +12,8 @@
 //! # Ok::<(), session_write_lock::Error>(())
 //! ```
 
+#![deny(missing_docs)]
+
 mod acquire;
 mod attempt;
 mod error;
@@ -19,15 +21,19 @@ mod fs;
 mod guard;
 mod identity;
 mod inspect;
+// Internal modules, public (and hidden) only for the property tests and the fuzz target.
+#[doc(hidden)]
 pub mod iso_time;
 mod log;
 mod options;
+#[doc(hidden)]
 pub mod payload;
 mod runtime;
 mod service;
 #[doc(hidden)]
 pub mod stats;
 mod table;
+#[doc(hidden)]
 pub mod verdict;
 
 pub use acquire::{
@@ -36,6 +42,8 @@ pub use acquire::{
 };
 pub use error::{errno_name, Error};
 pub use guard::LockGuard;
+// Internal types the verdict's property tests and the fuzz target need.
+#[doc(hidden)]
 pub use identity::{PidProbe, ProcessIdentity};
 pub use inspect::{clean_stale, inspect, inspect_lock_file, CleanReport, Inspection};
 pub use log::{set_log_hook, LogHook};

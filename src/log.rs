@@ -3,6 +3,7 @@
 
 use std::sync::{Arc, PoisonError, RwLock};
 
+/// Receives each log line (no trailing newline), on whichever thread logs.
 pub type LogHook = Arc<dyn Fn(&str) + Send + Sync>;
 
 static HOOK: RwLock<Option<LogHook>> = RwLock::new(None);

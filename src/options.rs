@@ -3,12 +3,16 @@
 use crate::error::Error;
 use std::time::{Duration, SystemTime};
 
+/// Default of [`Options::timeout`].
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(10_000);
+/// Default of [`Options::stale`] and [`CleanOptions::stale`].
 pub const DEFAULT_STALE: Duration = Duration::from_millis(30 * 60 * 1000);
+/// Default of [`Options::max_hold`].
 pub const DEFAULT_MAX_HOLD: Duration = Duration::from_millis(5 * 60 * 1000);
 /// Largest delay a JavaScript timer accepts; max-hold values are clamped to it.
 pub const MAX_HOLD_CLAMP_MS: f64 = 2_147_000_000.0;
 
+/// Options of [`crate::acquire`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// How long to wait for a busy lock; `None` waits forever, zero tries once.
@@ -61,8 +65,10 @@ impl Options {
     }
 }
 
+/// Options of [`crate::clean_stale`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CleanOptions {
+    /// Age after which lock files without a live holder count as stale.
     pub stale: Duration,
     /// False reports what would be removed without removing it.
     pub remove: bool,
