@@ -1,9 +1,16 @@
 "use strict";
-// Loads the native addon, napi-rs style: the file scripts/build-node.sh puts into this checkout
-// (npm/<platform>/), else the per-platform package npm installed as an optional dependency.
+// Loads the native addon, as napi-rs packages do, from the first of:
+//   1. SESSION_WRITE_LOCK_NATIVE_PATH, when set: a .node file (a custom build);
+//   2. session-write-lock.<platform>.node next to this file: the build of a checkout
+//      (`npm run build` in npm/, or scripts/build-node.sh);
+//   3. the package session-write-lock-<platform>, which npm installs as an optional dependency
+//      on the platforms in package.json's optionalDependencies.
 
 const { existsSync } = require("node:fs");
 const path = require("node:path");
+const { optionalDependencies } = require("./package.json");
+
+const REPOSITORY = "https://github.com/session-write-lock/session-write-lock";
 
 /** napi-rs platform names: linux-x64-gnu, linux-arm64-musl, darwin-arm64, … */
 function platformName() {
@@ -14,17 +21,36 @@ function platformName() {
 }
 
 function loadNative() {
+  const override = process.env.SESSION_WRITE_LOCK_NATIVE_PATH;
+  if (override) return require(path.resolve(override));
+
   const platform = platformName();
-  const local = path.join(__dirname, "npm", platform, `session-write-lock.${platform}.node`);
+  const local = path.join(__dirname, `session-write-lock.${platform}.node`);
   if (existsSync(local)) return require(local);
+
   const packageName = `session-write-lock-${platform}`;
   try {
     return require(packageName);
   } catch (error) {
+    // A package that is there but fails to load (wrong libc, corrupt file) speaks for itself.
+    if (error?.code !== "MODULE_NOT_FOUND" || !String(error.message).includes(packageName)) {
+      throw error;
+    }
+    const supported = Object.hasOwn(optionalDependencies ?? {}, packageName);
+    const why = supported
+      ? `npm installs ${packageName} with session-write-lock as an optional dependency; it is ` +
+        `missing (installed with --omit=optional, or a lockfile made on another platform?): ` +
+        `reinstall session-write-lock`
+      : `there is no prebuilt addon for ${platform}; supported: ` +
+        Object.keys(optionalDependencies ?? {})
+          .map((name) => name.replace("session-write-lock-", ""))
+          .join(", ");
     throw new Error(
-      `session-write-lock: no native addon for ${platform}. Looked for ${local} ` +
-        `(a checkout builds it with scripts/build-node.sh) and for the package ${packageName} ` +
-        `(npm installs it with this package on supported platforms): ${error.message}`,
+      `session-write-lock: no native addon for ${platform} ` +
+        `(${process.platform} ${process.arch}). Looked for the package ${packageName} and for ` +
+        `${local}. ${why}. To build it from source (needs Rust): git clone ${REPOSITORY}, then ` +
+        `in its npm/ directory run \`npm ci && npm run build\`, or set ` +
+        `SESSION_WRITE_LOCK_NATIVE_PATH to a built .node file.`,
       { cause: error },
     );
   }

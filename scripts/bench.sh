@@ -24,13 +24,13 @@ bash benches/c/build.sh swl target/release
 # The package as a user gets it, with the release addon just built, in a private copy: a debug
 # build of npm/ by someone else meanwhile must not change what is measured.
 package="target/bench/npm"
-platform_dir="${package}/npm/linux-x64-gnu"
 rm -rf "${package}"
-mkdir -p "${platform_dir}"
+mkdir -p "${package}"
 node -e 'for (const f of require("./npm/package.json").files) console.log(f)' |
   while read -r file; do cp "npm/${file}" "${package}/"; done
 cp npm/package.json "${package}/"
-cp target/release/libsession_write_lock_node.so "${platform_dir}/session-write-lock.linux-x64-gnu.node"
+# Where the loader looks first (npm/native.js): next to index.js.
+cp npm/session-write-lock.linux-x64-gnu.node "${package}/"
 export SWL_PACKAGE="${package}"
 
 say "benchmarks (benches/run.mjs)"

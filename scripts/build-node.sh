@@ -1,25 +1,38 @@
 #!/usr/bin/env bash
-# Builds the Node addon and puts it where npm/index.js looks first:
+# Builds the Node addon with @napi-rs/cli and puts it where npm/native.js looks first
+# (npm/session-write-lock.<platform>.node):
 #   scripts/build-node.sh            debug build (tests, demo)
-#   scripts/build-node.sh release    optimised build (benchmarks)
-# Also installs the package's dev dependencies (TypeScript, for the type-check) when missing.
+#   scripts/build-node.sh release    optimised, stripped build (benchmarks, the npm package);
+#                                    the same as `npm run build` in npm/
+# Installs the package's dev dependencies (@napi-rs/cli, TypeScript, …) first when npm/node_modules
+# is missing or older than npm/package-lock.json. Honours CARGO_TARGET_DIR.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+root="$(pwd -P)"
 
 profile="${1:-debug}"
+napi_args=(build --platform --no-js --manifest-path ../bindings/node/Cargo.toml)
 case "$profile" in
-  debug) cargo build -p session-write-lock-node ;;
-  release) cargo build -p session-write-lock-node --release ;;
+  debug) ;;
+  release) napi_args+=(--release --strip) ;;
   *) echo "usage: $0 [debug|release]" >&2; exit 2 ;;
 esac
 
-platform="linux-x64-gnu"
-dest="npm/npm/$platform/session-write-lock.$platform.node"
-# Copy to a temporary name and rename, so a running node never loads a half-written file.
-cp "target/$profile/libsession_write_lock_node.so" "$dest.tmp"
-mv "$dest.tmp" "$dest"
-echo "built $dest ($profile)"
-
-if [ ! -d npm/node_modules ]; then
+if [ ! -e npm/node_modules/.package-lock.json ] ||
+  [ npm/package-lock.json -nt npm/node_modules/.package-lock.json ]; then
   (cd npm && npm ci --ignore-scripts --no-audit --no-fund)
 fi
+
+# napi writes into a staging directory; the rename below means a running node never loads a
+# half-written file.
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+staging="$target_dir/napi/$profile"
+mkdir -p "$staging"
+(cd npm && node_modules/.bin/napi "${napi_args[@]}" --output-dir "$staging")
+for built in "$staging"/session-write-lock.*.node; do
+  dest="npm/$(basename "$built")"
+  cp "$built" "$dest.tmp"
+  mv "$dest.tmp" "$dest"
+  echo "built $dest ($profile, $(du -k "$dest" | cut -f1) KiB)"
+done

@@ -17,7 +17,7 @@ echo "== cargo clippy"
 cargo clippy --workspace --all-targets -- -D warnings
 echo "== Rust tests"
 cargo test --workspace
-for suite in tests/c/run.sh tests/node/run.sh tests/reliability/run.sh; do
+for suite in tests/c/run.sh tests/node/run.sh tests/reliability/run.sh tests/package/run.sh; do
   echo "== $suite"
   bash "$suite"
 done
