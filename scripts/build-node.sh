@@ -20,6 +20,7 @@ esac
 
 if [ ! -e npm/node_modules/.package-lock.json ] ||
   [ npm/package-lock.json -nt npm/node_modules/.package-lock.json ]; then
+  echo "== installing npm/'s dev dependencies with npm ci (@napi-rs/cli builds the addon; TypeScript, attw check the typings)"
   (cd npm && npm ci --ignore-scripts --no-audit --no-fund)
 fi
 

@@ -92,6 +92,7 @@ if [ ! -e tests/package/node_modules/.package-lock.json ] ||
   [ tests/package/package-lock.json -nt tests/package/node_modules/.package-lock.json ]; then
   # (package.json overrides node-fetch@cjs, a dist-tag some registry mirrors lack, with the
   # version it names.)
+  echo "== installing verdaccio with npm ci into tests/package/node_modules (the install test's local registry)"
   (cd tests/package && npm ci --no-audit --no-fund)
 fi
 work="$(mktemp -d "${TMPDIR:-/tmp}/swl-package.XXXXXX")"
