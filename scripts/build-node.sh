@@ -4,6 +4,7 @@
 #   scripts/build-node.sh            debug build (tests, demo)
 #   scripts/build-node.sh release    optimised, stripped build (benchmarks, the npm package);
 #                                    the same as `npm run build` in npm/
+#   scripts/build-node.sh release --target T [napi flags]   another target (release workflow)
 # Installs the package's dev dependencies (@napi-rs/cli, TypeScript, …) first when npm/node_modules
 # is missing or older than npm/package-lock.json. Honours CARGO_TARGET_DIR.
 set -euo pipefail
@@ -11,7 +12,8 @@ cd "$(dirname "$0")/.."
 root="$(pwd -P)"
 
 profile="${1:-debug}"
-napi_args=(build --platform --no-js --manifest-path ../bindings/node/Cargo.toml)
+shift || true
+napi_args=(build --platform --no-js --manifest-path ../bindings/node/Cargo.toml "$@")
 case "$profile" in
   debug) ;;
   release) napi_args+=(--release --strip) ;;
@@ -20,8 +22,11 @@ esac
 
 if [ ! -e npm/node_modules/.package-lock.json ] ||
   [ npm/package-lock.json -nt npm/node_modules/.package-lock.json ]; then
-  echo "== installing npm/'s dev dependencies with npm ci (@napi-rs/cli builds the addon; TypeScript, attw check the typings)"
-  (cd npm && npm ci --ignore-scripts --no-audit --no-fund)
+  echo "== installing npm/'s dev dependencies as package-lock.json pins them (@napi-rs/cli builds the addon; TypeScript, attw check the typings)"
+  # Not `npm ci`: the package's optionalDependencies are its own platform packages, which a
+  # checkout never installs (and which need not exist on the registry yet); `npm ci` refuses a
+  # lockfile without them. --no-save keeps package-lock.json as it is.
+  (cd npm && npm install --omit=optional --no-save --ignore-scripts --no-audit --no-fund)
 fi
 
 # napi writes into a staging directory; the rename below means a running node never loads a
