@@ -43,3 +43,47 @@ swl_record() {
 swl_summary() {
   awk -F'\t' '{ p += $2; f += $3; s += $4 } END { printf "%d passed, %d failed, %d skipped\n", p, f, s }' "$1"
 }
+
+# swl_count_lines SUITE LOG STATUS — records the counts a suite printed in LOG: cargo's
+# "test result: … N passed; N failed; N ignored" (ignored = skipped), node --test's
+# "# pass N" / "# fail N" / "# cancelled N" / "# skipped N" / "# todo N" (tap or spec), and the
+# "[part: ]N passed, N failed" lines of the C and reliability runs. A suite that exited
+# non-zero (STATUS) without printing a failure counts as one failed: it crashed or did not build.
+swl_count_lines() {
+  local suite=$1 log=$2 status=$3 counts
+  counts=$(awk '
+    /^test result: / {
+      for (i = 1; i <= NF; i++) {
+        if ($(i + 1) ~ /^passed;?$/) p += $i
+        if ($(i + 1) ~ /^failed;?$/) f += $i
+        if ($(i + 1) ~ /^ignored;?$/) s += $i
+      }
+      next
+    }
+    /^(#|ℹ) (pass|fail|cancelled|skipped|todo) [0-9]+$/ {
+      if ($2 == "pass") p += $3; else if ($2 == "fail" || $2 == "cancelled") f += $3; else s += $3
+      next
+    }
+    /^([^ ]+: )?[0-9]+ passed, [0-9]+ failed$/ { p += $(NF - 3); f += $(NF - 1) }
+    END { printf "%d %d %d\n", p, f, s }' "$log")
+  read -r passed failed skipped <<<"$counts"
+  if [ "$status" != 0 ] && [ "$failed" = 0 ]; then
+    echo "!!! $suite exited with status $status without reporting a failed test: counted as one !!!" >&2
+    failed=1
+  fi
+  swl_record "$suite" "$passed" "$failed" "$skipped"
+}
+
+# swl_run_counted SUITE CMD... — runs CMD (its output shown as it comes), records its counts
+# with swl_count_lines, and returns CMD's status.
+swl_run_counted() {
+  local suite=$1 log status
+  shift
+  log=$(mktemp)
+  # The status travels through a file: neither errexit nor pipefail may decide it here.
+  { "$@" 2>&1 && echo 0 >"$log.status" || echo $? >"$log.status"; } | tee "$log"
+  status=$(cat "$log.status")
+  swl_count_lines "$suite" "$log" "$status"
+  rm -f "$log" "$log.status"
+  return "$status"
+}

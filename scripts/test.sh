@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test suite: formatting and lints, Rust (unit, property and multi-process
-# integration), C (against the shared and the static library, under valgrind), Node (against
-# the built addon), and the cross-language reliability run (storm, hostile files, compromise).
-# Ends with one line over every suite: "N passed, N failed, N skipped".
+# integration), the fuzz target's build, C (against the shared and the static library, both
+# under valgrind), Node (against the built addon), and the cross-language reliability run
+# (storm, hostile files, compromise). Every suite runs even when an earlier one failed; each
+# prints its own summary, and the command ends with one line over all of them:
+# "N passed, N failed, N skipped" (counted from what the suites printed). Exits non-zero when
+# anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
@@ -11,13 +14,47 @@ SWL_SUMMARY="$(mktemp)"
 export SWL_SUMMARY
 trap 'echo "== all suites"; swl_summary "$SWL_SUMMARY"; rm -f "$SWL_SUMMARY"' EXIT
 
-echo "== cargo fmt --check"
-cargo fmt --all -- --check
-echo "== cargo clippy"
-cargo clippy --workspace --all-targets -- -D warnings
+failed=()
+failures_recorded() { awk -F'\t' '{ f += $3 } END { print f + 0 }' "$SWL_SUMMARY"; }
+
+# check NAME CMD... — a step that passes or fails as a whole (one count).
+check() {
+  local name=$1
+  shift
+  echo "== $name"
+  if "$@"; then
+    swl_record "$name" 1 0 0
+  else
+    swl_record "$name" 0 1 0
+    failed+=("$name")
+  fi
+}
+
+# suite NAME SCRIPT — a suite script that records its own counts; if it fails without having
+# recorded a failure (it crashed, or did not build), that counts as one.
+suite() {
+  local name=$1 before
+  before=$(failures_recorded)
+  echo "== $name"
+  if ! bash "$2"; then
+    failed+=("$name")
+    [ "$(failures_recorded)" != "$before" ] || swl_record "$name" 0 1 0
+  fi
+}
+
+check "cargo fmt --check" cargo fmt --all -- --check
+check "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 echo "== Rust tests"
-cargo test --workspace
-for suite in tests/c/run.sh tests/node/run.sh tests/reliability/run.sh tests/package/run.sh; do
-  echo "== $suite"
-  bash "$suite"
-done
+swl_run_counted "Rust tests" cargo test --workspace --no-fail-fast || failed+=("Rust tests")
+# Built (not run): its own workspace and lockfile; libFuzzer itself is C++.
+swl_apt_install "libFuzzer, linked into the fuzz target, is C++" g++
+check "fuzz target builds" cargo build --manifest-path fuzz/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-target}/fuzz"
+suite "C suite" tests/c/run.sh
+suite "Node suite" tests/node/run.sh
+suite "reliability run" tests/reliability/run.sh
+suite "package install test" tests/package/run.sh
+
+if [ ${#failed[@]} -gt 0 ]; then
+  echo "!!! failed: ${failed[*]}" >&2
+  exit 1
+fi

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/types.h>
 #include <sys/wait.h>
@@ -104,17 +105,17 @@ static void iso_now(char *out, size_t len) {
     strftime(out, len, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
 }
 
-/* A pid that certainly belonged to a process that is gone: a child that exited and was reaped. */
+/* A pid no process can have: one above the kernel's pid_max (a reaped child's pid could be
+ * reused by the time it is judged). */
 static pid_t dead_pid(void) {
-    fflush(NULL);
-    pid_t pid = fork();
-    CHECK(pid >= 0);
-    if (pid == 0) {
-        _exit(0);
+    long pid_max = 4194304; /* PID_MAX_LIMIT, the most pid_max can be */
+    FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+    if (f != NULL) {
+        CHECK(fscanf(f, "%ld", &pid_max) == 1);
+        fclose(f);
     }
-    int status;
-    CHECK(waitpid(pid, &status, 0) == pid);
-    return pid;
+    CHECK(pid_max > 0 && pid_max < INT_MAX);
+    return (pid_t)(pid_max + 1);
 }
 
 struct holder {
@@ -799,9 +800,9 @@ static void test_watchdog_log_callback(void) {
     swl_lock *l = NULL;
     double t0 = now_ms();
     CHECK(swl_acquire(file, &o, &l) == SWL_OK);
-    sleep_ms(1500);
-    for (int i = 0; i < 70 && !log_contains("releasing lock held for"); i++) {
-        sleep_ms(50); /* slow machines and valgrind */
+    /* The log line is the handshake; the bound only turns a hang into a failure. */
+    for (double t = now_ms(); now_ms() - t < 10000 && !log_contains("releasing lock held for");) {
+        sleep_ms(10);
     }
     CHECK_MSG(log_contains("[session-write-lock] releasing lock held for") &&
                   log_contains("(max=200ms): ") && log_contains(lock),
@@ -816,10 +817,37 @@ static void test_watchdog_log_callback(void) {
 /* Extreme but valid numbers: INT64_MAX as a timeout and as a max-hold must neither overflow
  * nor wake the watchdog; the waiter still wakes when the holder (another thread) lets go. */
 static swl_lock *extreme_hold;
+static atomic_int waiter_tid;
+static atomic_int extreme_released;
+
+/* Whether thread `tid` of this process is blocked in futex(2): where a waiting swl_acquire
+ * sleeps (under valgrind a thread waiting for its turn to run sits in read(2) instead). */
+static int blocked_in_futex(int tid) {
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/self/task/%d/syscall", tid);
+    FILE *f = fopen(path, "r");
+    if (f == NULL) {
+        return 0;
+    }
+    long nr = -1;
+    int got = fgets(line, sizeof line, f) != NULL && sscanf(line, "%ld", &nr) == 1;
+    fclose(f);
+    return got && nr == SYS_futex;
+}
 
 static void *release_later(void *arg) {
     (void)arg;
-    sleep_ms(150);
+    /* Handshake: release only once the main thread is blocked waiting in swl_acquire. */
+    while (atomic_load(&waiter_tid) == 0) {
+        sched_yield();
+    }
+    for (double t = now_ms(); !blocked_in_futex(atomic_load(&waiter_tid));) {
+        if (now_ms() - t > 10000) {
+            return (void *)(intptr_t)-1;
+        }
+        sleep_ms(1);
+    }
+    atomic_store(&extreme_released, 1);
     swl_status s = swl_release(extreme_hold);
     return (void *)(intptr_t)s;
 }
@@ -835,12 +863,12 @@ static void test_extreme_values(void) {
     pthread_t t;
     CHECK(pthread_create(&t, NULL, release_later, NULL) == 0);
     swl_lock *l = NULL;
-    double t0 = now_ms();
+    atomic_store(&waiter_tid, (int)syscall(SYS_gettid));
     CHECK_MSG(swl_acquire(file, &o, &l) == SWL_OK, "%s", last_error());
-    CHECK(now_ms() - t0 >= 100);
+    CHECK_MSG(atomic_load(&extreme_released), "acquired before the holder released");
     void *released;
     CHECK(pthread_join(t, &released) == 0);
-    CHECK((swl_status)(intptr_t)released == SWL_OK);
+    CHECK_MSG((intptr_t)released == SWL_OK, "release thread: %ld", (long)(intptr_t)released);
     CHECK(swl_release(l) == SWL_OK);
     CHECK(!exists(lock));
 }

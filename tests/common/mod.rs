@@ -5,6 +5,10 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
+#[path = "../worker/src/pids.rs"]
+mod pids;
+pub use pids::dead_pid;
+
 pub struct TempDir(pub PathBuf);
 
 impl TempDir {
@@ -82,10 +86,25 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
-/// Prints a skip so that nobody mistakes it for a pass (the test still reports "ok"). Written
-/// to stderr directly: the test harness captures `eprintln!` of passing tests.
+/// A loud skip. Under CI (`CI=true`) or `SWL_REQUIRE_ALL=1` a skip is a failure: it panics.
+/// Elsewhere it prints to stderr directly (the harness captures `eprintln!` of passing tests)
+/// and moves the test from "passed" to "skipped" in the test command's summary (the harness
+/// still reports it "ok").
 pub fn skip(test: &str, why: &str) {
+    let required = std::env::var("CI").is_ok_and(|v| v == "true")
+        || std::env::var("SWL_REQUIRE_ALL").is_ok_and(|v| v == "1");
+    if required {
+        panic!("SKIPPED {test}: {why} (a skip is a failure under CI=true or SWL_REQUIRE_ALL=1)");
+    }
     let _ = writeln!(std::io::stderr(), "!!! SKIPPED {test}: {why} !!!");
+    if let Some(summary) = std::env::var_os("SWL_SUMMARY") {
+        // The format of scripts/lib.sh's swl_record; one short O_APPEND write is atomic.
+        let line = format!("Rust skip {test}\t-1\t0\t1\n");
+        let _ = std::fs::OpenOptions::new()
+            .append(true)
+            .open(summary)
+            .and_then(|mut f| f.write_all(line.as_bytes()));
+    }
 }
 
 /// A worker process holding the lock of `file` until `release()` or kill.
@@ -176,13 +195,6 @@ pub fn pid_namespace_prefix() -> Option<Vec<&'static str>> {
         .status()
         .is_ok_and(|s| s.success());
     ok.then_some(prefix)
-}
-
-pub fn dead_pid() -> u32 {
-    let mut child = Command::new("true").spawn().unwrap();
-    let pid = child.id();
-    child.wait().unwrap();
-    pid
 }
 
 /// The figures a `storm` worker prints (`acquired=N violations=V stale_left=S`), summed.

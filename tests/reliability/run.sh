@@ -18,11 +18,10 @@ for arg in "$@"; do
   esac
 done
 
+source scripts/lib.sh
 if ! command -v node >/dev/null; then
-  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2
-  echo "!!! SKIPPED the reliability run: node is not installed             !!!" >&2
-  echo "!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!" >&2
-  exit 0
+  swl_skip "the reliability run" "node is not installed"
+  exit 1 # never green without having run
 fi
 
 bash scripts/build-c.sh >/dev/null
@@ -38,7 +37,8 @@ mkdir -p "$libdir/reliability"
   tests/c/storm_worker.c -o "$libdir/reliability/storm_worker" \
   -L"$libdir" -lsession_write_lock -Wl,-rpath,"$libdir"
 
-node tests/reliability/storm.mjs "${storm_args[@]}"
-node tests/reliability/hostile.mjs
-node tests/reliability/compromise.mjs
+# Each part ends with "<part>: N passed, 0 failed"; the counts go to the test command's summary.
+swl_run_counted "reliability storm" node tests/reliability/storm.mjs "${storm_args[@]}"
+swl_run_counted "reliability hostile files" node tests/reliability/hostile.mjs
+swl_run_counted "reliability compromise" node tests/reliability/compromise.mjs
 echo "== reliability run passed"

@@ -2,7 +2,8 @@
 //! exactly what cbindgen makes of this crate with its cbindgen.toml, so CI checks it without the
 //! cbindgen binary.
 //!
-//! Regenerate: `SWL_REGENERATE_HEADER=1 cargo test -p session-write-lock-c --test header_fresh`.
+//! Regenerate: `SWL_REGENERATE_HEADER=1 cargo test -p session-write-lock-c --test header_fresh`
+//! (refused under `CI=true`, where the test must be able to fail).
 
 use std::path::Path;
 
@@ -21,6 +22,11 @@ fn header_is_fresh() {
     bindings.write(&mut generated);
 
     if std::env::var_os("SWL_REGENERATE_HEADER").is_some() {
+        // Regenerating cannot fail, so it would turn this check green whatever the header says.
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "SWL_REGENERATE_HEADER is refused under CI=true: CI checks the committed header"
+        );
         std::fs::create_dir_all(header.parent().unwrap()).unwrap();
         std::fs::write(&header, &generated).expect("write include/session_write_lock.h");
         eprintln!("rewrote {}", header.display());

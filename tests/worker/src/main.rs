@@ -19,6 +19,9 @@
 //!
 //! The reliability run (tests/reliability/) drives the same modes of the C and Node workers.
 
+mod pids;
+
+use pids::dead_pid;
 use session_write_lock::{acquire, reset_instance_nonce, Error, Options, ReleaseOutcome};
 use std::fs::OpenOptions;
 use std::io::{BufRead, Read, Write};
@@ -194,17 +197,6 @@ fn restart(file: &Path) {
     wait_for_stdin_line();
     assert_eq!(new.release(), ReleaseOutcome::Released);
     say("released");
-}
-
-/// The pid of a child that has just exited. Taken fresh for every stale file, so that pid
-/// reuse (pid_max may be as low as 32768) cannot turn it into a live pid during a long storm.
-fn dead_pid() -> u32 {
-    let mut child = std::process::Command::new("true")
-        .spawn()
-        .expect("spawn true");
-    let pid = child.id();
-    child.wait().expect("wait true");
-    pid
 }
 
 /// A TypeScript-format lock file of a dead process (dated in the future so that only the dead
