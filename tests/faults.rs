@@ -8,7 +8,10 @@
 
 mod common;
 
-use common::{dead_pid, is_root, prefixed_worker, skip, Holder, TempDir};
+use common::{
+    counters_to_myself, dead_pid, is_root, prefixed_worker, skip, wait_until_waiting, Holder,
+    TempDir,
+};
 use session_write_lock::{acquire, clean_stale, inspect, CleanOptions, Error, LockGuard, Options};
 use std::fs::{File, FileTimes};
 use std::os::unix::fs::PermissionsExt;
@@ -115,6 +118,7 @@ fn a_read_only_directory_fails_with_erofs_and_keeps_its_files() {
     if !root_or_skip("faults::read_only") {
         return;
     }
+    let _counters = counters_to_myself(); // it waits: see a_waiter_whose_directory_…
     let dir = TempDir::new("ro");
     let mnt = Tmpfs::mount(dir.join("ro"), "size=1m");
     let stale_lock = mnt.join("stale.jsonl.lock");
@@ -264,6 +268,9 @@ fn a_waiter_whose_directory_is_deleted_gets_an_answer() {
     let sessions = dir.join("sessions");
     let file = sessions.join("s.jsonl");
     let holder = Holder::start(&[], &file);
+    // Tests of this binary that wait hold this too, so that only our waiter moves the counter.
+    let _counters = counters_to_myself();
+    let before = session_write_lock::stats::stats().waits;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn({
         let file = file.clone();
@@ -276,7 +283,7 @@ fn a_waiter_whose_directory_is_deleted_gets_an_answer() {
             let _ = tx.send(acquire(&file, &forever).map(|g: LockGuard| g.lock_path().exists()));
         }
     });
-    std::thread::sleep(Duration::from_millis(200)); // let it settle into waiting
+    wait_until_waiting(before);
     assert!(rx.try_recv().is_err(), "the lock is held: the waiter waits");
     let removed_at = Instant::now();
     std::fs::remove_dir_all(&sessions).unwrap();
@@ -323,6 +330,7 @@ fn a_full_disk_fails_with_enospc_and_leaves_no_trace() {
     if !root_or_skip("faults::disk_full") {
         return;
     }
+    let _counters = counters_to_myself(); // it waits: see a_waiter_whose_directory_…
     type Fill = fn(&Path);
     let kinds: [(&str, &str, Fill); 2] = [
         ("no space", "size=64k", fill_blocks),
@@ -432,7 +440,12 @@ fn deeply_nested_and_huge_number_payloads_get_a_verdict() {
             &["missing-pid", "invalid-createdAt"],
         ),
     ];
+    // A fresh file is busy however long one waits: one try says so. An old one is reclaimed
+    // within a real deadline: inspect() above took its flock, and a child another test spawns
+    // at that moment holds a copy of that descriptor until it execs.
+    let _counters = counters_to_myself(); // it may wait: see a_waiter_whose_directory_…
     let once = with_timeout(Duration::ZERO);
+    let patient = with_timeout(PATIENT);
     for (i, (name, content, reasons)) in rows.into_iter().enumerate() {
         for (age, expect_reclaim) in [(Duration::ZERO, false), (Duration::from_secs(3600), true)] {
             let file = dir.join(&format!("p{i}-{}.jsonl", age.as_secs()));
@@ -447,7 +460,7 @@ fn deeply_nested_and_huge_number_payloads_get_a_verdict() {
                 .unwrap();
             let seen = inspect(&file, STALE).unwrap().unwrap();
             assert_eq!(seen.stale_reasons, reasons, "{name}");
-            let verdict = acquire(&file, &once);
+            let verdict = acquire(&file, if expect_reclaim { &patient } else { &once });
             assert_eq!(
                 verdict.is_ok(),
                 expect_reclaim,

@@ -130,22 +130,88 @@ fn a_reentrant_acquire_with_a_longer_max_hold_extends_the_deadline() {
     setup();
     let dir = TempDir::new("extend");
     let file = dir.join("s.jsonl");
-    let short = Options {
-        max_hold: Some(Duration::from_millis(200)),
+    let max_hold = |ms| Options {
+        max_hold: Some(Duration::from_millis(ms)),
         ..Options::default()
     };
-    let long = Options {
-        max_hold: Some(Duration::from_millis(1200)),
-        ..Options::default()
-    };
-    let first = acquire(&file, &short).unwrap();
-    let second = acquire(&file, &long).unwrap();
-    std::thread::sleep(Duration::from_millis(600));
+    let first = acquire(&file, &max_hold(200)).unwrap();
+    let second = acquire(&file, &max_hold(1500)).unwrap();
+    // Handshake instead of a sleep: a lock due at 300 ms released by the watchdog means it
+    // has dealt with every deadline up to then, the first hold's 200 ms included.
+    let sentinel = acquire(dir.join("sentinel.jsonl"), &max_hold(300)).unwrap();
+    wait_for("the sentinel's deadline", || !sentinel.is_held());
     assert!(
         first.is_held() && second.is_held(),
-        "the 200 ms deadline was extended to 1200 ms"
+        "the 200 ms deadline was extended to 1500 ms"
     );
     let waited = wait_for("the extended deadline", || !second.is_held());
-    println!("extended hold released {waited:?} after the 600 ms check");
-    assert!(!first.lock_path().exists());
+    println!("extended hold released {waited:?} after the sentinel's");
+    assert!(!first.is_held() && !first.lock_path().exists());
+}
+
+/// Several holds with their own deadlines, acquired out of order: each is released once its
+/// own deadline has passed (never before: the log says how long it was held), and a hold with
+/// no max-hold is left alone.
+#[test]
+fn the_watchdog_keeps_each_locks_own_deadline() {
+    setup();
+    let dir = TempDir::new("deadlines");
+    let max_holds = [400u64, 100, 300, 200];
+    let guards: Vec<_> = max_holds
+        .iter()
+        .enumerate()
+        .map(|(i, &ms)| {
+            let options = Options {
+                max_hold: Some(Duration::from_millis(ms)),
+                ..Options::default()
+            };
+            acquire(dir.join(&format!("s{i}.jsonl")), &options).unwrap()
+        })
+        .collect();
+    let unbounded = Options {
+        max_hold: None,
+        ..Options::default()
+    };
+    let forever = acquire(dir.join("forever.jsonl"), &unbounded).unwrap();
+    wait_for("every bounded hold's release", || {
+        guards.iter().all(|g| !g.is_held())
+    });
+    for (guard, ms) in guards.iter().zip(max_holds) {
+        let line =
+            logged(&guard.lock_path().display().to_string()).expect("each release is logged");
+        let suffix = format!("(max={ms}ms): {}", guard.lock_path().display());
+        assert!(line.ends_with(&suffix), "{line}");
+        let held_ms: u64 = line["[session-write-lock] releasing lock held for ".len()..]
+            .split("ms")
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(held_ms >= ms, "released before its own deadline: {line}");
+        assert!(!guard.lock_path().exists());
+    }
+    assert!(forever.is_held() && forever.lock_path().exists());
+    assert!(logged(&forever.lock_path().display().to_string()).is_none());
+}
+
+/// The lock file removed by someone else (not replaced): reported, and the release does not
+/// create or delete anything.
+#[test]
+fn a_removed_lock_file_is_reported_as_compromised() {
+    setup();
+    let dir = TempDir::new("removed");
+    let guard = acquire(dir.join("s.jsonl"), &Options::default()).unwrap();
+    let lock_path = guard.lock_path().to_path_buf();
+    std::fs::remove_file(&lock_path).unwrap();
+    wait_for("the compromise report", || {
+        logged(&format!(
+            "compromised: the lock file was removed or replaced by someone else: {}",
+            lock_path.display()
+        ))
+        .is_some()
+    });
+    assert_eq!(guard.release(), ReleaseOutcome::Compromised);
+    assert!(!lock_path.exists(), "nothing appears at the path");
+    let again = acquire(dir.join("s.jsonl"), &Options::default()).expect("the path is free");
+    assert_eq!(again.release(), ReleaseOutcome::Released);
 }

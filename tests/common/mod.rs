@@ -7,6 +7,7 @@ use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 #[path = "../worker/src/pids.rs"]
 mod pids;
+#[allow(unused_imports)] // each test binary uses its own subset
 pub use pids::dead_pid;
 
 pub struct TempDir(pub PathBuf);
@@ -240,4 +241,28 @@ pub fn finish_within(mut child: Child, limit: std::time::Duration, what: &str) -
     }
     assert!(status.success(), "{what} failed: {status} {stdout}");
     stdout
+}
+
+/// Serialises the tests of one binary that read the process-wide counters
+/// (`session_write_lock::stats`) while they wait, so that another test's wait cannot pass
+/// for theirs. A failed test poisons nothing here: the guard is taken through the poison.
+pub fn counters_to_myself() -> std::sync::MutexGuard<'static, ()> {
+    static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SERIAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// The handshake "the waiter is waiting": returns once more acquires than `before` (a
+/// `stats().waits` taken before starting the waiter) have found the lock busy and been handed
+/// to the lock service. Fails the test after 10 s instead of hanging.
+pub fn wait_until_waiting(before: u64) {
+    let started = std::time::Instant::now();
+    while session_write_lock::stats::stats().waits <= before {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "the waiter never started waiting"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(1));
+    }
 }
