@@ -159,6 +159,49 @@ fn run_holds_the_lock_and_passes_the_exit_code_through() {
     );
 }
 
+/// A signal sent the moment the lock file appears, before the command may even have started:
+/// it must reach the command (never lost, never killing `run` while it holds the lock), and
+/// the lock file must be gone once `run` exits. 40 rounds, the four forwarded signals in turn.
+#[test]
+fn run_forwards_a_signal_sent_the_moment_the_lock_is_taken() {
+    let dir = TempDir::new("cli-signal");
+    let signals = [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT];
+    for round in 0..40 {
+        let file = dir.join(&format!("s{round}.jsonl"));
+        let lock = dir.join(&format!("s{round}.jsonl.lock"));
+        let signal = signals[round % signals.len()];
+        let mut run = Command::new(env!("CARGO_BIN_EXE_session-lock"))
+            .args(["run", s(&file), "--", "sleep", "30"])
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap();
+        let started = Instant::now();
+        while !lock.exists() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "round {round}: run never took the lock"
+            );
+            std::thread::sleep(Duration::from_micros(50));
+        }
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(run.id() as i32, signal) };
+        let status = common::finish_status_within(
+            &mut run,
+            Duration::from_secs(10),
+            &format!("round {round} (signal {signal})"),
+        );
+        assert_eq!(
+            status.code(),
+            Some(128 + signal),
+            "round {round}: signal {signal} must end the command, and run report it"
+        );
+        assert!(
+            !lock.exists(),
+            "round {round}: run left its lock file behind"
+        );
+    }
+}
+
 #[test]
 fn usage_and_io_errors_have_their_exit_codes() {
     let dir = TempDir::new("cli-errors");

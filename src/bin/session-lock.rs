@@ -6,6 +6,7 @@
 use session_write_lock::{
     acquire, clean_stale, inspect, inspect_lock_file, CleanOptions, Error, Inspection, Options,
 };
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicI32, Ordering};
@@ -54,7 +55,8 @@ usage: session-lock run FILE [-n | -w SECONDS | --timeout-ms N] [-E CODE] [--sta
 
 Takes the lock of session FILE, runs CMD, releases the lock and exits with CMD's exit code
 (128+signal if CMD was killed by a signal). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded
-to CMD. The short options are those of util-linux flock(1).
+to CMD; one that arrives while the lock is being taken is held until CMD has started, then
+forwarded. The short options are those of util-linux flock(1).
 
   -n, --nonblock                 fail at once if the lock is busy (exit 1, or -E CODE)
   -w, --timeout SECONDS          wait up to SECONDS (fractions allowed; 0 = one try)
@@ -409,6 +411,20 @@ extern "C" fn forward(signal: libc::c_int) {
     }
 }
 
+/// Blocks or unblocks (`how`) the forwarded signals for this thread.
+fn set_forwarded_mask(how: libc::c_int) {
+    // SAFETY: a zeroed sigset_t is initialised by sigemptyset before use; the calls only
+    // change this thread's signal mask.
+    unsafe {
+        let mut set: libc::sigset_t = std::mem::zeroed();
+        libc::sigemptyset(&mut set);
+        for signal in FORWARDED {
+            libc::sigaddset(&mut set, signal);
+        }
+        libc::pthread_sigmask(how, &set, std::ptr::null_mut());
+    }
+}
+
 fn run(args: &[String]) -> Result<ExitCode, Failure> {
     let parsed = parse(
         args,
@@ -452,26 +468,40 @@ fn run(args: &[String]) -> Result<ExitCode, Failure> {
     if let Some(wait) = wait {
         options.timeout = Some(wait);
     }
-    let guard = match (acquire(file, &options), conflict_exit_code) {
-        (Err(e @ Error::Busy { .. }), Some(code)) => {
-            eprintln!("session-lock: {e}");
-            return Ok(ExitCode::from(code));
+    // A signal must neither kill us between creating the lock file and recording the child
+    // (the file would stay behind) nor reach the handler before there is a child to forward it
+    // to (it would be lost): it waits, blocked, until the child is recorded. The lock service
+    // thread, started by the acquire, inherits the mask and so never takes these signals.
+    set_forwarded_mask(libc::SIG_BLOCK);
+    let guard = match acquire(file, &options) {
+        Ok(guard) => guard,
+        Err(e) => {
+            set_forwarded_mask(libc::SIG_UNBLOCK); // nothing held: a pending signal ends us
+            if let (Error::Busy { .. }, Some(code)) = (&e, conflict_exit_code) {
+                eprintln!("session-lock: {e}");
+                return Ok(ExitCode::from(code));
+            }
+            return Err(e.into());
         }
-        (result, _) => result?,
     };
-    for signal in FORWARDED {
-        // SAFETY: installing a handler that only calls kill(2).
-        unsafe {
-            libc::signal(
-                signal,
-                forward as extern "C" fn(libc::c_int) as libc::sighandler_t,
-            )
-        };
-    }
-    let mut child = match Command::new(program).args(program_args).spawn() {
+    let mut command = Command::new(program);
+    command.args(program_args);
+    // The child would inherit the blocked mask (and keep the signals we forward from ending
+    // it): it unblocks them before exec. Our handler is installed only after the spawn, so
+    // the child never runs it.
+    // SAFETY: the closure only calls async-signal-safe functions (sigemptyset, sigaddset,
+    // pthread_sigmask).
+    unsafe {
+        command.pre_exec(|| {
+            set_forwarded_mask(libc::SIG_UNBLOCK);
+            Ok(())
+        })
+    };
+    let mut child = match command.spawn() {
         Ok(child) => child,
         Err(e) => {
             drop(guard);
+            set_forwarded_mask(libc::SIG_UNBLOCK); // nothing held: a pending signal ends us
             eprintln!("session-lock: cannot run '{program}': {e}");
             return Ok(ExitCode::from(
                 if e.kind() == std::io::ErrorKind::NotFound {
@@ -482,7 +512,17 @@ fn run(args: &[String]) -> Result<ExitCode, Failure> {
             ));
         }
     };
+    for signal in FORWARDED {
+        // SAFETY: installing a handler that only calls kill(2).
+        unsafe {
+            libc::signal(
+                signal,
+                forward as extern "C" fn(libc::c_int) as libc::sighandler_t,
+            )
+        };
+    }
     CHILD.store(child.id() as i32, Ordering::Relaxed);
+    set_forwarded_mask(libc::SIG_UNBLOCK); // what arrived meanwhile is forwarded now
     let status = child.wait().map_err(|e| Error::Io {
         op: "wait for command",
         path: PathBuf::from(program),

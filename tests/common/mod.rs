@@ -223,10 +223,25 @@ impl StormCounts {
 /// Waits for `child` to exit, killing it and failing the test if it takes longer than
 /// `limit`: a hang becomes a failure instead of a stuck test run. Returns its stdout.
 pub fn finish_within(mut child: Child, limit: std::time::Duration, what: &str) -> String {
+    let status = finish_status_within(&mut child, limit, what);
+    let mut stdout = String::new();
+    if let Some(mut out) = child.stdout.take() {
+        std::io::Read::read_to_string(&mut out, &mut stdout).unwrap();
+    }
+    assert!(status.success(), "{what} failed: {status} {stdout}");
+    stdout
+}
+
+/// Waits for `child` to exit and returns how it did; kills it and fails the test after `limit`.
+pub fn finish_status_within(
+    child: &mut Child,
+    limit: std::time::Duration,
+    what: &str,
+) -> std::process::ExitStatus {
     let started = std::time::Instant::now();
-    let status = loop {
+    loop {
         if let Some(status) = child.try_wait().unwrap() {
-            break status;
+            return status;
         }
         if started.elapsed() > limit {
             let _ = child.kill();
@@ -234,13 +249,7 @@ pub fn finish_within(mut child: Child, limit: std::time::Duration, what: &str) -
             panic!("{what} did not finish within {limit:?}");
         }
         std::thread::sleep(std::time::Duration::from_millis(10));
-    };
-    let mut stdout = String::new();
-    if let Some(mut out) = child.stdout.take() {
-        std::io::Read::read_to_string(&mut out, &mut stdout).unwrap();
     }
-    assert!(status.success(), "{what} failed: {status} {stdout}");
-    stdout
 }
 
 /// Serialises the tests of one binary that read the process-wide counters
