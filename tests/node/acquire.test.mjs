@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { acquireSessionWriteLock, getInstanceNonce, SessionWriteLockError } from "../../npm/index.mjs";
-import { asyncDispose, sessionsDir, starttimeOf } from "./helpers.mjs";
+import { asyncDispose, sessionsDir, starttimeOf, stats } from "./helpers.mjs";
 
 test("the lock file sits next to the session file and says who holds it", async (t) => {
   const dir = sessionsDir(t);
@@ -83,12 +83,13 @@ test("handles are async-disposable (await using)", async (t) => {
 test("a free lock is taken without waiting for the lock service", async (t) => {
   const sessionFile = path.join(sessionsDir(t), "a.jsonl");
   const cycles = 2_000;
+  const before = stats();
   const started = performance.now();
   for (let i = 0; i < cycles; i++) {
     const lock = await acquireSessionWriteLock({ sessionFile });
     await lock.release();
   }
   const perCycleUs = ((performance.now() - started) * 1000) / cycles;
-  t.diagnostic(`acquire+release: ${perCycleUs.toFixed(1)} µs per cycle (debug builds are slower)`);
-  assert.ok(perCycleUs < 5_000, `${perCycleUs} µs per cycle`);
+  t.diagnostic(`acquire+release: ${perCycleUs.toFixed(1)} µs per cycle (figures: scripts/bench.sh)`);
+  assert.deepEqual(stats(), before, "no acquire was handed to the lock service to wait");
 });

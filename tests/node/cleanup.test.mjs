@@ -20,7 +20,7 @@ test("locks are released when the holder exits", async (t) => {
   assert.deepEqual(holder.lockPaths.filter((p) => fs.existsSync(p)), []);
 });
 
-for (const signal of ["SIGTERM", "SIGINT"]) {
+for (const signal of ["SIGTERM", "SIGINT", "SIGQUIT", "SIGABRT"]) {
   test(`locks are released on ${signal}, which still ends the process`, async (t) => {
     const holder = await startHolder(threeFiles(t));
     assert.deepEqual(await holder.kill(signal), { code: null, signal });

@@ -6,7 +6,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { acquireSessionWriteLock, SessionWriteLockError } from "../../npm/index.mjs";
-import { epochNow, sessionsDir, startHolder, track } from "./helpers.mjs";
+import { epochNow, sessionsDir, startHolder, stats, track, waitUntilWaiting } from "./helpers.mjs";
 
 test("a waiter gets the lock right after another process releases it", async (t) => {
   const sessionFile = path.join(sessionsDir(t), "a.jsonl");
@@ -17,8 +17,9 @@ test("a waiter gets the lock right after another process releases it", async (t)
     assert.equal(error.owner, `pid=${holder.pid}`);
     return true;
   });
+  const before = stats().waits;
   const waiting = acquireSessionWriteLock({ sessionFile, timeoutMs: 10_000 });
-  await new Promise((resolve) => setTimeout(resolve, 100)); // let it settle into waiting
+  await waitUntilWaiting(before); // the release below is what it must notice
   holder.send("release");
   const lock = await waiting;
   const acquiredAt = epochNow();
@@ -33,8 +34,9 @@ test("a waiter gets the lock right after another process releases it", async (t)
 test("a SIGKILLed holder is noticed by a waiting process", async (t) => {
   const sessionFile = path.join(sessionsDir(t), "a.jsonl");
   const holder = await startHolder([sessionFile]);
+  const before = stats().waits;
   const waiting = acquireSessionWriteLock({ sessionFile, timeoutMs: 10_000 });
-  await new Promise((resolve) => setTimeout(resolve, 100));
+  await waitUntilWaiting(before);
   const killedAt = performance.now();
   await holder.kill("SIGKILL");
   const lock = await waiting;
@@ -50,8 +52,9 @@ test("64 waiting acquisitions leave the libuv pool free", async (t) => {
   const files = Array.from({ length: 64 }, (_, i) => path.join(dir, `s${i}.jsonl`));
   const holder = await startHolder(files);
   t.after(() => holder.kill());
+  const before = stats().waits;
   const waiters = files.map((sessionFile) => track(acquireSessionWriteLock({ sessionFile, timeoutMs: 20_000 })));
-  await new Promise((resolve) => setTimeout(resolve, 50));
+  await waitUntilWaiting(before + files.length - 1); // all 64 are waiting
 
   const probe = path.join(dir, "probe.txt");
   fs.writeFileSync(probe, "ok");

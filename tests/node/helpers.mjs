@@ -1,8 +1,9 @@
 // Shared helpers of the Node suites: temporary session directories, lock files written the way
 // the TypeScript module wrote them, and child processes that hold locks.
 
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import fs from "node:fs";
+import { createRequire } from "node:module";
 import os from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -29,9 +30,28 @@ export function starttimeOf(pid) {
   return Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[22 - 3]);
 }
 
-/** The pid of a process that has exited. */
+/**
+ * A pid no process can have: above the kernel's pid_max (a reaped child's pid could be reused
+ * by the time the library judges it).
+ */
 export function deadPid() {
-  return spawnSync(process.execPath, ["-e", ""]).pid;
+  return Number(fs.readFileSync("/proc/sys/kernel/pid_max", "utf8")) + 1;
+}
+
+/** The core's counters: `{ waits, eventWakeups, timerReinspections }` of this process. */
+export const stats = () => createRequire(import.meta.url)("../../npm/native.js").__stats();
+
+/**
+ * The handshake "the waiter is waiting": resolves once more acquires than `before` (a
+ * `stats().waits` taken before starting the waiter) found the lock busy and were handed to the
+ * lock service. Rejects after 10 s instead of hanging.
+ */
+export async function waitUntilWaiting(before) {
+  const started = performance.now();
+  while (stats().waits <= before) {
+    if (performance.now() - started > 10_000) throw new Error("the waiter never started waiting");
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
 }
 
 /** Writes a lock file as the TypeScript module did; `ageMs` backdates its mtime. */

@@ -74,7 +74,10 @@ test("the watchdog releases a lock held past maxHoldMs, and logs it", async (t) 
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
   t.diagnostic(`released by the watchdog after ${(performance.now() - started).toFixed(0)} ms`);
-  while (lines.length === 0) await new Promise((resolve) => setTimeout(resolve, 10)); // the log hops threads
+  while (lines.length === 0) {
+    assert.ok(performance.now() - started < 10_000, "the watchdog's log line never arrived"); // it hops threads
+    await new Promise((resolve) => setTimeout(resolve, 10));
+  }
   assert.match(lines[0], /^\[session-write-lock\] releasing lock held for \d+ms \(max=200ms\): /);
   assert.ok(lines[0].endsWith(old.lockPath), lines[0]);
 

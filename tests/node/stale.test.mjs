@@ -22,7 +22,7 @@ async function legacyCase(t, payload, { ageMs, reasons, reclaimed }) {
   const lockPath = writeLegacyLock(sessionFile, payload, { ageMs });
   const seen = await inspectSessionWriteLock(sessionFile);
   assert.equal(seen.format, "legacy");
-  for (const reason of reasons) assert.ok(seen.staleReasons.includes(reason), `${reason} in ${seen.staleReasons}`);
+  assert.deepEqual(seen.staleReasons, reasons);
   assert.equal(seen.stale, reclaimed);
   const attempt = acquireSessionWriteLock({ sessionFile, timeoutMs: 0 });
   if (!reclaimed) {
