@@ -45,6 +45,7 @@ suite() {
 check "cargo fmt --check" cargo fmt --all -- --check
 check "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
 echo "== Rust tests"
+swl_apt_install "fault injection in tests/creation_fallbacks.rs" strace
 swl_run_counted "Rust tests" cargo test --workspace --no-fail-fast || failed+=("Rust tests")
 # Built (not run): its own workspace and lockfile; libFuzzer itself is C++.
 swl_apt_install "libFuzzer, linked into the fuzz target, is C++" g++
