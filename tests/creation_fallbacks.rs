@@ -22,7 +22,10 @@ fn strace_or_skip(test: &str) -> bool {
         .status()
         .is_ok_and(|s| s.success());
     if !there {
-        skip(test, "strace is not installed (scripts/test.sh installs it)");
+        skip(
+            test,
+            "strace is not installed (scripts/test.sh installs it)",
+        );
     }
     there
 }
@@ -58,13 +61,7 @@ fn strace_prefix(fault: Fault, dir: &Path, log: &Path) -> Vec<String> {
         Fault::NoTmpfile => {
             args.extend(["-P".to_string(), dir.display().to_string()]);
             args.extend(
-                [
-                    "-e",
-                    "trace=openat",
-                    "-e",
-                    "inject=openat:error=EOPNOTSUPP",
-                ]
-                .map(String::from),
+                ["-e", "trace=openat", "-e", "inject=openat:error=EOPNOTSUPP"].map(String::from),
             );
         }
     }
@@ -138,7 +135,9 @@ fn hold_contend_release(fault: Fault, dir: &TempDir, name: &str) -> (PathBuf, Pa
     let log = dir.0.with_extension(format!("{name}.strace"));
     let prefix = strace_prefix(fault, &dir.0, &log);
     let holder = Holder::start(&as_strs(&prefix), &file);
-    let seen = inspect(&file, STALE).unwrap().expect("the lock file is there");
+    let seen = inspect(&file, STALE)
+        .unwrap()
+        .expect("the lock file is there");
     assert_eq!(
         (seen.format.as_str(), seen.pid, seen.pid_alive, seen.stale),
         ("flock", Some(holder.pid_seen_inside), true, false),
@@ -153,7 +152,10 @@ fn hold_contend_release(fault: Fault, dir: &TempDir, name: &str) -> (PathBuf, Pa
         timeout: Some(Duration::ZERO),
         ..Options::default()
     };
-    assert!(acquire(&file, &once).is_err(), "the normal way sees it held");
+    assert!(
+        acquire(&file, &once).is_err(),
+        "the normal way sees it held"
+    );
     holder.release();
     assert!(!lock.exists(), "released");
     try_in_process(&as_strs(&contender), &file, 0).expect("free again, also on the fallback");
@@ -168,7 +170,10 @@ fn the_in_place_o_excl_create_holds_and_excludes() {
     }
     let dir = TempDir::new("fallback-excl");
     let (log, lock) = hold_contend_release(Fault::NoLink, &dir, "s");
-    let created = lines_with(&log, &format!("\"{}\", O_RDWR|O_CREAT|O_EXCL", lock.display()));
+    let created = lines_with(
+        &log,
+        &format!("\"{}\", O_RDWR|O_CREAT|O_EXCL", lock.display()),
+    );
     assert!(
         created.iter().any(|l| !l.contains("= -1")),
         "the holder created the lock file in place: {created:?}"
@@ -257,8 +262,14 @@ fn every_way_of_creating_excludes_the_others() {
     for log in [in_place_log, temp_log] {
         let _ = std::fs::remove_file(log);
     }
-    assert_eq!(in_place, iterations, "every lock of the first worker was created in place");
-    assert!(refused >= iterations, "the second worker never had O_TMPFILE");
+    assert_eq!(
+        in_place, iterations,
+        "every lock of the first worker was created in place"
+    );
+    assert!(
+        refused >= iterations,
+        "the second worker never had O_TMPFILE"
+    );
     println!("storm across the three ways of creating: {counts:?}");
     assert_eq!(counts.acquired, ways.len() * iterations);
     assert_eq!(counts.violations, 0, "two processes held the lock at once");

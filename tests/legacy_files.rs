@@ -553,3 +553,35 @@ fn a_fifo_at_the_lock_path_is_never_opened() {
         .unwrap();
     writer.join().unwrap().unwrap();
 }
+
+/// A device node at the lock path (here /dev/null's, 1:3) is in the way: busy, described, and
+/// never deleted, by acquire or clean. (That it is never opened is shown with a FIFO above.)
+/// mknod needs root.
+#[test]
+fn a_device_node_at_the_lock_path_is_left_alone() {
+    if !common::is_root() {
+        common::skip("legacy_files::device_node", "mknod needs root");
+        return;
+    }
+    let dir = TempDir::new("device");
+    let file = dir.join("s.jsonl");
+    let lock = lock_of(&file);
+    let c = std::ffi::CString::new(lock.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    let rc = unsafe { libc::mknod(c.as_ptr(), libc::S_IFCHR | 0o666, libc::makedev(1, 3)) };
+    assert_eq!(rc, 0, "{}", std::io::Error::last_os_error());
+    let before = std::fs::symlink_metadata(&lock).unwrap();
+    let message = acquire(&file, &once()).expect_err("busy").to_string();
+    assert!(message.contains("a device node is in the way"), "{message}");
+    let seen = inspect(&file, STALE).unwrap().unwrap();
+    assert_eq!(
+        (seen.format.as_str(), seen.stale),
+        ("not-a-file", false),
+        "{seen:?}"
+    );
+    let report = clean_stale(&dir.0, &CleanOptions::default()).unwrap();
+    assert!(report.cleaned.is_empty(), "{report:?}");
+    let after = std::fs::symlink_metadata(&lock).expect("never deleted");
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!((after.ino(), after.rdev()), (before.ino(), before.rdev()));
+}
