@@ -531,17 +531,34 @@ fn a_fifo_at_the_lock_path_is_never_opened() {
         .success());
     // A writer's open blocks until some reader opens the FIFO: if inspecting it opened it,
     // the writer would get through.
+    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
     let writer = std::thread::spawn({
         let fifo = fifo.clone();
-        move || File::options().write(true).open(fifo).map(drop)
+        move || {
+            // SAFETY: gettid has no preconditions.
+            tid_tx.send(unsafe { libc::gettid() }).unwrap();
+            File::options().write(true).open(fifo).map(drop)
+        }
     });
+    // Handshake: the writer is blocked in its open before the library looks at the FIFO.
+    let tid = tid_rx.recv().unwrap();
+    let started = std::time::Instant::now();
+    while !std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"))
+        .is_ok_and(|s| s.split_whitespace().next() == Some(&libc::SYS_openat.to_string()))
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the writer never blocked"
+        );
+        std::thread::sleep(Duration::from_millis(1));
+    }
     for _ in 0..3 {
         assert!(acquire(&file, &once()).is_err());
         assert!(inspect(&file, STALE)
             .unwrap()
             .is_some_and(|i| i.format == "not-a-file"));
     }
-    std::thread::sleep(Duration::from_millis(200));
+    std::thread::sleep(Duration::from_millis(200)); // time for an open writer to get through
     assert!(
         !writer.is_finished(),
         "the FIFO was opened by the lock library"

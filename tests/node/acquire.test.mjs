@@ -7,7 +7,7 @@ import os from "node:os";
 import path from "node:path";
 import { test } from "node:test";
 import { acquireSessionWriteLock, getInstanceNonce, SessionWriteLockError } from "../../npm/index.mjs";
-import { asyncDispose, sessionsDir, starttimeOf, stats } from "./helpers.mjs";
+import { asyncDispose, sessionsDir, starttimeOf, stats, waitUntilWaiting } from "./helpers.mjs";
 
 test("the lock file sits next to the session file and says who holds it", async (t) => {
   const dir = sessionsDir(t);
@@ -46,8 +46,10 @@ test("without allowReentrant a second acquire in the same process waits", async 
     acquireSessionWriteLock({ sessionFile, allowReentrant: false, timeoutMs: 0 }),
     SessionWriteLockError,
   );
+  const before = stats().waits;
   const waiting = acquireSessionWriteLock({ sessionFile, allowReentrant: false, timeoutMs: 5_000 });
-  setTimeout(() => held.release(), 50);
+  await waitUntilWaiting(before);
+  await held.release();
   const next = await waiting;
   assert.equal(fs.existsSync(next.lockPath), true);
   await next.release();
