@@ -280,26 +280,36 @@ fn a_waiter_whose_directory_is_deleted_gets_an_answer() {
                 allow_reentrant: false,
                 ..Options::default()
             };
-            let _ = tx.send(acquire(&file, &forever).map(|g: LockGuard| g.lock_path().exists()));
+            let _ = tx.send(acquire(&file, &forever)); // the guard is kept until checked
         }
     });
     wait_until_waiting(before);
     assert!(rx.try_recv().is_err(), "the lock is held: the waiter waits");
     let removed_at = Instant::now();
-    std::fs::remove_dir_all(&sessions).unwrap();
-    let answer = rx
+    let removed = std::fs::remove_dir_all(&sessions);
+    let answer: Result<LockGuard, Error> = rx
         .recv_timeout(Duration::from_secs(10))
         .expect("the waiter hangs after its directory was deleted");
     println!(
-        "waiter {:?} after `rm -rf` of its directory: {answer:?}",
+        "waiter {:?} after `rm -rf` of its directory: {answer:?} (rm: {removed:?})",
         removed_at.elapsed()
     );
-    match answer {
-        Err(e) => assert_eq!(e.code(), Some("ENOENT"), "{e}"),
-        Ok(exists) => assert!(
-            exists,
-            "a waiter that says it holds the lock has a lock file"
-        ),
+    match removed {
+        Ok(()) => {}
+        // The waiter took the lock between rm's unlink of the holder's file and its rmdir,
+        // as any writer racing `rm -rf` may: then its lock file is what is in the way.
+        Err(e) if e.raw_os_error() == Some(libc::ENOTEMPTY) => {
+            let guard = answer.as_ref().expect("only the waiter's lock can be left");
+            assert!(
+                guard.lock_path().exists(),
+                "a waiter that says it holds the lock has a lock file"
+            );
+            std::fs::remove_dir_all(&sessions).unwrap();
+        }
+        Err(e) => panic!("rm -rf {}: {e}", sessions.display()),
+    }
+    if let Err(e) = answer {
+        assert_eq!(e.code(), Some("ENOENT"), "{e}");
     }
     holder.release();
 }
