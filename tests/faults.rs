@@ -486,3 +486,44 @@ fn deeply_nested_and_huge_number_payloads_get_a_verdict() {
         println!("{name}: {reasons:?}; fresh -> busy, an hour old -> reclaimed");
     }
 }
+
+/// The race behind reclaims that failed one run in eight: a child spawned (posix_spawn, vfork)
+/// while `inspect()` or an acquire holds a stale file's flock keeps a copy of that descriptor,
+/// and so the flock, until it execs. Here our own second descriptor plays that child. A single
+/// try sees the file busy; a caller with a deadline gets it once that descriptor is closed.
+#[test]
+fn a_stale_file_whose_flock_is_held_for_a_moment_is_reclaimed_within_the_deadline() {
+    let _counters = counters_to_myself();
+    let dir = TempDir::new("brief-flock");
+    let file = dir.join("s.jsonl");
+    let lock = lock_of(&file);
+    std::fs::write(&lock, legacy(dead_pid())).unwrap();
+    let copy = File::open(&lock).unwrap();
+    // SAFETY: flock on a descriptor we own.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&copy), libc::LOCK_EX) },
+        0
+    );
+    assert!(
+        matches!(
+            acquire(&file, &with_timeout(Duration::ZERO)),
+            Err(Error::Busy { .. })
+        ),
+        "one try while the copy holds the flock"
+    );
+    let before = session_write_lock::stats::stats().waits;
+    let waiter = std::thread::spawn({
+        let file = file.clone();
+        move || acquire(&file, &with_timeout(PATIENT)).map(|g| g.lock_path().exists())
+    });
+    wait_until_waiting(before);
+    drop(copy); // the child's exec
+    assert!(
+        waiter
+            .join()
+            .unwrap()
+            .expect("reclaimed within the deadline"),
+        "and its lock file is there"
+    );
+    assert!(!lock.exists(), "released when the guard was dropped");
+}
