@@ -50,7 +50,7 @@ swl_summary() {
 # "[part: ]N passed, N failed" lines of the C and reliability runs. A suite that exited
 # non-zero (STATUS) without printing a failure counts as one failed: it crashed or did not build.
 swl_count_lines() {
-  local suite=$1 log=$2 status=$3 counts
+  local suite=$1 log=$2 status=$3 counts passed failed skipped
   counts=$(awk '
     /^test result: / {
       for (i = 1; i <= NF; i++) {

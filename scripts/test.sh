@@ -14,7 +14,7 @@ SWL_SUMMARY="$(mktemp)"
 export SWL_SUMMARY
 trap 'echo "== all suites"; swl_summary "$SWL_SUMMARY"; rm -f "$SWL_SUMMARY"' EXIT
 
-failed=()
+failed=() # names of the suites that failed
 failures_recorded() { awk -F'\t' '{ f += $3 } END { print f + 0 }' "$SWL_SUMMARY"; }
 
 # check NAME CMD... — a step that passes or fails as a whole (one count).

@@ -26,6 +26,18 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
+/// Returns the moment `path` exists (checked every 50 µs); fails after 10 s.
+fn wait_for_file(path: &Path, what: &str) {
+    let started = Instant::now();
+    while !path.exists() {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "{what} never appeared"
+        );
+        std::thread::sleep(Duration::from_micros(50));
+    }
+}
+
 fn legacy_dead_lock(dir: &TempDir, name: &str) -> std::path::PathBuf {
     let lock = dir.join(&format!("{name}.jsonl.lock"));
     std::fs::write(
@@ -128,14 +140,7 @@ fn run_holds_the_lock_and_passes_the_exit_code_through() {
         .spawn()
         .unwrap();
     let lock = dir.join("s.jsonl.lock");
-    let started = Instant::now();
-    while !lock.exists() {
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "first run never took the lock"
-        );
-        std::thread::sleep(Duration::from_millis(10));
-    }
+    wait_for_file(&lock, "the first run's lock");
     let out = cli(&["run", s(&file), "--timeout-ms", "0", "--", "true"]);
     assert_eq!(
         out.status.code(),
@@ -175,14 +180,7 @@ fn run_forwards_a_signal_sent_the_moment_the_lock_is_taken() {
             .stdin(Stdio::null())
             .spawn()
             .unwrap();
-        let started = Instant::now();
-        while !lock.exists() {
-            assert!(
-                started.elapsed() < Duration::from_secs(10),
-                "round {round}: run never took the lock"
-            );
-            std::thread::sleep(Duration::from_micros(50));
-        }
+        wait_for_file(&lock, &format!("round {round}: the lock"));
         // SAFETY: signalling our own child.
         unsafe { libc::kill(run.id() as i32, signal) };
         let status = common::finish_status_within(

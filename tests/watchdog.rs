@@ -31,6 +31,19 @@ fn logged(needle: &str) -> Option<String> {
         .cloned()
 }
 
+/// The watchdog's log line for `lock_path`, checked for its form and its `max=`; returns how
+/// long it says the lock was held.
+fn watchdog_release(lock_path: &std::path::Path, max_ms: u64) -> u64 {
+    const PREFIX: &str = "[session-write-lock] releasing lock held for ";
+    let line = logged(&lock_path.display().to_string()).expect("the watchdog logs");
+    let suffix = format!("ms (max={max_ms}ms): {}", lock_path.display());
+    let held = line
+        .strip_prefix(PREFIX)
+        .and_then(|rest| rest.strip_suffix(&suffix))
+        .unwrap_or_else(|| panic!("{line}"));
+    held.parse().unwrap_or_else(|_| panic!("{line}"))
+}
+
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) -> Duration {
     let started = Instant::now();
     while !done() {
@@ -57,20 +70,8 @@ fn watchdog_releases_a_lock_held_too_long() {
     let waited = wait_for("the watchdog", || !old.is_held());
     println!("watchdog released a 300 ms max-hold lock after {waited:?}");
     assert!(!lock_path.exists());
-    let line = logged(&lock_path.display().to_string()).expect("the watchdog logs");
-    let pattern = format!("(max=300ms): {}", lock_path.display());
-    assert!(
-        line.starts_with("[session-write-lock] releasing lock held for ")
-            && line.ends_with(&pattern),
-        "{line}"
-    );
-    let held_ms: u64 = line["[session-write-lock] releasing lock held for ".len()..]
-        .split("ms")
-        .next()
-        .unwrap()
-        .parse()
-        .unwrap();
-    assert!(held_ms >= 300, "{line}");
+    let held_ms = watchdog_release(&lock_path, 300);
+    assert!(held_ms >= 300, "held {held_ms} ms");
 
     let new = acquire(&file, &Options::default()).unwrap();
     assert_eq!(
@@ -100,29 +101,6 @@ fn heartbeat_refreshes_the_mtime_of_held_locks() {
             .unwrap()
             > past + Duration::from_secs(1800)
     });
-}
-
-#[test]
-fn a_replaced_lock_file_is_reported_and_left_alone() {
-    setup();
-    let dir = TempDir::new("compromise");
-    let guard = acquire(dir.join("s.jsonl"), &Options::default()).unwrap();
-    let lock_path = guard.lock_path().to_path_buf();
-    std::fs::remove_file(&lock_path).unwrap();
-    std::fs::write(&lock_path, "someone else's lock").unwrap();
-    wait_for("the compromise report", || {
-        logged(&format!(
-            "compromised: the lock file was removed or replaced by someone else: {}",
-            lock_path.display()
-        ))
-        .is_some()
-    });
-    assert_eq!(guard.release(), ReleaseOutcome::Compromised);
-    assert_eq!(
-        std::fs::read_to_string(&lock_path).unwrap(),
-        "someone else's lock",
-        "their file is not deleted"
-    );
 }
 
 #[test]
@@ -177,41 +155,49 @@ fn the_watchdog_keeps_each_locks_own_deadline() {
         guards.iter().all(|g| !g.is_held())
     });
     for (guard, ms) in guards.iter().zip(max_holds) {
-        let line =
-            logged(&guard.lock_path().display().to_string()).expect("each release is logged");
-        let suffix = format!("(max={ms}ms): {}", guard.lock_path().display());
-        assert!(line.ends_with(&suffix), "{line}");
-        let held_ms: u64 = line["[session-write-lock] releasing lock held for ".len()..]
-            .split("ms")
-            .next()
-            .unwrap()
-            .parse()
-            .unwrap();
-        assert!(held_ms >= ms, "released before its own deadline: {line}");
+        let held_ms = watchdog_release(guard.lock_path(), ms);
+        assert!(
+            held_ms >= ms,
+            "released after {held_ms} ms, before its own deadline"
+        );
         assert!(!guard.lock_path().exists());
     }
     assert!(forever.is_held() && forever.lock_path().exists());
     assert!(logged(&forever.lock_path().display().to_string()).is_none());
 }
 
-/// The lock file removed by someone else (not replaced): reported, and the release does not
-/// create or delete anything.
+/// The lock file removed, or replaced, by someone else: the heartbeat reports it, and the
+/// release neither deletes their file nor leaves anything at the path.
 #[test]
-fn a_removed_lock_file_is_reported_as_compromised() {
+fn a_removed_or_replaced_lock_file_is_reported_and_left_alone() {
     setup();
-    let dir = TempDir::new("removed");
-    let guard = acquire(dir.join("s.jsonl"), &Options::default()).unwrap();
-    let lock_path = guard.lock_path().to_path_buf();
-    std::fs::remove_file(&lock_path).unwrap();
-    wait_for("the compromise report", || {
-        logged(&format!(
-            "compromised: the lock file was removed or replaced by someone else: {}",
-            lock_path.display()
-        ))
-        .is_some()
-    });
-    assert_eq!(guard.release(), ReleaseOutcome::Compromised);
-    assert!(!lock_path.exists(), "nothing appears at the path");
-    let again = acquire(dir.join("s.jsonl"), &Options::default()).expect("the path is free");
-    assert_eq!(again.release(), ReleaseOutcome::Released);
+    for (tag, theirs) in [("removed", None), ("replaced", Some("someone else's lock"))] {
+        let dir = TempDir::new(tag);
+        let guard = acquire(dir.join("s.jsonl"), &Options::default()).unwrap();
+        let lock_path = guard.lock_path().to_path_buf();
+        std::fs::remove_file(&lock_path).unwrap();
+        if let Some(content) = theirs {
+            std::fs::write(&lock_path, content).unwrap();
+        }
+        wait_for("the compromise report", || {
+            logged(&format!(
+                "compromised: the lock file was removed or replaced by someone else: {}",
+                lock_path.display()
+            ))
+            .is_some()
+        });
+        assert_eq!(guard.release(), ReleaseOutcome::Compromised, "{tag}");
+        match theirs {
+            Some(content) => assert_eq!(
+                std::fs::read_to_string(&lock_path).unwrap(),
+                content,
+                "their file is not deleted"
+            ),
+            None => {
+                assert!(!lock_path.exists(), "nothing appears at the path");
+                let again = acquire(dir.join("s.jsonl"), &Options::default()).unwrap();
+                assert_eq!(again.release(), ReleaseOutcome::Released);
+            }
+        }
+    }
 }
