@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -62,16 +61,16 @@ static int enter(const char *marker) {
     return 1;
 }
 
-/* Taken fresh for every stale file: pid_max may be 32768, and a reused pid would keep a
- * legacy lock dated in the future alive forever. */
+/* A pid no process can have: above the kernel's pid_max. A reaped child's pid could be reused
+ * during a long storm, and a reused pid would keep a legacy lock dated in the future alive. */
 static pid_t dead_pid(void) {
-    pid_t pid = fork();
-    if (pid == 0) _exit(0);
-    if (pid < 0 || waitpid(pid, NULL, 0) != pid) {
-        perror("c-worker: fork");
-        exit(12);
+    long pid_max = 4194304; /* PID_MAX_LIMIT, the most pid_max can be */
+    FILE *f = fopen("/proc/sys/kernel/pid_max", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%ld", &pid_max) != 1) pid_max = 4194304;
+        fclose(f);
     }
-    return pid;
+    return (pid_t)(pid_max + 1);
 }
 
 /* A TypeScript-format lock file of a dead process in `temp`, to be linked into place later. */

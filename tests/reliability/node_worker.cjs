@@ -9,7 +9,6 @@
 //                                              prints "released ok"; log lines as "log <line>"
 
 const fs = require("node:fs");
-const { spawnSync } = require("node:child_process");
 const path = require("node:path");
 const lockPackage = require(path.join(__dirname, "../../npm"));
 
@@ -30,9 +29,10 @@ function enter(marker) {
   }
 }
 
-/** A TypeScript-format lock file of a just-exited process, to be linked into place later. */
+/** A TypeScript-format lock file of a dead process, to be linked into place later. */
 function prepareStaleLegacyLock(sessionFile) {
-  const deadPid = spawnSync("true").pid; // fresh each time: pid_max may be as low as 32768
+  // Above pid_max, so no process can have it (a reaped child's pid may be reused in a long storm).
+  const deadPid = Number(fs.readFileSync("/proc/sys/kernel/pid_max", "utf8")) + 1;
   const temp = `${sessionFile}.stale-${process.pid}`;
   fs.writeFileSync(temp, JSON.stringify({ pid: deadPid, createdAt: "2099-01-01T00:00:00.000Z" }));
   return temp;
