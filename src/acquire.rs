@@ -1,15 +1,55 @@
 //! The public way in: acquire (blocking or with a callback), release-all and the nonce.
 
 use crate::attempt::{attempt, Attempt};
-use crate::error::Error;
+use crate::error::{Error, Holder};
 use crate::fs::resolve_lock_path;
 use crate::guard::LockGuard;
 use crate::options::Options;
 use crate::runtime::runtime;
 use crate::service::Waiter;
-use crate::table::new_nonce;
+use crate::table::{new_nonce, HeldLock};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant, SystemTime};
+
+/// Gives up a wait from another thread (Node's `AbortSignal`): the waiter's callback gets
+/// [`Error::Cancelled`], and no lock is taken for it after the cancel.
+#[derive(Clone, Default)]
+pub struct CancelToken(Arc<CancelState>);
+
+#[derive(Default)]
+struct CancelState {
+    cancelled: AtomicBool,
+    /// Set once the wait is handed to the lock service, so that a cancel can wake it.
+    lock_path: Mutex<Option<PathBuf>>,
+}
+
+impl CancelToken {
+    /// A token not yet cancelled.
+    pub fn new() -> CancelToken {
+        CancelToken::default()
+    }
+
+    /// Cancels the wait (idempotent).
+    pub fn cancel(&self) {
+        self.0.cancelled.store(true, Ordering::SeqCst);
+        let path = self
+            .0
+            .lock_path
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        if let (Some(path), Some(service)) = (path, runtime().service_if_started()) {
+            service.recheck(path);
+        }
+    }
+
+    /// Whether [`CancelToken::cancel`] was called.
+    pub fn is_cancelled(&self) -> bool {
+        self.0.cancelled.load(Ordering::SeqCst)
+    }
+}
 
 /// The result of [`begin_acquire`].
 pub enum Acquisition {
@@ -47,19 +87,40 @@ where
     F: FnOnce() -> C,
     C: FnOnce(Result<LockGuard, Error>) + Send + 'static,
 {
+    begin_acquire_cancellable(session_file, options, None, on_wait)
+}
+
+/// [`begin_acquire`] whose wait `cancel` can end.
+pub fn begin_acquire_cancellable<F, C>(
+    session_file: &Path,
+    options: &Options,
+    cancel: Option<CancelToken>,
+    on_wait: F,
+) -> Acquisition
+where
+    F: FnOnce() -> C,
+    C: FnOnce(Result<LockGuard, Error>) + Send + 'static,
+{
     let started = Instant::now();
     let lock_path = match resolve_lock_path(session_file, true) {
         Ok(path) => path.expect("resolve_lock_path creates the directory"),
         Err(e) => return Acquisition::Ready(Err(e)),
     };
     let rt = runtime();
-    let owner = match attempt(rt, &lock_path, options, false) {
+    let holder = match attempt(rt, &lock_path, options, false) {
         Ok(Attempt::Acquired(guard)) => return Acquisition::Ready(Ok(guard)),
         Err(e) => return Acquisition::Ready(Err(e)),
-        Ok(Attempt::Busy { owner }) => owner,
+        Ok(Attempt::Busy { holder }) => holder,
     };
     if options.timeout == Some(Duration::ZERO) {
-        return Acquisition::Ready(Err(busy(lock_path, owner, options)));
+        return Acquisition::Ready(Err(busy(lock_path, holder, options)));
+    }
+    if let Some(token) = &cancel {
+        *token
+            .0
+            .lock_path
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(lock_path.clone());
     }
     rt.table().add_waiter(&lock_path);
     crate::stats::count_wait();
@@ -68,17 +129,43 @@ where
         lock_path,
         options: options.clone(),
         callback: Box::new(on_wait()),
-        owner,
+        holder,
+        cancel,
     });
     Acquisition::Waiting
 }
 
-fn busy(lock_path: PathBuf, owner: String, options: &Options) -> Error {
+fn busy(lock_path: PathBuf, holder: Box<Holder>, options: &Options) -> Error {
     Error::Busy {
         lock_path,
-        owner,
+        holder,
         timeout: options.timeout,
     }
+}
+
+/// Runs the max-hold watchdog now as if the clock read `now` (a test hook of the gateway's
+/// module: `runLockWatchdogCheck(nowMs)`): ends and logs every hold past its deadline at that
+/// time; returns how many.
+pub fn run_watchdog_check(now: SystemTime) -> usize {
+    let shift = now
+        .duration_since(SystemTime::now())
+        .unwrap_or(Duration::ZERO);
+    let at = Instant::now() + shift;
+    let (overdue, _) = runtime().table().expire_overdue(at);
+    crate::table::log_overdue(&overdue);
+    overdue.len()
+}
+
+/// Every hold of this process (docs/PROTOCOL.md, "Diagnostics"), oldest first.
+pub fn held_locks() -> Vec<HeldLock> {
+    let mut held: Vec<HeldLock> = runtime()
+        .table()
+        .entries
+        .iter()
+        .map(|(path, h)| h.describe(path))
+        .collect();
+    held.sort_by_key(|h| std::cmp::Reverse(h.age));
+    held
 }
 
 /// Releases every lock this process holds, then rotates the instance nonce (DESIGN §4).

@@ -2,16 +2,19 @@
 //! inspection and race-free reclaim. Used alike by a caller's first try and by the lock
 //! service's retries; it never waits.
 
-use crate::error::Error;
+use crate::error::{Error, Holder};
 use crate::fs::{self, Created, Existing, FileId, Occupant};
 use crate::guard::LockGuard;
-use crate::identity::{probe_pid, PidProbe, ProcessIdentity};
+use crate::identity::{probe_pid, read_cmdline, PidProbe, ProcessIdentity};
 use crate::iso_time;
 use crate::options::Options;
-use crate::payload::{Payload, WrittenPayload, MAX_READ};
+use crate::owner_argv::ArgvMatcher;
+use crate::payload::{clip_owner, Payload, WrittenPayload, MAX_READ};
 use crate::runtime::Runtime;
-use crate::table::Table;
-use crate::verdict::{decide, Observation, Observer, Verdict};
+use crate::table::{Held, HeldLock, NewHold, Table};
+use crate::verdict::{
+    decide, malformed_grace, Format, Observation, Observer, Purpose, StaleReason, Verdict,
+};
 use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, SystemTime};
@@ -22,9 +25,9 @@ const MAX_ROUNDS: usize = 16;
 
 pub enum Attempt {
     Acquired(LockGuard),
-    /// Someone else holds it; `owner` says who, for the eventual busy error.
+    /// Someone else holds it; who, for the eventual busy error.
     Busy {
-        owner: String,
+        holder: Box<Holder>,
     },
 }
 
@@ -45,13 +48,58 @@ pub struct FileObservation {
     pub verdict: Verdict,
 }
 
+impl FileObservation {
+    /// Whether the holder lives, as error messages and inspections say it.
+    pub fn holder_alive(&self) -> bool {
+        match self.verdict.format {
+            Format::Flock => !self
+                .verdict
+                .reasons
+                .iter()
+                .any(|r| matches!(r, StaleReason::HolderExited | StaleReason::HeartbeatExpired)),
+            Format::Legacy => matches!(self.pid_probe, Some(PidProbe::Alive { .. })),
+        }
+    }
+}
+
+/// Where the command line of a live legacy holder comes from.
+pub enum OwnerArgs {
+    /// Read from the system (`/proc/<pid>/cmdline`) when needed.
+    System,
+    /// Given by the caller (`None`: unknown).
+    Given(Option<Vec<String>>),
+}
+
+/// How to judge what is observed: the rules' parameters besides who we are.
+pub struct Judge {
+    pub stale: Duration,
+    pub now: SystemTime,
+    pub purpose: Purpose,
+    pub malformed_grace: Duration,
+    pub owner_matcher: Option<ArgvMatcher>,
+    pub owner_args: OwnerArgs,
+}
+
+impl Judge {
+    /// The rules of an acquire with `options`, now.
+    pub fn acquire(options: &Options) -> Judge {
+        Judge {
+            stale: options.stale,
+            now: SystemTime::now(),
+            purpose: Purpose::Acquire,
+            malformed_grace: malformed_grace(options.timeout, options.stale),
+            owner_matcher: options.owner_matcher,
+            owner_args: OwnerArgs::System,
+        }
+    }
+}
+
 /// Opens, probes and judges the lock file at `lock_path`.
 pub fn observe(
     identity: &ProcessIdentity,
     ours: &TableView,
     lock_path: &Path,
-    stale: Duration,
-    now: SystemTime,
+    judge: &Judge,
 ) -> Result<Observed, Error> {
     let (file, id, mtime, bytes) = match fs::open_existing(lock_path, MAX_READ)? {
         Existing::Gone => return Ok(Observed::Gone),
@@ -68,20 +116,31 @@ pub fn observe(
         fs::try_flock(&file).map_err(|e| Error::io("flock lock file", lock_path, e))?;
     let payload = Payload::parse(&bytes);
     let pid_probe = payload.pid.map(probe_pid);
-    let mtime_ms = iso_time::unix_ms(mtime);
+    let owner_is_gateway = match (judge.owner_matcher, payload.pid, pid_probe) {
+        (Some(matcher), Some(pid), Some(PidProbe::Alive { .. })) if !payload.flock => {
+            match &judge.owner_args {
+                OwnerArgs::System => matcher.classify(read_cmdline(pid).as_deref()),
+                OwnerArgs::Given(args) => matcher.classify(args.as_deref()),
+            }
+        }
+        _ => None,
+    };
     let verdict = decide(
         &Observation {
             payload: &payload,
-            mtime_ms,
+            mtime_ms: iso_time::unix_ms(mtime),
             flock_free,
             pid_probe,
-            held_by_us: ours.held_by_us,
+            held_by_us: ours.held.is_some(),
+            owner_is_gateway,
         },
         &Observer {
             identity,
             nonce: &ours.nonce,
-            now_ms: iso_time::unix_ms(now),
-            stale,
+            now_ms: iso_time::unix_ms(judge.now),
+            stale: judge.stale,
+            purpose: judge.purpose,
+            malformed_grace: judge.malformed_grace,
         },
     );
     Ok(Observed::File(Box::new(FileObservation {
@@ -97,7 +156,7 @@ pub fn observe(
 /// Removes an observed stale lock file if we may: only with its flock in hand and only if the
 /// path still leads to the inode we judged.
 pub fn reclaim(lock_path: &Path, seen: &FileObservation) -> Result<bool, Error> {
-    if !(seen.verdict.reclaimable && seen.flock_free) {
+    if !(seen.verdict.removable && seen.flock_free) {
         return Ok(false);
     }
     fs::unlink_if_same(lock_path, seen.id)
@@ -108,14 +167,15 @@ pub fn reclaim(lock_path: &Path, seen: &FileObservation) -> Result<bool, Error> 
 /// run without holding the table's mutex.
 pub struct TableView {
     pub nonce: String,
-    pub held_by_us: bool,
+    /// Our hold of this path, if any.
+    pub held: Option<HeldLock>,
 }
 
 impl TableView {
     pub fn of(table: &Table, lock_path: &Path) -> TableView {
         TableView {
             nonce: table.nonce.clone(),
-            held_by_us: table.entries.contains_key(lock_path),
+            held: table.entries.get(lock_path).map(|h| h.describe(lock_path)),
         }
     }
 }
@@ -132,14 +192,17 @@ pub fn attempt(
     options: &Options,
     queued: bool,
 ) -> Result<Attempt, Error> {
-    let mut owner = String::from("pid=unknown");
+    let mut holder = Holder {
+        owner: "owner=unknown".into(),
+        ..Holder::default()
+    };
     let mut busy_despite = None;
     for _ in 0..MAX_ROUNDS {
         let ours = match check_table(rt, lock_path, options, queued) {
             Ok(ours) => ours,
             Err(decided) => return Ok(decided),
         };
-        let payload = written_payload(&rt.identity, &ours.nonce).to_bytes();
+        let payload = written_payload(&rt.identity, &ours.nonce, options).to_bytes();
         let created = match fs::create_lock_file(lock_path, &payload) {
             // On a read-only or full filesystem a live holder's lock is still worth waiting
             // for: look at it, and fail only once nothing is in the way.
@@ -154,40 +217,66 @@ pub fn attempt(
                 rt, lock_path, file, id, ours.nonce, options,
             )));
         }
-        match observe(
-            &rt.identity,
-            &ours,
-            lock_path,
-            options.stale,
-            SystemTime::now(),
-        )? {
+        match observe(&rt.identity, &ours, lock_path, &Judge::acquire(options))? {
             Observed::Gone => match busy_despite.take() {
                 Some(e) => return Err(e),
                 None => continue,
             },
             Observed::NotAFile(occupant) => {
                 return Ok(Attempt::Busy {
-                    owner: format!(
-                        "{} is in the way (never removed automatically)",
-                        occupant.describe()
-                    ),
+                    holder: Box::new(Holder {
+                        owner: format!(
+                            "{} is in the way (never removed automatically)",
+                            occupant.describe()
+                        ),
+                        ..Holder::default()
+                    }),
                 })
             }
             Observed::File(seen) => {
-                owner = describe_owner(&seen.payload, &rt.identity);
-                if reclaim(lock_path, &seen)? || (seen.verdict.reclaimable && seen.flock_free) {
+                holder = describe_holder(&seen, &rt.identity, &ours);
+                if reclaim(lock_path, &seen)? || (seen.verdict.removable && seen.flock_free) {
                     continue; // reclaimed, or replaced between our open and our check: again
+                }
+                if seen.verdict.report_only {
+                    return Err(Error::Stale {
+                        lock_path: lock_path.to_path_buf(),
+                        holder: Box::new(holder),
+                        reasons: reason_strings(&seen.verdict),
+                    });
                 }
                 if options.allow_reentrant && is_ours(&seen, &rt.identity, &ours.nonce) {
                     // Another thread of ours has just linked it: join it once it is in the table.
                     std::thread::yield_now();
                     continue;
                 }
-                return Ok(Attempt::Busy { owner });
+                return Ok(Attempt::Busy {
+                    holder: Box::new(holder),
+                });
             }
         }
     }
-    Ok(Attempt::Busy { owner })
+    Ok(Attempt::Busy {
+        holder: Box::new(holder),
+    })
+}
+
+/// The verdict's reasons as reports spell them.
+pub fn reason_strings(verdict: &Verdict) -> Vec<String> {
+    verdict
+        .reasons
+        .iter()
+        .map(|r| r.as_str().to_owned())
+        .collect()
+}
+
+/// Whether an acquire with `options` nests into `held` (docs/PROTOCOL.md, "Nesting").
+fn nests(options: &Options, held: &Held) -> bool {
+    options.allow_reentrant
+        || options
+            .reentrant_owner
+            .as_ref()
+            .is_some_and(|o| held.reentrant_owner.as_ref() == Some(o))
 }
 
 /// DESIGN §2 step 1 and the in-process queue, under the table's mutex: either the answer, or
@@ -202,9 +291,19 @@ fn check_table(
     let table = &mut *guard;
     if let Some(held) = table.entries.get_mut(lock_path) {
         if held.nonce == table.nonce {
-            if !options.allow_reentrant {
+            if !nests(options, held) {
+                let here = held.describe(lock_path);
                 return Err(Attempt::Busy {
-                    owner: format!("pid={} (this process)", rt.identity.pid),
+                    holder: Box::new(Holder {
+                        owner: format!(
+                            "pid={} alive=true ageMs={}",
+                            rt.identity.pid,
+                            here.age.as_millis()
+                        ),
+                        pid: Some(rt.identity.pid),
+                        pid_alive: true,
+                        here: Some(here),
+                    }),
                 });
             }
             held.count += 1;
@@ -227,7 +326,10 @@ fn check_table(
     }
     if !queued && options.timeout != Some(Duration::ZERO) && table.waiting_on(lock_path) {
         return Err(Attempt::Busy {
-            owner: "waiters queued in this process".into(),
+            holder: Box::new(Holder {
+                owner: "waiters queued in this process".into(),
+                ..Holder::default()
+            }),
         });
     }
     Ok(TableView::of(table, lock_path))
@@ -244,7 +346,13 @@ fn hold(
 ) -> LockGuard {
     let service = rt.service(); // started with the first lock: heartbeat and watchdog
     let mut table = rt.table();
-    let generation = table.insert(lock_path.to_path_buf(), file, id, nonce, options.max_hold);
+    let new = NewHold {
+        nonce,
+        max_hold: options.max_hold,
+        reentrant_owner: options.reentrant_owner.clone(),
+        owner: options.label().map(clip_owner),
+    };
+    let generation = table.insert(lock_path.to_path_buf(), file, id, new);
     let deadline = table.entries[lock_path].deadline();
     if let Some(deadline) = deadline.filter(|&d| table.arm_watchdog(d)) {
         service.watchdog_at(deadline);
@@ -262,7 +370,7 @@ fn is_ours(seen: &FileObservation, me: &ProcessIdentity, nonce: &str) -> bool {
         && p.nonce.as_deref() == Some(nonce)
 }
 
-pub fn written_payload(me: &ProcessIdentity, nonce: &str) -> WrittenPayload {
+pub fn written_payload(me: &ProcessIdentity, nonce: &str, options: &Options) -> WrittenPayload {
     WrittenPayload {
         pid: me.pid,
         created_at: iso_time::format(SystemTime::now()),
@@ -272,15 +380,40 @@ pub fn written_payload(me: &ProcessIdentity, nonce: &str) -> WrittenPayload {
         boot_id: me.boot_id.clone(),
         pid_ns: me.pid_ns,
         flock: true,
+        max_hold_ms: options
+            .max_hold
+            .map(|d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)),
+        owner: options.label().map(clip_owner),
     }
 }
 
-/// `pid=N`, with the host when it is another one and a note when it is another container.
-pub fn describe_owner(p: &Payload, me: &ProcessIdentity) -> String {
+/// Who holds an observed lock file, with our own hold when it is this process's.
+pub fn describe_holder(seen: &FileObservation, me: &ProcessIdentity, ours: &TableView) -> Holder {
+    let alive = seen.holder_alive();
+    let here = ours
+        .held
+        .as_ref()
+        .filter(|_| is_ours(seen, me, &ours.nonce))
+        .cloned();
+    Holder {
+        owner: describe_owner(&seen.payload, me, alive, SystemTime::now()),
+        pid: seen.payload.pid,
+        pid_alive: alive,
+        here,
+    }
+}
+
+/// `pid=N alive=B ageMs=A` (the gateway's format; `owner=unknown` without a pid), with the
+/// host when it is another one and a note when it is another container.
+pub fn describe_owner(p: &Payload, me: &ProcessIdentity, alive: bool, now: SystemTime) -> String {
     let mut owner = match p.pid {
-        Some(pid) => format!("pid={pid}"),
-        None => "pid=unknown".to_string(),
+        Some(pid) => format!("pid={pid} alive={alive}"),
+        None => "owner=unknown".to_string(),
     };
+    if let Some(created) = p.created_at_ms {
+        let age = iso_time::unix_ms(now).saturating_sub(created).max(0);
+        owner.push_str(&format!(" ageMs={age}"));
+    }
     match &p.hostname {
         Some(host) if *host != me.hostname => owner.push_str(&format!(" host={host}")),
         _ if p.flock && p.pid_ns.is_some() && p.pid_ns != me.pid_ns => {

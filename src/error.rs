@@ -1,9 +1,24 @@
 //! The one error type of the crate: every binding maps it, none invents its own.
 
+use crate::table::HeldLock;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+
+/// Who holds a lock, as an acquire last saw it (docs/PROTOCOL.md, "Diagnostics").
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Holder {
+    /// As people read it: `pid=12 alive=true ageMs=500`, `owner=unknown`, plus `host=…` for
+    /// another host, or what occupies the path.
+    pub owner: String,
+    /// The holder's pid, when the lock file names one.
+    pub pid: Option<u32>,
+    /// Whether that holder is alive.
+    pub pid_alive: bool,
+    /// The hold of this process that blocks, when the holder is this process.
+    pub here: Option<HeldLock>,
+}
 
 /// Why an acquire, inspection or clean-up failed.
 #[derive(Debug)]
@@ -12,10 +27,25 @@ pub enum Error {
     Busy {
         /// The lock file.
         lock_path: PathBuf,
-        /// Who holds it, as people read it: `pid=12 host=a`, or what occupies the path.
-        owner: String,
+        /// Who holds it.
+        holder: Box<Holder>,
         /// `None` when the caller would have waited forever (only reported if the wait ends otherwise).
         timeout: Option<Duration>,
+    },
+    /// The holder is alive but too old to trust (`too-old`, `hold-exceeded`), or this hold
+    /// was lost (`lease-lost`): reported at once, nothing was removed.
+    Stale {
+        /// The lock file.
+        lock_path: PathBuf,
+        /// Who holds it.
+        holder: Box<Holder>,
+        /// The reasons, as reports spell them.
+        reasons: Vec<String>,
+    },
+    /// The wait was cancelled by the caller (a Node `AbortSignal`).
+    Cancelled {
+        /// The lock file.
+        lock_path: PathBuf,
     },
     /// An option or path was rejected before any I/O happened.
     InvalidArgument {
@@ -72,20 +102,53 @@ pub(crate) fn format_timeout(timeout: Option<Duration>) -> String {
     }
 }
 
+/// ` (held by this process: owner=<label>, for <n>ms)` when the holder is this process.
+fn held_here(f: &mut fmt::Formatter<'_>, holder: &Holder) -> fmt::Result {
+    match &holder.here {
+        Some(h) => write!(
+            f,
+            " (held by this process: owner={}, for {}ms)",
+            h.owner.as_deref().unwrap_or("unknown"),
+            h.age.as_millis()
+        ),
+        None => Ok(()),
+    }
+}
+
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Error::Busy {
                 lock_path,
-                owner,
+                holder,
                 timeout,
-            } => write!(
-                f,
-                "session file locked (timeout {}): {} {}",
-                format_timeout(*timeout),
-                owner,
-                lock_path.display()
-            ),
+            } => {
+                write!(
+                    f,
+                    "session file locked (timeout {}): {} {}",
+                    format_timeout(*timeout),
+                    holder.owner,
+                    lock_path.display()
+                )?;
+                held_here(f, holder)
+            }
+            Error::Stale {
+                lock_path,
+                holder,
+                reasons,
+            } => {
+                write!(
+                    f,
+                    "session file lock stale ({}): {} {}",
+                    reasons.join(", "),
+                    holder.owner,
+                    lock_path.display()
+                )?;
+                held_here(f, holder)
+            }
+            Error::Cancelled { lock_path } => {
+                write!(f, "request aborted: {}", lock_path.display())
+            }
             Error::InvalidArgument { name, message } => write!(f, "invalid {name}: {message}"),
             Error::Io { op, path, source } => {
                 let code = source.raw_os_error().map_or("UNKNOWN", errno_name);

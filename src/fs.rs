@@ -34,7 +34,12 @@ pub fn resolve_lock_path(session_file: &Path, create_dir: bool) -> Result<Option
             format!("must name a file: {}", session_file.display()),
         ));
     };
-    if name == ".." || absolute.as_os_str().as_bytes().ends_with(b"/") {
+    let text = session_file.as_os_str().as_bytes();
+    if name == ".."
+        || absolute.as_os_str().as_bytes().ends_with(b"/")
+        || text.ends_with(b"/.")
+        || text == b"."
+    {
         return Err(Error::invalid(
             "sessionFile",
             format!("must name a file: {}", session_file.display()),

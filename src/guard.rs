@@ -1,6 +1,7 @@
 //! The handle a caller gets for a held lock: `(lock path, generation)`. Releasing it ends only
 //! its own generation, so a handle outlived by a force-release can never free a newer lock.
 
+use crate::error::{Error, Holder};
 use crate::runtime::runtime;
 use crate::table::ReleaseOutcome;
 use std::path::{Path, PathBuf};
@@ -42,6 +43,36 @@ impl LockGuard {
                 .entries
                 .get(&self.lock_path)
                 .is_some_and(|h| h.generation == self.generation)
+    }
+
+    /// `Ok` while this hold is in force and the lock path still leads to its file; otherwise
+    /// [`Error::Stale`] with `lease-lost`: the hold was ended by force (watchdog, release-all,
+    /// takeover) or released, or the file was removed or replaced by someone else.
+    pub fn assert_owned(&self) -> Result<(), Error> {
+        let rt = runtime();
+        let id = if self.released {
+            None
+        } else {
+            rt.table()
+                .entries
+                .get(&self.lock_path)
+                .filter(|h| h.generation == self.generation)
+                .map(|h| h.id)
+        };
+        // The stat runs without the table's mutex: it is a system call.
+        if id.is_some_and(|id| crate::fs::path_id(&self.lock_path).ok().flatten() == Some(id)) {
+            return Ok(());
+        }
+        Err(Error::Stale {
+            lock_path: self.lock_path.clone(),
+            holder: Box::new(Holder {
+                owner: format!("pid={} alive=true", rt.identity.pid),
+                pid: Some(rt.identity.pid),
+                pid_alive: true,
+                here: None,
+            }),
+            reasons: vec!["lease-lost".to_owned()],
+        })
     }
 
     /// Ends this hold now and says how (dropping the guard does the same silently).

@@ -85,6 +85,18 @@ pub fn probe_pid(pid: u32) -> PidProbe {
     }
 }
 
+/// The arguments of a process (`/proc/<pid>/cmdline`), `None` where they cannot be read.
+pub fn read_cmdline(pid: u32) -> Option<Vec<String>> {
+    let bytes = fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    Some(
+        bytes
+            .split(|&b| b == 0)
+            .filter(|arg| !arg.is_empty())
+            .map(|arg| String::from_utf8_lossy(arg).into_owned())
+            .collect(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -117,5 +129,11 @@ mod tests {
             eprintln!("SKIPPED: /proc is not mounted; starttime and pidNs cannot be checked");
         }
         assert_eq!(probe_pid(0), PidProbe::Dead);
+        if let Some(args) = read_cmdline(me.pid) {
+            assert!(
+                !args.is_empty() && args.iter().all(|a| !a.is_empty()),
+                "{args:?}"
+            );
+        }
     }
 }

@@ -1,14 +1,15 @@
 //! Read-only views of lock files and the stale-lock cleaner (DESIGN §5 `inspect`,
 //! `cleanStaleLockFiles`). Removal goes through the same race-free reclaim as acquire.
 
-use crate::attempt::{describe_owner, observe, reclaim, Observed, TableView};
+use crate::attempt::{
+    describe_owner, observe, reason_strings, reclaim, Judge, Observed, OwnerArgs, TableView,
+};
 use crate::error::Error;
 use crate::fs::{self, resolve_lock_path};
-use crate::identity::PidProbe;
 use crate::iso_time;
 use crate::options::CleanOptions;
 use crate::runtime::runtime;
-use crate::verdict::Format;
+use crate::verdict::{malformed_grace, Purpose};
 use serde::Serialize;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
@@ -30,10 +31,12 @@ pub struct Inspection {
     pub created_at: Option<String>,
     /// Age of the lock: from `created_at`, else from the file's modification time.
     pub age_ms: Option<u64>,
-    /// May be reclaimed now (see `stale_reasons` for why).
+    /// At least one reason applies (see `removable` for whether it may go).
     pub stale: bool,
-    /// Why it is (or would be, if it were old enough) stale: `dead-pid`, `too-old`, ….
+    /// Why it is stale: `dead-pid`, `too-old`, ….
     pub stale_reasons: Vec<String>,
+    /// It may be removed now: stale, not merely old, a malformed file only past its grace.
+    pub removable: bool,
     /// This inspection removed it (a clean-up with removal on).
     pub removed: bool,
     /// The holder's instance nonce (this library's files).
@@ -42,8 +45,13 @@ pub struct Inspection {
     pub hostname: Option<String>,
     /// `"flock"`, `"legacy"`, or `"not-a-file"` when something else occupies the path.
     pub format: String,
-    /// Who holds it, as error messages say it (`pid=12 host=b`), or what is in the way.
+    /// Who holds it, as error messages say it (`pid=12 alive=true ageMs=5`), or what is in
+    /// the way.
     pub owner: String,
+    /// The holder's label from the payload.
+    pub owner_label: Option<String>,
+    /// The holder's max-hold from the payload.
+    pub max_hold_ms: Option<u64>,
 }
 
 /// What [`clean_stale`] found and did.
@@ -63,23 +71,50 @@ pub fn inspect(
     session_file: impl AsRef<Path>,
     stale: Duration,
 ) -> Result<Option<Inspection>, Error> {
+    let options = CleanOptions {
+        stale,
+        remove: false,
+        ..CleanOptions::default()
+    };
+    inspect_with(session_file, &options)
+}
+
+/// [`inspect`] with the sweep's options (`remove` is ignored: nothing is removed).
+pub fn inspect_with(
+    session_file: impl AsRef<Path>,
+    options: &CleanOptions,
+) -> Result<Option<Inspection>, Error> {
     let Some(lock_path) = resolve_lock_path(session_file.as_ref(), false)? else {
         return Ok(None);
     };
-    inspect_lock_file(&lock_path, stale, SystemTime::now(), false)
+    let options = CleanOptions {
+        remove: false,
+        ..options.clone()
+    };
+    inspect_lock_file(&lock_path, &options, OwnerArgs::System)
 }
 
-/// Inspects a lock file by its own path; with `remove`, deletes it if stale (race-free).
+/// Inspects a lock file by its own path with the sweep's rules; with `options.remove`,
+/// deletes it if removable (race-free). `owner_args`: where a live legacy holder's command
+/// line comes from, when `options.owner_matcher` is set.
 pub fn inspect_lock_file(
     lock_path: &Path,
-    stale: Duration,
-    now: SystemTime,
-    remove: bool,
+    options: &CleanOptions,
+    owner_args: OwnerArgs,
 ) -> Result<Option<Inspection>, Error> {
     let rt = runtime();
     let ours = TableView::of(&rt.table(), lock_path);
     let lock_path_text = fs::lossy(lock_path);
-    let seen = match observe(&rt.identity, &ours, lock_path, stale, now)? {
+    let now = options.now.unwrap_or_else(SystemTime::now);
+    let judge = Judge {
+        stale: options.stale,
+        now,
+        purpose: Purpose::Clean,
+        malformed_grace: malformed_grace(None, options.stale),
+        owner_matcher: options.owner_matcher,
+        owner_args,
+    };
+    let seen = match observe(&rt.identity, &ours, lock_path, &judge)? {
         Observed::Gone => return Ok(None),
         Observed::NotAFile(occupant) => {
             return Ok(Some(Inspection {
@@ -90,6 +125,7 @@ pub fn inspect_lock_file(
                 age_ms: None,
                 stale: false,
                 stale_reasons: Vec::new(),
+                removable: false,
                 removed: false,
                 nonce: None,
                 hostname: None,
@@ -98,16 +134,15 @@ pub fn inspect_lock_file(
                     "{} is in the way (never removed automatically)",
                     occupant.describe()
                 ),
+                owner_label: None,
+                max_hold_ms: None,
             }))
         }
         Observed::File(seen) => seen,
     };
-    let removed = remove && reclaim(lock_path, &seen)?;
+    let removed = options.remove && reclaim(lock_path, &seen)?;
     let p = &seen.payload;
-    let pid_alive = match seen.verdict.format {
-        Format::Flock => !seen.verdict.reclaimable,
-        Format::Legacy => matches!(seen.pid_probe, Some(PidProbe::Alive { .. })),
-    };
+    let pid_alive = seen.holder_alive();
     let now_ms = iso_time::unix_ms(now);
     Ok(Some(Inspection {
         lock_path: lock_path_text,
@@ -117,24 +152,75 @@ pub fn inspect_lock_file(
         age_ms: p
             .created_at_ms
             .map(|c| now_ms.saturating_sub(c).max(0) as u64),
-        stale: seen.verdict.reclaimable,
-        stale_reasons: seen
-            .verdict
-            .reasons
-            .iter()
-            .map(|r| r.as_str().to_string())
-            .collect(),
+        stale: seen.verdict.stale(),
+        stale_reasons: reason_strings(&seen.verdict),
+        removable: seen.verdict.removable,
         removed,
         nonce: p.nonce.clone(),
         hostname: p.hostname.clone(),
         format: seen.verdict.format.as_str().into(),
-        owner: describe_owner(p, &rt.identity),
+        owner: describe_owner(p, &rt.identity, pid_alive, now),
+        owner_label: p.owner.clone(),
+        max_hold_ms: p.max_hold_ms,
     }))
 }
 
-/// Inspects every `*.jsonl.lock` in `dir` (sorted by name) and, with `options.remove`, removes
-/// the stale ones and temp files of crashed writers older than `options.stale`.
-pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<CleanReport, Error> {
+/// The verdict on a payload alone, as the gateway's test hook `inspectLockPayloadForTest`
+/// gives it: the pid is probed now, the file counts as written at `now`, not held by us.
+pub fn inspect_payload(
+    bytes: &[u8],
+    stale: Duration,
+    now: SystemTime,
+    purpose: Purpose,
+) -> Inspection {
+    let rt = runtime();
+    let nonce = rt.table().nonce.clone();
+    let payload = crate::payload::Payload::parse(bytes);
+    let pid_probe = payload.pid.map(crate::identity::probe_pid);
+    let now_ms = iso_time::unix_ms(now);
+    let verdict = crate::verdict::decide(
+        &crate::verdict::Observation {
+            payload: &payload,
+            mtime_ms: now_ms,
+            flock_free: false,
+            pid_probe,
+            held_by_us: false,
+            owner_is_gateway: None,
+        },
+        &crate::verdict::Observer {
+            identity: &rt.identity,
+            nonce: &nonce,
+            now_ms,
+            stale,
+            purpose,
+            malformed_grace: malformed_grace(None, stale),
+        },
+    );
+    let pid_alive = matches!(pid_probe, Some(crate::identity::PidProbe::Alive { .. }));
+    Inspection {
+        lock_path: String::new(),
+        pid: payload.pid,
+        pid_alive,
+        created_at: payload.created_at.clone(),
+        age_ms: payload
+            .created_at_ms
+            .map(|c| now_ms.saturating_sub(c).max(0) as u64),
+        stale: verdict.stale(),
+        stale_reasons: reason_strings(&verdict),
+        removable: verdict.removable,
+        removed: false,
+        nonce: payload.nonce.clone(),
+        hostname: payload.hostname.clone(),
+        format: verdict.format.as_str().into(),
+        owner: describe_owner(&payload, &rt.identity, pid_alive, now),
+        owner_label: payload.owner.clone(),
+        max_hold_ms: payload.max_hold_ms,
+    }
+}
+
+/// The lock files (`*.jsonl.lock`, sorted by name) and the temp files of writers in `dir`;
+/// a missing directory has none.
+pub fn lock_files_in(dir: impl AsRef<Path>) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Error> {
     let dir = dir.as_ref();
     let bytes = dir.as_os_str().as_bytes();
     if bytes.is_empty() || bytes.contains(&0) {
@@ -143,12 +229,11 @@ pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<Clea
             "must be a non-empty path without NUL bytes",
         ));
     }
-    let now = options.now.unwrap_or_else(SystemTime::now);
     let mut lock_files = Vec::new();
     let mut temp_files = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(CleanReport::default()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((lock_files, temp_files)),
         Err(e) => return Err(Error::io("read directory", dir, e)),
     };
     for entry in entries {
@@ -161,10 +246,21 @@ pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<Clea
         }
     }
     lock_files.sort();
+    Ok((lock_files, temp_files))
+}
+
+/// Inspects every `*.jsonl.lock` in `dir` (sorted by name) and, with `options.remove`, removes
+/// the removable ones and temp files of crashed writers older than `options.stale`.
+pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<CleanReport, Error> {
+    let (lock_files, temp_files) = lock_files_in(dir)?;
+    let now = options.now.unwrap_or_else(SystemTime::now);
+    let options_now = CleanOptions {
+        now: Some(now),
+        ..options.clone()
+    };
     let mut report = CleanReport::default();
     for lock_path in lock_files {
-        if let Some(inspection) = inspect_lock_file(&lock_path, options.stale, now, options.remove)?
-        {
+        if let Some(inspection) = inspect_lock_file(&lock_path, &options_now, OwnerArgs::System)? {
             if inspection.removed {
                 report.cleaned.push(inspection.clone());
             }
@@ -175,6 +271,17 @@ pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<Clea
         report.temp_files_removed = remove_old_temp_files(temp_files, options.stale, now);
     }
     Ok(report)
+}
+
+/// Removes the temp files of crashed writers in `dir` older than `options.stale` (the part of
+/// [`clean_stale`] a caller that walks the lock files itself still needs).
+pub fn clean_temp_files(
+    dir: impl AsRef<Path>,
+    options: &CleanOptions,
+) -> Result<Vec<String>, Error> {
+    let (_, temp_files) = lock_files_in(dir)?;
+    let now = options.now.unwrap_or_else(SystemTime::now);
+    Ok(remove_old_temp_files(temp_files, options.stale, now))
 }
 
 fn remove_old_temp_files(

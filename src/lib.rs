@@ -26,10 +26,12 @@ mod inspect;
 pub mod iso_time;
 mod log;
 mod options;
+pub mod owner_argv;
 #[doc(hidden)]
 pub mod payload;
 mod runtime;
 mod service;
+pub mod settings;
 #[doc(hidden)]
 pub mod stats;
 mod table;
@@ -37,18 +39,23 @@ mod table;
 pub mod verdict;
 
 pub use acquire::{
-    acquire, begin_acquire, instance_nonce, lock_path_for, release_all, reset_instance_nonce,
-    Acquisition,
+    acquire, begin_acquire, begin_acquire_cancellable, held_locks, instance_nonce, lock_path_for,
+    release_all, reset_instance_nonce, run_watchdog_check, Acquisition, CancelToken,
 };
-pub use error::{errno_name, Error};
+pub use attempt::OwnerArgs;
+pub use error::{errno_name, Error, Holder};
 pub use guard::LockGuard;
 // Internal types the verdict's property tests and the fuzz target need.
 #[doc(hidden)]
 pub use identity::{PidProbe, ProcessIdentity};
-pub use inspect::{clean_stale, inspect, inspect_lock_file, CleanReport, Inspection};
+pub use inspect::{
+    clean_stale, clean_temp_files, inspect, inspect_lock_file, inspect_payload, inspect_with,
+    lock_files_in, CleanReport, Inspection,
+};
 pub use log::{set_log_hook, LogHook};
 pub use options::{resolve_max_hold_from_timeout, CleanOptions, Options};
-pub use table::ReleaseOutcome;
+pub use table::{HeldLock, ReleaseOutcome};
+pub use verdict::Purpose;
 
 /// The crate version, as the C ABI reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

@@ -1,10 +1,11 @@
 //! Acquire and clean options, validated once here for every binding.
 
 use crate::error::Error;
+use crate::owner_argv::ArgvMatcher;
 use std::time::{Duration, SystemTime};
 
-/// Default of [`Options::timeout`].
-pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(10_000);
+/// Default of [`Options::timeout`]: 60 s in every binding.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(60_000);
 /// Default of [`Options::stale`] and [`CleanOptions::stale`].
 pub const DEFAULT_STALE: Duration = Duration::from_millis(30 * 60 * 1000);
 /// Default of [`Options::max_hold`].
@@ -21,8 +22,16 @@ pub struct Options {
     pub stale: Duration,
     /// Watchdog: a lock held longer than this is force-released. `None` disables it.
     pub max_hold: Option<Duration>,
-    /// Whether a second acquire in this process joins a lock it already holds.
+    /// Nest into a hold this process already has, whoever took it ("the same owner as the
+    /// current hold"). Default false: a second acquire waits like any contender.
     pub allow_reentrant: bool,
+    /// Nest only into a hold taken with the same owner identity.
+    pub reentrant_owner: Option<String>,
+    /// A label for people: written into the lock file (at most 200 characters) and shown by
+    /// diagnostics. Defaults to `reentrant_owner`.
+    pub owner: Option<String>,
+    /// Judge live legacy holders by their command line (`non-gateway-owner`); `None`: off.
+    pub owner_matcher: Option<ArgvMatcher>,
 }
 
 impl Default for Options {
@@ -31,7 +40,10 @@ impl Default for Options {
             timeout: Some(DEFAULT_TIMEOUT),
             stale: DEFAULT_STALE,
             max_hold: Some(DEFAULT_MAX_HOLD),
-            allow_reentrant: true,
+            allow_reentrant: false,
+            reentrant_owner: None,
+            owner: None,
+            owner_matcher: None,
         }
     }
 }
@@ -61,7 +73,19 @@ impl Options {
                 Some(ms) => millis("maxHoldMs", ms, Limit::InfinityMeansNone, false)?,
             },
             allow_reentrant: allow_reentrant.unwrap_or(defaults.allow_reentrant),
+            ..defaults
         })
+    }
+
+    /// The defaults with the environment's settings applied
+    /// (`OPENCLAW_SESSION_WRITE_LOCK_*_MS`, `SESSION_WRITE_LOCK_*_MS`).
+    pub fn from_env() -> Options {
+        crate::settings::Settings::from_process_env().options()
+    }
+
+    /// The label of a hold taken with these options.
+    pub fn label(&self) -> Option<&str> {
+        self.owner.as_deref().or(self.reentrant_owner.as_deref())
     }
 }
 
@@ -74,6 +98,8 @@ pub struct CleanOptions {
     pub remove: bool,
     /// Clock used for ages (tests and "what if" reports); `None` is the real clock.
     pub now: Option<SystemTime>,
+    /// Judge live legacy holders by their command line; `None`: off.
+    pub owner_matcher: Option<ArgvMatcher>,
 }
 
 impl Default for CleanOptions {
@@ -82,6 +108,7 @@ impl Default for CleanOptions {
             stale: DEFAULT_STALE,
             remove: true,
             now: None,
+            owner_matcher: None,
         }
     }
 }
@@ -123,31 +150,24 @@ fn millis(
 }
 
 /// Max-hold derived from a caller's lock timeout: long enough that the watchdog never fires
-/// on a holder that is still within its own budget.
-/// `max(min_ms, timeout_ms + grace_ms)`, clamped to 2 147 000 000 ms; infinity gives the clamp.
+/// on a holder that is still within its own budget. The gateway's rule, lenient like its
+/// options (a value that is not a positive number means its default: `min_ms` 300 000,
+/// `grace_ms` 120 000, `timeout_ms` = `min_ms`):
+/// `min(2 147 000 000, max(min_ms, timeout_ms + grace_ms))`; an infinite timeout gives the clamp.
 pub fn resolve_max_hold_from_timeout(
-    timeout_ms: f64,
+    timeout_ms: Option<f64>,
     grace_ms: Option<f64>,
     min_ms: Option<f64>,
-) -> Result<f64, Error> {
-    let grace_ms = grace_ms.unwrap_or(2.0 * 60.0 * 1000.0);
-    let min_ms = min_ms.unwrap_or(DEFAULT_MAX_HOLD.as_millis() as f64);
-    for (name, value) in [("graceMs", grace_ms), ("minMs", min_ms)] {
-        if !value.is_finite() || value < 0.0 {
-            return Err(Error::invalid(
-                name,
-                format!("must be a finite number ≥ 0, got {value}"),
-            ));
-        }
+) -> f64 {
+    use crate::settings::{lenient_ms, Setting};
+    let min_ms =
+        lenient_ms(min_ms, Setting::MaxHold).unwrap_or(DEFAULT_MAX_HOLD.as_millis() as f64);
+    let timeout_ms = lenient_ms(timeout_ms, Setting::AcquireTimeout).unwrap_or(min_ms);
+    if timeout_ms.is_infinite() {
+        return MAX_HOLD_CLAMP_MS;
     }
-    if timeout_ms.is_nan() || timeout_ms < 0.0 {
-        return Err(Error::invalid(
-            "timeoutMs",
-            format!("must be a number ≥ 0, got {timeout_ms}"),
-        ));
-    }
-    let wanted = (timeout_ms + grace_ms).max(min_ms);
-    Ok(wanted.min(MAX_HOLD_CLAMP_MS).floor())
+    let grace_ms = lenient_ms(grace_ms, Setting::MaxHold).unwrap_or(120_000.0);
+    (timeout_ms + grace_ms).max(min_ms).min(MAX_HOLD_CLAMP_MS)
 }
 
 #[cfg(test)]
@@ -158,19 +178,23 @@ mod tests {
     fn defaults_match_the_design() {
         let o = Options::from_millis(None, None, None, None).unwrap();
         assert_eq!(o, Options::default());
-        assert_eq!(o.timeout, Some(Duration::from_secs(10)));
+        assert_eq!(o.timeout, Some(Duration::from_secs(60)));
         assert_eq!(o.stale, Duration::from_secs(1800));
         assert_eq!(o.max_hold, Some(Duration::from_secs(300)));
-        assert!(o.allow_reentrant);
+        assert!(!o.allow_reentrant);
+        assert_eq!(
+            (o.reentrant_owner, o.owner, o.owner_matcher),
+            (None, None, None)
+        );
     }
 
     #[test]
     fn infinity_and_zero_timeouts() {
         let o = Options::from_millis(Some(f64::INFINITY), None, None, None).unwrap();
         assert_eq!(o.timeout, None);
-        let o = Options::from_millis(Some(0.0), None, None, Some(false)).unwrap();
+        let o = Options::from_millis(Some(0.0), None, None, Some(true)).unwrap();
         assert_eq!(o.timeout, Some(Duration::ZERO));
-        assert!(!o.allow_reentrant);
+        assert!(o.allow_reentrant);
     }
 
     /// (timeoutMs, staleMs, maxHoldMs, the option the error must name)
@@ -196,23 +220,24 @@ mod tests {
 
     #[test]
     fn max_hold_from_timeout() {
-        assert_eq!(
-            resolve_max_hold_from_timeout(1_000.0, None, None).unwrap(),
-            300_000.0
-        );
-        assert_eq!(
-            resolve_max_hold_from_timeout(600_000.0, None, None).unwrap(),
-            720_000.0
-        );
-        assert_eq!(
-            resolve_max_hold_from_timeout(600_000.0, Some(0.0), Some(1.0)).unwrap(),
-            600_000.0
-        );
-        assert_eq!(
-            resolve_max_hold_from_timeout(f64::INFINITY, None, None).unwrap(),
-            MAX_HOLD_CLAMP_MS
-        );
-        assert!(resolve_max_hold_from_timeout(f64::NAN, None, None).is_err());
-        assert!(resolve_max_hold_from_timeout(1.0, Some(-1.0), None).is_err());
+        type Row = (Option<f64>, Option<f64>, Option<f64>, f64);
+        let rows: [Row; 9] = [
+            (Some(1_000.0), None, None, 300_000.0),
+            (Some(600_000.0), None, None, 720_000.0),
+            (Some(1_000.0), None, Some(5_000.0), 121_000.0),
+            (Some(600_000.0), Some(1.0), Some(1.0), 600_001.0),
+            (Some(600_000.0), Some(0.0), Some(-1.0), 720_000.0),
+            (Some(f64::INFINITY), None, None, MAX_HOLD_CLAMP_MS),
+            (Some(MAX_HOLD_CLAMP_MS), None, None, MAX_HOLD_CLAMP_MS),
+            (Some(f64::NAN), None, Some(400_000.0), 520_000.0),
+            (None, None, None, 420_000.0),
+        ];
+        for (t, g, m, expected) in rows {
+            assert_eq!(
+                resolve_max_hold_from_timeout(t, g, m),
+                expected,
+                "{t:?} {g:?} {m:?}"
+            );
+        }
     }
 }

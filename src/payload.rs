@@ -25,6 +25,21 @@ pub struct WrittenPayload {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pid_ns: Option<u64>,
     pub flock: bool,
+    /// The holder's max-hold, so that the gateway's own module applies its `hold-exceeded` rule
+    /// to our files; absent when the watchdog is off.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_hold_ms: Option<u64>,
+    /// The holder's label (at most [`MAX_OWNER_CHARS`] characters), for people and diagnostics.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+}
+
+/// Longest owner label written into a payload; longer labels are cut at a character boundary.
+pub const MAX_OWNER_CHARS: usize = 200;
+
+/// `label` cut to [`MAX_OWNER_CHARS`] characters.
+pub fn clip_owner(label: &str) -> String {
+    label.chars().take(MAX_OWNER_CHARS).collect()
 }
 
 impl WrittenPayload {
@@ -52,6 +67,10 @@ pub struct Payload {
     pub pid_ns: Option<u64>,
     /// `flock: true`: written by this library, the holder keeps a flock on the file.
     pub flock: bool,
+    /// The holder's max-hold in milliseconds (integer > 0), when written.
+    pub max_hold_ms: Option<u64>,
+    /// The holder's label, when written.
+    pub owner: Option<String>,
 }
 
 impl Payload {
@@ -78,6 +97,11 @@ impl Payload {
             boot_id: string("bootId"),
             pid_ns: map.get("pidNs").and_then(whole_number),
             flock: map.get("flock") == Some(&Value::Bool(true)),
+            max_hold_ms: map
+                .get("maxHoldMs")
+                .and_then(whole_number)
+                .filter(|&ms| ms > 0),
+            owner: string("owner"),
         }
     }
 }
@@ -106,6 +130,8 @@ mod tests {
             boot_id: Some("b00t".into()),
             pid_ns: Some(4026531836),
             flock: true,
+            max_hold_ms: Some(300_000),
+            owner: Some(clip_owner(&"é".repeat(300))),
         };
         let bytes = written.to_bytes();
         let text = std::str::from_utf8(&bytes).unwrap();
@@ -124,6 +150,13 @@ mod tests {
             (Some("gw-1"), Some("b00t"))
         );
         assert!(p.flock);
+        assert_eq!(p.max_hold_ms, Some(300_000));
+        assert_eq!(p.owner.as_deref().map(|o| o.chars().count()), Some(200));
+        assert!(text.contains("\"maxHoldMs\":300000"));
+        assert_eq!(
+            Payload::parse(br#"{"maxHoldMs":0,"owner":7}"#),
+            Payload::default()
+        );
     }
 
     #[test]

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// Generations are unique for the life of the program (across forks too), so a handle can
 /// never match a newer hold of the same path.
@@ -20,15 +20,61 @@ pub struct Held {
     pub count: u32,
     pub nonce: String,
     pub acquired_at: Instant,
+    /// The wall-clock time of the acquire, for people.
+    pub acquired_wall: SystemTime,
     pub max_hold: Option<Duration>,
     /// Set once the path no longer leads to our inode; reported once.
     pub compromised: bool,
+    /// Who took it: nesting with `reentrant_owner` needs the same identity.
+    pub reentrant_owner: Option<String>,
+    /// Its label, for diagnostics.
+    pub owner: Option<String>,
 }
 
 impl Held {
     pub fn deadline(&self) -> Option<Instant> {
         self.max_hold.map(|d| self.acquired_at + d)
     }
+
+    /// A copy for people (`held_locks`, diagnostics of busy errors).
+    pub fn describe(&self, lock_path: &Path) -> HeldLock {
+        HeldLock {
+            lock_path: lock_path.to_path_buf(),
+            owner: self.owner.clone(),
+            acquired_at: self.acquired_wall,
+            age: self.acquired_at.elapsed(),
+            count: self.count,
+            max_hold: self.max_hold,
+            generation: self.generation,
+        }
+    }
+}
+
+/// One hold of this process, as [`crate::held_locks`] and busy errors report it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HeldLock {
+    /// The lock file.
+    pub lock_path: PathBuf,
+    /// The hold's label (`owner`, else `reentrant_owner`), when given.
+    pub owner: Option<String>,
+    /// When it was acquired.
+    pub acquired_at: SystemTime,
+    /// How long it has been held.
+    pub age: Duration,
+    /// Nested holds of it (1 when not nested).
+    pub count: u32,
+    /// The watchdog's limit (`None`: no watchdog); the deadline is `acquired_at + max_hold`.
+    pub max_hold: Option<Duration>,
+    /// The hold's generation (handles carry it).
+    pub generation: u64,
+}
+
+/// What a new hold records besides its file.
+pub struct NewHold {
+    pub nonce: String,
+    pub max_hold: Option<Duration>,
+    pub reentrant_owner: Option<String>,
+    pub owner: Option<String>,
 }
 
 /// How a release ended.
@@ -59,6 +105,18 @@ pub struct Table {
 /// A hold the watchdog ended: (lock path, held for, max hold).
 pub type Overdue = (PathBuf, Duration, Duration);
 
+/// The watchdog's log line for each hold it ended.
+pub fn log_overdue(overdue: &[Overdue]) {
+    for (lock_path, held, max) in overdue {
+        crate::log::emit(&format!(
+            "[session-write-lock] releasing lock held for {}ms (max={}ms): {}",
+            held.as_millis(),
+            max.as_millis(),
+            lock_path.display()
+        ));
+    }
+}
+
 pub fn new_nonce() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
@@ -73,24 +131,20 @@ impl Table {
         }
     }
 
-    pub fn insert(
-        &mut self,
-        lock_path: PathBuf,
-        file: File,
-        id: FileId,
-        nonce: String,
-        max_hold: Option<Duration>,
-    ) -> u64 {
+    pub fn insert(&mut self, lock_path: PathBuf, file: File, id: FileId, new: NewHold) -> u64 {
         let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
         let held = Held {
             file,
             id,
             generation,
             count: 1,
-            nonce,
+            nonce: new.nonce,
             acquired_at: Instant::now(),
-            max_hold,
+            acquired_wall: SystemTime::now(),
+            max_hold: new.max_hold,
             compromised: false,
+            reentrant_owner: new.reentrant_owner,
+            owner: new.owner,
         };
         self.entries.insert(lock_path, held);
         generation

@@ -6,6 +6,7 @@ use crate::payload::Payload;
 use std::fmt;
 use std::time::Duration;
 
+/// Why a holder may be gone (or only too old). Several may apply to one lock file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum StaleReason {
     /// flock payload, same kernel: the flock could be taken, so the holder's fd is closed.
@@ -14,15 +15,26 @@ pub enum StaleReason {
     NonceMismatch,
     /// flock payload from another kernel whose holder stopped refreshing the mtime.
     HeartbeatExpired,
+    /// Legacy payload without a valid pid.
     MissingPid,
+    /// Legacy payload whose `createdAt` is missing or does not parse.
     InvalidCreatedAt,
+    /// Legacy payload whose pid does not exist.
     DeadPid,
+    /// Legacy payload whose pid lives with another start time.
     RecycledPid,
+    /// Legacy payload with our own pid that this process does not hold.
     OrphanSelfPid,
+    /// Legacy payload older than `staleMs` (report-only for a live holder).
     TooOld,
+    /// The holder is past the max-hold recorded in its payload (acquire only; report-only).
+    HoldExceeded,
+    /// A live legacy holder whose command line is not the gateway's.
+    NonGatewayOwner,
 }
 
 impl StaleReason {
+    /// The reason as reports and errors spell it.
     pub fn as_str(self) -> &'static str {
         match self {
             StaleReason::HolderExited => "holder-exited",
@@ -34,7 +46,21 @@ impl StaleReason {
             StaleReason::RecycledPid => "recycled-pid",
             StaleReason::OrphanSelfPid => "orphan-self-pid",
             StaleReason::TooOld => "too-old",
+            StaleReason::HoldExceeded => "hold-exceeded",
+            StaleReason::NonGatewayOwner => "non-gateway-owner",
         }
+    }
+
+    /// Reasons that describe a live holder that is merely old: reported, never removed.
+    fn only_old(self) -> bool {
+        matches!(self, StaleReason::TooOld | StaleReason::HoldExceeded)
+    }
+
+    fn malformed(self) -> bool {
+        matches!(
+            self,
+            StaleReason::MissingPid | StaleReason::InvalidCreatedAt
+        )
     }
 }
 
@@ -44,6 +70,7 @@ impl fmt::Display for StaleReason {
     }
 }
 
+/// Who wrote a lock file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
     /// Written by this library: the holder keeps a flock on the file.
@@ -53,6 +80,7 @@ pub enum Format {
 }
 
 impl Format {
+    /// `"flock"` or `"legacy"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Format::Flock => "flock",
@@ -61,10 +89,21 @@ impl Format {
     }
 }
 
+/// Why the lock file is looked at: the rules differ a little (docs/PROTOCOL.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    /// A contender: computes `hold-exceeded`, and `orphan-self-pid` even without a starttime.
+    Acquire,
+    /// The sweep: never computes `hold-exceeded`; an own-pid file without starttime is kept.
+    Clean,
+}
+
 /// Everything the decision needs about the lock file, gathered by the I/O layer.
 #[derive(Debug, Clone)]
 pub struct Observation<'a> {
+    /// What the file says.
     pub payload: &'a Payload,
+    /// The file's mtime, Unix milliseconds.
     pub mtime_ms: i64,
     /// We took `flock(LOCK_EX|LOCK_NB)` on the inspected file: nobody holds it.
     pub flock_free: bool,
@@ -72,58 +111,123 @@ pub struct Observation<'a> {
     pub pid_probe: Option<PidProbe>,
     /// This lock path is in this process's held table.
     pub held_by_us: bool,
+    /// The command-line matcher's answer for a live legacy holder: `Some(false)` when its
+    /// command line was read, is not blank and is not the gateway's; `None` when unknown or
+    /// not checked.
+    pub owner_is_gateway: Option<bool>,
 }
 
 /// Who is asking.
 #[derive(Debug, Clone, Copy)]
 pub struct Observer<'a> {
+    /// This process.
     pub identity: &'a ProcessIdentity,
+    /// Our current instance nonce.
     pub nonce: &'a str,
+    /// The clock, Unix milliseconds.
     pub now_ms: i64,
+    /// Age after which a legacy lock is `too-old`.
     pub stale: Duration,
+    /// Acquire or sweep.
+    pub purpose: Purpose,
+    /// How long an empty or malformed file is left alone (by mtime), at most `stale`.
+    pub malformed_grace: Duration,
 }
 
+/// Grace of empty or malformed legacy files: 30 s, or 5 s when the acquire timeout is under
+/// 30 s (the gateway's rule), never more than `stale`.
+pub fn malformed_grace(acquire_timeout: Option<Duration>, stale: Duration) -> Duration {
+    let grace = match acquire_timeout {
+        Some(t) if t < Duration::from_secs(30) => Duration::from_secs(5),
+        _ => Duration::from_secs(30),
+    };
+    grace.min(stale)
+}
+
+/// How long past its recorded max-hold a live flock holder on this kernel is reported.
+const FLOCK_HOLD_SLACK_MS: i64 = 1_000;
+
+/// The decision on one lock file.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Verdict {
+    /// Who wrote it.
     pub format: Format,
-    /// Every rule that says the holder is gone; empty when it is alive.
+    /// Every rule that says the holder is gone or too old; empty when it is alive and fresh.
     pub reasons: Vec<StaleReason>,
-    /// The lock may be reclaimed. Differs from "reasons is not empty" only for malformed
-    /// legacy files, which must also be older than `stale` by mtime (a writer may be mid-write).
-    pub reclaimable: bool,
+    /// The lock may be removed (reclaimed, cleaned): stale, not merely old, and a malformed
+    /// file only past its grace.
+    pub removable: bool,
+    /// An acquire must fail at once with a stale error instead of waiting: a live holder,
+    /// not this process's, that is merely old (`too-old` / `hold-exceeded`).
+    pub report_only: bool,
 }
 
+impl Verdict {
+    /// At least one reason.
+    pub fn stale(&self) -> bool {
+        !self.reasons.is_empty()
+    }
+}
+
+/// The staleness decision (docs/PROTOCOL.md, "Is the holder gone?").
 pub fn decide(obs: &Observation<'_>, me: &Observer<'_>) -> Verdict {
     let p = obs.payload;
-    let older_than_stale = |ms: i64| me.now_ms.saturating_sub(ms) > me.stale.as_millis() as i64;
-    if p.flock {
-        let same_kernel = match (&p.boot_id, &me.identity.boot_id) {
-            (Some(theirs), Some(ours)) => theirs == ours,
-            _ => p.hostname.as_deref() == Some(me.identity.hostname.as_str()),
-        };
-        let reason = if !same_kernel {
-            older_than_stale(obs.mtime_ms).then_some(StaleReason::HeartbeatExpired)
-        } else if obs.flock_free {
-            Some(StaleReason::HolderExited)
-        } else if p.pid_ns == me.identity.pid_ns
-            && p.pid == Some(me.identity.pid)
-            && p.nonce.as_deref() != Some(me.nonce)
-        {
-            Some(StaleReason::NonceMismatch)
+    let reasons = if p.flock {
+        flock_reasons(obs, me)
+    } else {
+        legacy_reasons(obs, me)
+    };
+    let grace_ms = me.malformed_grace.as_millis() as i64;
+    let malformed_only = reasons.iter().all(|r| r.malformed());
+    let only_old = reasons.iter().all(|r| r.only_old());
+    let stale = !reasons.is_empty();
+    let past_grace = me.now_ms.saturating_sub(obs.mtime_ms) > grace_ms;
+    Verdict {
+        format: if p.flock {
+            Format::Flock
         } else {
-            // A live flock holder on this kernel is authoritative, whatever its age. Same pid in
-            // another pid namespace is another container, alive.
-            None
-        };
-        let reasons: Vec<_> = reason.into_iter().collect();
-        return Verdict {
-            format: Format::Flock,
-            reclaimable: !reasons.is_empty(),
-            reasons,
-        };
+            Format::Legacy
+        },
+        removable: stale && !only_old && (!malformed_only || past_grace),
+        report_only: stale && only_old && !obs.held_by_us,
+        reasons,
     }
+}
 
+fn flock_reasons(obs: &Observation<'_>, me: &Observer<'_>) -> Vec<StaleReason> {
+    let p = obs.payload;
+    let stale_ms = me.stale.as_millis() as i64;
+    let same_kernel = match (&p.boot_id, &me.identity.boot_id) {
+        (Some(theirs), Some(ours)) => theirs == ours,
+        _ => p.hostname.as_deref() == Some(me.identity.hostname.as_str()),
+    };
+    let same_process = p.pid_ns == me.identity.pid_ns && p.pid == Some(me.identity.pid);
+    let reason = if !same_kernel {
+        (me.now_ms.saturating_sub(obs.mtime_ms) > stale_ms).then_some(StaleReason::HeartbeatExpired)
+    } else if obs.flock_free {
+        Some(StaleReason::HolderExited)
+    } else if same_process && p.nonce.as_deref() != Some(me.nonce) {
+        Some(StaleReason::NonceMismatch)
+    } else {
+        // A live flock holder on this kernel is never removed, whatever its age; one past its
+        // own max-hold (its watchdog should have fired) is reported to a contender.
+        let overdue = match (p.created_at_ms, p.max_hold_ms) {
+            (Some(created), Some(max)) => {
+                me.now_ms.saturating_sub(created) > (max as i64).saturating_add(FLOCK_HOLD_SLACK_MS)
+            }
+            _ => false,
+        };
+        (me.purpose == Purpose::Acquire && overdue && !same_process)
+            .then_some(StaleReason::HoldExceeded)
+    };
+    reason.into_iter().collect()
+}
+
+/// The TypeScript module's rules, in its order: pid, age, hold, owner.
+fn legacy_reasons(obs: &Observation<'_>, me: &Observer<'_>) -> Vec<StaleReason> {
+    let p = obs.payload;
     let mut reasons = Vec::new();
+    let mut recycled = false;
     match (p.pid, obs.pid_probe) {
         (None, _) => reasons.push(StaleReason::MissingPid),
         (Some(_), Some(PidProbe::Dead)) => reasons.push(StaleReason::DeadPid),
@@ -132,31 +236,45 @@ pub fn decide(obs: &Observation<'_>, me: &Observer<'_>) -> Verdict {
             Some(PidProbe::Alive {
                 starttime: Some(now),
             }),
-        ) if p.starttime.is_some_and(|then| then != now) => reasons.push(StaleReason::RecycledPid),
+        ) if p.starttime.is_some_and(|then| then != now) => {
+            recycled = true;
+            reasons.push(StaleReason::RecycledPid)
+        }
         _ => {}
     }
-    if p.pid == Some(me.identity.pid) {
-        if p.starttime.is_none() && !obs.held_by_us {
-            reasons.push(StaleReason::OrphanSelfPid);
-        }
-        if p.nonce.as_deref().is_some_and(|n| n != me.nonce) {
-            reasons.push(StaleReason::NonceMismatch);
-        }
-    }
-    match p.created_at_ms {
+    let age_ms = p
+        .created_at_ms
+        .map(|created| me.now_ms.saturating_sub(created).max(0));
+    match age_ms {
         None => reasons.push(StaleReason::InvalidCreatedAt),
-        Some(created) if older_than_stale(created) => reasons.push(StaleReason::TooOld),
+        Some(age) if age > me.stale.as_millis() as i64 => reasons.push(StaleReason::TooOld),
         Some(_) => {}
     }
-    let only_malformed = reasons
-        .iter()
-        .all(|r| matches!(r, StaleReason::MissingPid | StaleReason::InvalidCreatedAt));
-    let reclaimable = !reasons.is_empty() && (!only_malformed || older_than_stale(obs.mtime_ms));
-    Verdict {
-        format: Format::Legacy,
-        reasons,
-        reclaimable,
+    let over_hold = matches!((age_ms, p.max_hold_ms), (Some(age), Some(max)) if age > max as i64);
+    if me.purpose == Purpose::Acquire && !obs.held_by_us && over_hold {
+        reasons.push(StaleReason::HoldExceeded);
     }
+    let alive = matches!(obs.pid_probe, Some(PidProbe::Alive { .. }));
+    let own_pid = p.pid == Some(me.identity.pid);
+    let orphan = own_pid
+        && !obs.held_by_us
+        && match p.starttime {
+            None => me.purpose == Purpose::Acquire,
+            Some(then) => me.identity.starttime == Some(then),
+        };
+    if orphan {
+        reasons.push(StaleReason::OrphanSelfPid);
+    } else if alive
+        && !recycled
+        && !(own_pid && obs.held_by_us)
+        && obs.owner_is_gateway == Some(false)
+    {
+        reasons.push(StaleReason::NonGatewayOwner);
+    }
+    if own_pid && p.nonce.as_deref().is_some_and(|n| n != me.nonce) {
+        reasons.push(StaleReason::NonceMismatch);
+    }
+    reasons
 }
 
 #[cfg(test)]
@@ -165,6 +283,7 @@ mod tests {
     use super::*;
 
     const NOW: i64 = 1_800_000_000_000;
+    const SEC: i64 = 1_000;
     const MIN: i64 = 60_000;
     const OUR_NONCE: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
     const OLD_NONCE: &str = "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
@@ -190,6 +309,8 @@ mod tests {
             boot_id: Some(boot.into()),
             pid_ns: Some(pid_ns),
             flock: true,
+            max_hold_ms: None,
+            owner: None,
         }
     }
 
@@ -211,40 +332,81 @@ mod tests {
     struct Row {
         name: &'static str,
         payload: Payload,
-        mtime_ago_min: i64,
+        mtime_ago_ms: i64,
         flock_free: bool,
         probe: Option<PidProbe>,
         held_by_us: bool,
+        owner_is_gateway: Option<bool>,
+        purpose: Purpose,
+        acquire_timeout: Option<Duration>,
         reasons: &'static [StaleReason],
-        reclaimable: bool,
+        removable: bool,
+        report_only: bool,
     }
 
     fn row(name: &'static str, payload: Payload) -> Row {
         Row {
             name,
             payload,
-            mtime_ago_min: 0,
+            mtime_ago_ms: 0,
             flock_free: false,
             probe: None,
             held_by_us: false,
+            owner_is_gateway: None,
+            purpose: Purpose::Acquire,
+            acquire_timeout: Some(Duration::from_secs(60)),
             reasons: &[],
-            reclaimable: false,
+            removable: false,
+            report_only: false,
         }
     }
 
     const ALIVE: Option<PidProbe> = Some(PidProbe::Alive {
         starttime: Some(77),
     });
+    const ME_ALIVE: Option<PidProbe> = Some(PidProbe::Alive {
+        starttime: Some(500),
+    });
+
+    fn check(rows: Vec<Row>) {
+        let host = me();
+        for r in rows {
+            let obs = Observation {
+                payload: &r.payload,
+                mtime_ms: NOW - r.mtime_ago_ms,
+                flock_free: r.flock_free,
+                pid_probe: r.probe,
+                held_by_us: r.held_by_us,
+                owner_is_gateway: r.owner_is_gateway,
+            };
+            let stale = Duration::from_secs(30 * 60);
+            let observer = Observer {
+                identity: &host,
+                nonce: OUR_NONCE,
+                now_ms: NOW,
+                stale,
+                purpose: r.purpose,
+                malformed_grace: malformed_grace(r.acquire_timeout, stale),
+            };
+            let v = decide(&obs, &observer);
+            assert_eq!(v.reasons, r.reasons, "{}", r.name);
+            assert_eq!(v.removable, r.removable, "{}: removable", r.name);
+            assert_eq!(v.report_only, r.report_only, "{}: report_only", r.name);
+            assert_eq!(v.format == Format::Flock, r.payload.flock, "{}", r.name);
+        }
+    }
 
     #[test]
-    fn every_rule_of_design_section_3() {
-        let host = me();
-        let rows = vec![
-            // A. flock payloads
+    fn flock_payloads() {
+        let overdue = Payload {
+            max_hold_ms: Some(60 * MIN as u64),
+            ..ours(99, OLD_NONCE, 4026531836, "boot-1", "gw-a")
+        };
+        check(vec![
             Row {
                 flock_free: true,
                 reasons: &[HolderExited],
-                reclaimable: true,
+                removable: true,
                 ..row(
                     "same kernel, flock free: holder exited",
                     ours(99, OLD_NONCE, 4026531836, "boot-1", "gw-a"),
@@ -255,15 +417,40 @@ mod tests {
                 ours(99, OLD_NONCE, 4026531836, "boot-1", "gw-a"),
             ),
             Row {
-                mtime_ago_min: 500,
+                mtime_ago_ms: 500 * MIN,
                 ..row(
                     "live flock holder is never stale by age",
                     ours(99, OLD_NONCE, 4026531836, "boot-1", "gw-a"),
                 )
             },
             Row {
+                reasons: &[HoldExceeded],
+                report_only: true,
+                ..row(
+                    "live flock holder past its maxHoldMs + 1 s: reported, kept",
+                    overdue.clone(),
+                )
+            },
+            row(
+                "live flock holder within maxHoldMs + 1 s: alive",
+                Payload {
+                    max_hold_ms: Some((90 * MIN - 500) as u64),
+                    ..overdue.clone()
+                },
+            ),
+            Row {
+                purpose: Purpose::Clean,
+                ..row("the sweep never computes hold-exceeded", overdue.clone())
+            },
+            Row {
+                flock_free: true,
+                reasons: &[HolderExited],
+                removable: true,
+                ..row("an exited holder past its max-hold is just exited", overdue)
+            },
+            Row {
                 reasons: &[NonceMismatch],
-                reclaimable: true,
+                removable: true,
                 ..row(
                     "same pid, same pid ns, other nonce: earlier iteration of us",
                     ours(1, OLD_NONCE, 4026531836, "boot-1", "gw-a"),
@@ -271,7 +458,10 @@ mod tests {
             },
             row(
                 "same pid, same pid ns, our nonce: ours, alive",
-                ours(1, OUR_NONCE, 4026531836, "boot-1", "gw-a"),
+                Payload {
+                    max_hold_ms: Some(1),
+                    ..ours(1, OUR_NONCE, 4026531836, "boot-1", "gw-a")
+                },
             ),
             row(
                 "same pid in another pid namespace is another container: alive",
@@ -280,23 +470,23 @@ mod tests {
             Row {
                 flock_free: true,
                 reasons: &[HolderExited],
-                reclaimable: true,
+                removable: true,
                 ..row(
                     "other container, flock free: exited",
                     ours(1, OLD_NONCE, 4026532178, "boot-1", "gw-b"),
                 )
             },
             Row {
-                mtime_ago_min: 31,
+                mtime_ago_ms: 31 * MIN,
                 reasons: &[HeartbeatExpired],
-                reclaimable: true,
+                removable: true,
                 ..row(
                     "other kernel, heartbeat older than stale",
                     ours(5, OLD_NONCE, 4026531836, "boot-2", "gw-z"),
                 )
             },
             Row {
-                mtime_ago_min: 29,
+                mtime_ago_ms: 29 * MIN,
                 flock_free: true,
                 ..row(
                     "other kernel, fresh heartbeat: alive even if flock looks free",
@@ -306,7 +496,7 @@ mod tests {
             Row {
                 flock_free: true,
                 reasons: &[HolderExited],
-                reclaimable: true,
+                removable: true,
                 ..row(
                     "no bootId: same hostname means same kernel",
                     Payload {
@@ -317,7 +507,7 @@ mod tests {
             },
             Row {
                 flock_free: true,
-                mtime_ago_min: 1,
+                mtime_ago_ms: MIN,
                 ..row(
                     "no bootId, other hostname: heartbeat rules",
                     Payload {
@@ -326,7 +516,12 @@ mod tests {
                     },
                 )
             },
-            // B. legacy payloads
+        ]);
+    }
+
+    #[test]
+    fn legacy_pid_and_age_rules() {
+        check(vec![
             Row {
                 probe: ALIVE,
                 ..row(
@@ -337,13 +532,22 @@ mod tests {
             Row {
                 probe: Some(PidProbe::Dead),
                 reasons: &[DeadPid],
-                reclaimable: true,
+                removable: true,
                 ..row("legacy dead pid", legacy(Some(50), Some(1), None, None))
+            },
+            Row {
+                probe: Some(PidProbe::Dead),
+                reasons: &[DeadPid, TooOld],
+                removable: true,
+                ..row(
+                    "dead and too old: removable",
+                    legacy(Some(50), Some(31), None, None),
+                )
             },
             Row {
                 probe: ALIVE,
                 reasons: &[RecycledPid],
-                reclaimable: true,
+                removable: true,
                 ..row(
                     "legacy recycled pid",
                     legacy(Some(50), Some(1), Some(76), None),
@@ -359,128 +563,252 @@ mod tests {
             Row {
                 probe: ALIVE,
                 reasons: &[TooOld],
-                reclaimable: true,
+                report_only: true,
                 ..row(
-                    "legacy live pid, older than staleMs",
+                    "legacy live pid, older than staleMs: reported, never removed",
                     legacy(Some(50), Some(31), None, None),
                 )
             },
             Row {
-                reasons: &[MissingPid],
+                probe: ALIVE,
+                purpose: Purpose::Clean,
+                reasons: &[TooOld],
+                report_only: true,
                 ..row(
-                    "legacy missing pid, fresh file: kept",
+                    "the sweep keeps a live old holder too",
+                    legacy(Some(50), Some(31), None, None),
+                )
+            },
+        ]);
+    }
+
+    #[test]
+    fn legacy_malformed_files_and_their_grace() {
+        let garbage = Payload::default;
+        check(vec![
+            Row {
+                reasons: &[MissingPid],
+                mtime_ago_ms: 29 * SEC,
+                ..row(
+                    "missing pid, file 29 s old: kept (30 s grace)",
                     legacy(None, Some(1), None, None),
                 )
             },
             Row {
-                mtime_ago_min: 31,
+                mtime_ago_ms: 31 * SEC,
                 reasons: &[MissingPid],
-                reclaimable: true,
+                removable: true,
                 ..row(
-                    "legacy missing pid, old file: reclaimed by mtime",
+                    "missing pid, file 31 s old: removed",
                     legacy(None, Some(1), None, None),
                 )
             },
             Row {
-                probe: ALIVE,
-                reasons: &[InvalidCreatedAt],
+                mtime_ago_ms: 6 * SEC,
+                acquire_timeout: Some(Duration::from_secs(29)),
+                reasons: &[MissingPid, InvalidCreatedAt],
+                removable: true,
                 ..row(
-                    "legacy unparsable createdAt, fresh file: kept",
-                    legacy(Some(50), None, None, None),
+                    "garbage 6 s old, acquire timeout under 30 s: 5 s grace",
+                    garbage(),
                 )
             },
             Row {
+                mtime_ago_ms: 6 * SEC,
+                acquire_timeout: None,
+                reasons: &[MissingPid, InvalidCreatedAt],
+                ..row("garbage 6 s old, infinite timeout: 30 s grace", garbage())
+            },
+            Row {
+                mtime_ago_ms: 4 * SEC,
+                acquire_timeout: Some(Duration::ZERO),
+                reasons: &[MissingPid, InvalidCreatedAt],
+                ..row("garbage 4 s old, short timeout: kept", garbage())
+            },
+            Row {
+                mtime_ago_ms: 10 * SEC,
+                purpose: Purpose::Clean,
+                reasons: &[MissingPid, InvalidCreatedAt],
+                ..row("the sweep: a payload-less file 10 s old is kept", garbage())
+            },
+            Row {
                 probe: ALIVE,
-                mtime_ago_min: 31,
+                mtime_ago_ms: 31 * SEC,
                 reasons: &[InvalidCreatedAt],
-                reclaimable: true,
+                removable: true,
                 ..row(
-                    "legacy unparsable createdAt, old file",
+                    "unparsable createdAt, old file",
                     legacy(Some(50), None, None, None),
                 )
-            },
-            Row {
-                reasons: &[MissingPid, InvalidCreatedAt],
-                ..row("garbage, fresh", Payload::default())
-            },
-            Row {
-                mtime_ago_min: 31,
-                reasons: &[MissingPid, InvalidCreatedAt],
-                reclaimable: true,
-                ..row("garbage, old", Payload::default())
             },
             Row {
                 probe: Some(PidProbe::Dead),
                 reasons: &[DeadPid, InvalidCreatedAt],
-                reclaimable: true,
+                removable: true,
                 ..row(
-                    "dead pid makes a malformed file reclaimable at once",
+                    "a dead pid makes a malformed file removable at once",
                     legacy(Some(50), None, None, None),
                 )
             },
+        ]);
+    }
+
+    #[test]
+    fn legacy_hold_exceeded_is_acquire_only_and_report_only() {
+        let past_hold = Payload {
+            max_hold_ms: Some(5 * MIN as u64),
+            ..legacy(Some(50), Some(10), Some(77), None)
+        };
+        check(vec![
             Row {
                 probe: ALIVE,
-                reasons: &[OrphanSelfPid],
-                reclaimable: true,
-                ..row(
-                    "legacy own pid, no starttime, not held: orphan",
-                    legacy(Some(1), Some(1), None, None),
-                )
+                reasons: &[HoldExceeded],
+                report_only: true,
+                ..row("live holder past its maxHoldMs", past_hold.clone())
+            },
+            Row {
+                probe: ALIVE,
+                purpose: Purpose::Clean,
+                ..row("the sweep never computes hold-exceeded", past_hold.clone())
             },
             Row {
                 probe: ALIVE,
                 held_by_us: true,
                 ..row(
-                    "legacy own pid, held by us: kept",
+                    "held by this process: not judged by max-hold",
+                    past_hold.clone(),
+                )
+            },
+            Row {
+                probe: Some(PidProbe::Dead),
+                reasons: &[DeadPid, HoldExceeded],
+                removable: true,
+                ..row("dead and past its hold: removable", past_hold)
+            },
+            Row {
+                probe: ALIVE,
+                reasons: &[TooOld, HoldExceeded],
+                report_only: true,
+                ..row(
+                    "too old and past its hold: still only reported",
+                    Payload {
+                        max_hold_ms: Some(1),
+                        ..legacy(Some(50), Some(31), None, None)
+                    },
+                )
+            },
+        ]);
+    }
+
+    #[test]
+    fn legacy_own_pid_and_owner_rules() {
+        check(vec![
+            Row {
+                probe: ME_ALIVE,
+                reasons: &[OrphanSelfPid],
+                removable: true,
+                ..row(
+                    "own pid, no starttime, not held, acquire: orphan",
                     legacy(Some(1), Some(1), None, None),
                 )
             },
             Row {
-                probe: Some(PidProbe::Alive {
-                    starttime: Some(500),
-                }),
-                reasons: &[NonceMismatch],
-                reclaimable: true,
+                probe: ME_ALIVE,
+                purpose: Purpose::Clean,
                 ..row(
-                    "legacy own pid, other nonce",
+                    "own pid, no starttime, sweep: kept",
+                    legacy(Some(1), Some(1), None, None),
+                )
+            },
+            Row {
+                probe: ME_ALIVE,
+                purpose: Purpose::Clean,
+                reasons: &[OrphanSelfPid],
+                removable: true,
+                ..row(
+                    "own pid with our starttime, sweep: orphan",
+                    legacy(Some(1), Some(1), Some(500), None),
+                )
+            },
+            Row {
+                probe: ME_ALIVE,
+                held_by_us: true,
+                ..row(
+                    "own pid, held by us: kept",
+                    legacy(Some(1), Some(1), Some(500), None),
+                )
+            },
+            Row {
+                probe: ME_ALIVE,
+                reasons: &[RecycledPid],
+                removable: true,
+                ..row(
+                    "own pid with another starttime: recycled, not orphan",
+                    legacy(Some(1), Some(1), Some(499), None),
+                )
+            },
+            Row {
+                probe: ME_ALIVE,
+                reasons: &[OrphanSelfPid, NonceMismatch],
+                removable: true,
+                ..row(
+                    "own pid, other nonce",
                     legacy(Some(1), Some(1), Some(500), Some(OLD_NONCE)),
                 )
             },
             Row {
-                probe: Some(PidProbe::Alive {
-                    starttime: Some(500),
-                }),
+                probe: ALIVE,
+                owner_is_gateway: Some(false),
+                reasons: &[NonGatewayOwner],
+                removable: true,
                 ..row(
-                    "legacy own pid, matching nonce kept",
-                    legacy(Some(1), Some(1), Some(500), Some(OUR_NONCE)),
+                    "live pid whose command line is not the gateway's",
+                    legacy(Some(50), Some(1), None, None),
+                )
+            },
+            Row {
+                probe: ALIVE,
+                owner_is_gateway: Some(false),
+                reasons: &[TooOld, NonGatewayOwner],
+                removable: true,
+                ..row(
+                    "old and not the gateway: removable",
+                    legacy(Some(50), Some(31), None, None),
+                )
+            },
+            Row {
+                probe: ALIVE,
+                owner_is_gateway: Some(true),
+                ..row(
+                    "live gateway process: alive",
+                    legacy(Some(50), Some(1), None, None),
+                )
+            },
+            Row {
+                probe: ALIVE,
+                owner_is_gateway: None,
+                ..row(
+                    "unreadable command line: owner unknown, kept",
+                    legacy(Some(50), Some(1), None, None),
+                )
+            },
+            Row {
+                probe: ALIVE,
+                owner_is_gateway: Some(false),
+                reasons: &[RecycledPid],
+                removable: true,
+                ..row(
+                    "a recycled pid is not also judged by its command line",
+                    legacy(Some(50), Some(1), Some(1), None),
                 )
             },
             Row {
                 probe: ALIVE,
                 ..row(
-                    "legacy other pid's nonce is not ours to judge",
+                    "another pid's nonce is not ours to judge",
                     legacy(Some(50), Some(1), None, Some(OLD_NONCE)),
                 )
             },
-        ];
-        for r in rows {
-            let obs = Observation {
-                payload: &r.payload,
-                mtime_ms: NOW - r.mtime_ago_min * MIN,
-                flock_free: r.flock_free,
-                pid_probe: r.probe,
-                held_by_us: r.held_by_us,
-            };
-            let observer = Observer {
-                identity: &host,
-                nonce: OUR_NONCE,
-                now_ms: NOW,
-                stale: Duration::from_secs(30 * 60),
-            };
-            let v = decide(&obs, &observer);
-            assert_eq!(v.reasons, r.reasons, "{}", r.name);
-            assert_eq!(v.reclaimable, r.reclaimable, "{}", r.name);
-            assert_eq!(v.format == Format::Flock, r.payload.flock, "{}", r.name);
-        }
+        ]);
     }
 }

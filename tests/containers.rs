@@ -54,7 +54,9 @@ fn a_restart_inside_a_pid_one_container_takes_over_and_stays_live_for_others() {
     let err = try_in_process(&prefix, &file, 300)
         .expect_err("a pid-1 process of another namespace must not take the restarted lock");
     assert!(
-        err.contains("busy") && err.contains("pid=1 (another pid namespace)"),
+        err.contains("busy")
+            && err.contains("pid=1 alive=true")
+            && err.contains("(another pid namespace)"),
         "{err}"
     );
     let host_once = Options {

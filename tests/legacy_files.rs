@@ -88,7 +88,7 @@ fn reclaimed(file: &Path, expected: bool) -> bool {
             guard.release();
             true
         }
-        Err(Error::Busy { .. }) => false,
+        Err(Error::Busy { .. } | Error::Stale { .. }) => false,
         Err(e) => panic!("unexpected error: {e}"),
     }
 }
@@ -139,11 +139,18 @@ fn legacy_rules_reclaim_or_wait() {
             &["recycled-pid"],
         ),
         (
-            "live pid, too old",
+            "live pid, too old: reported, never removed",
             format!(r#"{{"pid":{},"createdAt":"{two_hours_ago}"}}"#, live.pid()),
             fresh,
-            true,
+            false,
             &["too-old"],
+        ),
+        (
+            "dead pid, too old",
+            format!(r#"{{"pid":{},"createdAt":"{two_hours_ago}"}}"#, dead_pid()),
+            fresh,
+            true,
+            &["dead-pid", "too-old"],
         ),
         (
             "other pid's nonce is not judged",
@@ -206,7 +213,8 @@ fn legacy_rules_reclaim_or_wait() {
             .expect("a lock file is there");
         assert_eq!(seen.format, "legacy", "{name}");
         assert_eq!(seen.stale_reasons, reasons, "{name}");
-        assert_eq!(seen.stale, expect_reclaimed, "{name}");
+        assert_eq!(seen.stale, !reasons.is_empty(), "{name}");
+        assert_eq!(seen.removable, expect_reclaimed, "{name}");
         assert_eq!(
             reclaimed(&file, expect_reclaimed),
             expect_reclaimed,
@@ -218,6 +226,67 @@ fn legacy_rules_reclaim_or_wait() {
             "{name}: a kept file stays, a reclaimed one is gone after release"
         );
     }
+}
+
+/// The `ageMs=N` of a message.
+fn age_in(message: &str) -> u64 {
+    let start = message.find("ageMs=").expect("an age") + "ageMs=".len();
+    let digits: String = message[start..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    digits.parse().expect("digits")
+}
+
+#[test]
+fn live_legacy_holder_that_is_only_old_is_reported_at_once_and_kept() {
+    let dir = TempDir::new("report");
+    let live = Sleeper::start();
+    let file = dir.join("s.jsonl");
+    let created = iso(SystemTime::now() - Duration::from_secs(10));
+    let content = format!(
+        r#"{{"pid":{},"createdAt":"{created}","maxHoldMs":5000}}"#,
+        live.pid()
+    );
+    let lock = write_lock(&file, content.as_bytes(), Duration::ZERO);
+    let options = Options {
+        timeout: Some(Duration::from_secs(30)),
+        ..Options::default()
+    };
+    let started = std::time::Instant::now();
+    let err = acquire(&file, &options).unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "at once, not after the timeout"
+    );
+    match &err {
+        Error::Stale {
+            reasons, holder, ..
+        } => {
+            assert_eq!(reasons, &["hold-exceeded"]);
+            assert_eq!((holder.pid, holder.pid_alive), (Some(live.pid()), true));
+        }
+        other => panic!("expected a stale error, got {other:?}"),
+    }
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "session file lock stale (hold-exceeded): pid={} alive=true ageMs={} {}",
+            live.pid(),
+            age_in(&err.to_string()),
+            lock.display()
+        )
+    );
+    assert_eq!(
+        std::fs::read_to_string(&lock).unwrap(),
+        content,
+        "kept as it was"
+    );
+    let seen = inspect(&file, STALE).unwrap().unwrap();
+    assert!(
+        seen.stale_reasons.is_empty(),
+        "the sweep never computes hold-exceeded"
+    );
 }
 
 #[test]
@@ -243,8 +312,9 @@ fn busy_error_names_the_owner_and_path() {
     assert_eq!(
         message,
         format!(
-            "session file locked (timeout 120ms): pid={} {}",
+            "session file locked (timeout 120ms): pid={} alive=true ageMs={} {}",
             live.pid(),
+            age_in(&message),
             lock.display()
         )
     );
@@ -478,8 +548,11 @@ fn clean_stale_removes_only_stale_locks() {
     );
     assert!(dry.cleaned.is_empty() && dry.locks.iter().all(|l| !l.removed));
     assert_eq!(
-        dry.locks.iter().map(|l| l.stale).collect::<Vec<_>>(),
-        [true, true, false, false]
+        dry.locks
+            .iter()
+            .map(|l| (l.stale, l.removable))
+            .collect::<Vec<_>>(),
+        [(true, true), (true, false), (false, false), (false, false)]
     );
     assert_eq!(dry.locks[3].format, "flock");
     assert!(dry.locks[3].pid_alive);
@@ -490,13 +563,11 @@ fn clean_stale_removes_only_stale_locks() {
         .iter()
         .map(|l| l.stale_reasons.clone())
         .collect();
-    assert_eq!(
-        cleaned,
-        [vec!["dead-pid".to_string()], vec!["too-old".to_string()]]
-    );
+    assert_eq!(cleaned, [vec!["dead-pid".to_string()]]);
+    assert!(!lock_of(&dir.join("a-dead.jsonl")).exists());
     assert!(
-        !lock_of(&dir.join("a-dead.jsonl")).exists()
-            && !lock_of(&dir.join("b-old-live.jsonl")).exists()
+        lock_of(&dir.join("b-old-live.jsonl")).exists(),
+        "a live holder that is only old is reported, never removed"
     );
     assert!(lock_of(&dir.join("c-fresh-live.jsonl")).exists() && held.lock_path().exists());
     assert!(dir.join("not-a-lock.lock").exists());
@@ -512,10 +583,15 @@ fn clean_stale_removes_only_stale_locks() {
     )
     .unwrap();
     assert_eq!(
-        later.cleaned.len(),
-        1,
-        "an hour later the fresh legacy lock is too old; our flock lock is still held"
+        later
+            .locks
+            .iter()
+            .map(|l| (l.stale, l.removable))
+            .collect::<Vec<_>>(),
+        [(true, false), (true, false), (false, false)],
+        "an hour later the fresh legacy lock is too old as well, but alive: kept; our flock lock is still held"
     );
+    assert!(later.cleaned.is_empty());
     assert!(held.lock_path().exists());
 }
 

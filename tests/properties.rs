@@ -3,7 +3,7 @@
 
 use proptest::prelude::*;
 use session_write_lock::payload::{Payload, WrittenPayload};
-use session_write_lock::verdict::{decide, Format, Observation, Observer, StaleReason};
+use session_write_lock::verdict::{decide, Format, Observation, Observer, Purpose, StaleReason};
 use session_write_lock::{PidProbe, ProcessIdentity};
 use std::time::Duration;
 
@@ -47,6 +47,8 @@ fn arb_payload() -> impl Strategy<Value = Payload> {
                 boot_id,
                 pid_ns,
                 flock,
+                max_hold_ms: None,
+                owner: None,
             },
         )
 }
@@ -78,7 +80,7 @@ proptest! {
             let t = std::time::UNIX_EPOCH + Duration::from_millis(ms as u64);
             session_write_lock::iso_time::format(t)
         };
-        let written = WrittenPayload { pid, created_at: created_at.clone(), nonce: nonce.clone(), starttime: Some(starttime), hostname: host.clone(), boot_id: Some(boot.clone()), pid_ns: Some(ns), flock: true };
+        let written = WrittenPayload { pid, created_at: created_at.clone(), nonce: nonce.clone(), starttime: Some(starttime), hostname: host.clone(), boot_id: Some(boot.clone()), pid_ns: Some(ns), flock: true, max_hold_ms: Some(300_000), owner: Some(host.clone()) };
         let p = Payload::parse(&written.to_bytes());
         prop_assert_eq!(p.pid, Some(pid));
         prop_assert_eq!(p.created_at_ms, Some(ms));
@@ -92,20 +94,28 @@ proptest! {
     }
 
     #[test]
-    fn decisions_are_consistent(payload in arb_payload(), mtime_ago in -100_000i64..10_000_000, flock_free: bool, probe in arb_probe(), held_by_us: bool, now in 3_000_000_000_000i64..3_100_000_000_000) {
+    fn decisions_are_consistent(payload in arb_payload(), mtime_ago in -100_000i64..10_000_000, flock_free: bool, probe in arb_probe(), held_by_us: bool, now in 3_000_000_000_000i64..3_100_000_000_000, acquire: bool, owner_is_gateway in proptest::option::of(any::<bool>()), max_hold in proptest::option::of(1u64..10_000_000)) {
         let identity = me();
-        let obs = Observation { payload: &payload, mtime_ms: now - mtime_ago, flock_free, pid_probe: probe, held_by_us };
-        let observer = Observer { identity: &identity, nonce: NONCE, now_ms: now, stale: Duration::from_secs(1800) };
+        let payload = Payload { max_hold_ms: max_hold, ..payload };
+        let obs = Observation { payload: &payload, mtime_ms: now - mtime_ago, flock_free, pid_probe: probe, held_by_us, owner_is_gateway };
+        let purpose = if acquire { Purpose::Acquire } else { Purpose::Clean };
+        let observer = Observer { identity: &identity, nonce: NONCE, now_ms: now, stale: Duration::from_secs(1800), purpose, malformed_grace: Duration::from_secs(30) };
         let v = decide(&obs, &observer);
-        prop_assert!(!v.reclaimable || !v.reasons.is_empty(), "reclaimable only with a reason");
+        prop_assert!(!v.removable || !v.reasons.is_empty(), "removable only with a reason");
+        prop_assert!(!(v.removable && v.report_only), "removed or reported, never both");
+        let only_old = !v.reasons.is_empty() && v.reasons.iter().all(|r| matches!(r, StaleReason::TooOld | StaleReason::HoldExceeded));
+        prop_assert!(!only_old || !v.removable, "a holder that is only old is never removed");
+        if !acquire {
+            prop_assert!(!v.reasons.contains(&StaleReason::HoldExceeded), "the sweep never computes hold-exceeded");
+        }
         prop_assert_eq!(v.format == Format::Flock, payload.flock);
-        let flock_reasons = [StaleReason::HolderExited, StaleReason::NonceMismatch, StaleReason::HeartbeatExpired];
+        let flock_reasons = [StaleReason::HolderExited, StaleReason::NonceMismatch, StaleReason::HeartbeatExpired, StaleReason::HoldExceeded];
         if payload.flock {
             prop_assert!(v.reasons.len() <= 1 && v.reasons.iter().all(|r| flock_reasons.contains(r)));
             let same_kernel = payload.boot_id.as_deref() == Some("boot-1") || (payload.boot_id.is_none() && payload.hostname.as_deref() == Some("gw-a"));
             let ours = payload.pid == Some(1) && payload.pid_ns == Some(7);
             if same_kernel && !flock_free && !ours {
-                prop_assert!(!v.reclaimable, "a live flock holder on this kernel is never stale, whatever its age");
+                prop_assert!(!v.removable, "a live flock holder on this kernel is never removed, whatever its age");
             }
             if same_kernel && flock_free {
                 prop_assert_eq!(v.reasons, vec![StaleReason::HolderExited]);
@@ -113,7 +123,7 @@ proptest! {
         } else {
             prop_assert!(v.reasons.iter().all(|r| !matches!(r, StaleReason::HolderExited | StaleReason::HeartbeatExpired)));
             if payload.pid.is_some() && probe == Some(PidProbe::Dead) {
-                prop_assert!(v.reclaimable, "a dead legacy holder is always reclaimable");
+                prop_assert!(v.removable, "a dead legacy holder is always removable");
             }
         }
     }

@@ -113,7 +113,11 @@ fn a_reentrant_acquire_with_a_longer_max_hold_extends_the_deadline() {
         ..Options::default()
     };
     let first = acquire(&file, &max_hold(200)).unwrap();
-    let second = acquire(&file, &max_hold(1500)).unwrap();
+    let nested = Options {
+        allow_reentrant: true,
+        ..max_hold(1500)
+    };
+    let second = acquire(&file, &nested).unwrap();
     // Handshake instead of a sleep: a lock due at 300 ms released by the watchdog means it
     // has dealt with every deadline up to then, the first hold's 200 ms included.
     let sentinel = acquire(dir.join("sentinel.jsonl"), &max_hold(300)).unwrap();

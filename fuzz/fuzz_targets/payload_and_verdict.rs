@@ -5,7 +5,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use session_write_lock::payload::Payload;
-use session_write_lock::verdict::{decide, Format, Observation, Observer, StaleReason};
+use session_write_lock::verdict::{decide, Format, Observation, Observer, Purpose, StaleReason};
 use session_write_lock::{PidProbe, ProcessIdentity};
 use std::time::Duration;
 
@@ -36,11 +36,20 @@ fuzz_target!(|data: &[u8]| {
         _ => Some(PidProbe::Alive { starttime: (control[2] & 1 == 1).then_some(u64::from(control[3])) }),
     };
     let now_ms = word(8).rem_euclid(4_000_000_000_000);
-    let obs = Observation { payload: &payload, mtime_ms: word(16), flock_free, pid_probe, held_by_us: control[1] & 128 == 128 };
-    let observer = Observer { identity: &me, nonce: NONCE, now_ms, stale: Duration::from_millis(1 + u64::from(control[4]) * 60_000) };
+    let owner_is_gateway = match control[5] % 3 {
+        0 => None,
+        n => Some(n == 1),
+    };
+    let obs = Observation { payload: &payload, mtime_ms: word(16), flock_free, pid_probe, held_by_us: control[1] & 128 == 128, owner_is_gateway };
+    let purpose = if control[0] & 32 == 32 { Purpose::Acquire } else { Purpose::Clean };
+    let observer = Observer { identity: &me, nonce: NONCE, now_ms, stale: Duration::from_millis(1 + u64::from(control[4]) * 60_000), purpose, malformed_grace: Duration::from_secs(if control[0] & 64 == 64 { 5 } else { 30 }) };
     let v = decide(&obs, &observer);
 
-    assert!(!v.reclaimable || !v.reasons.is_empty());
+    assert!(!v.removable || !v.reasons.is_empty());
+    assert!(!(v.removable && v.report_only));
+    if purpose == Purpose::Clean {
+        assert!(!v.reasons.contains(&StaleReason::HoldExceeded));
+    }
     assert_eq!(v.format == Format::Flock, payload.flock);
     if payload.flock {
         let same_kernel = match (&payload.boot_id, &me.boot_id) {
@@ -49,12 +58,12 @@ fuzz_target!(|data: &[u8]| {
         };
         let earlier_us = payload.pid == Some(me.pid) && payload.pid_ns == me.pid_ns && payload.nonce.as_deref() != Some(NONCE);
         if same_kernel && !flock_free && !earlier_us {
-            assert!(!v.reclaimable, "live flock holder judged stale: {payload:?}");
+            assert!(!v.removable, "live flock holder judged removable: {payload:?}");
         }
         if same_kernel && flock_free {
             assert_eq!(v.reasons, [StaleReason::HolderExited]);
         }
     } else if payload.pid.is_some() && pid_probe == Some(PidProbe::Dead) {
-        assert!(v.reclaimable);
+        assert!(v.removable);
     }
 });

@@ -5,12 +5,13 @@
 
 use session_write_lock::{
     acquire, clean_stale, inspect, inspect_lock_file, CleanOptions, Error, Inspection, Options,
+    OwnerArgs,
 };
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::sync::atomic::{AtomicI32, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 const USAGE: &str = "\
 usage: session-lock <command> [options]
@@ -61,7 +62,7 @@ forwarded. The short options are those of util-linux flock(1).
   -n, --nonblock                 fail at once if the lock is busy (exit 1, or -E CODE)
   -w, --timeout SECONDS          wait up to SECONDS (fractions allowed; 0 = one try)
   --timeout-ms N                 the same in milliseconds ('Infinity' = forever)
-                                 (default: wait up to 10000 ms)
+                                 (default: wait up to 60000 ms)
   -E, --conflict-exit-code CODE  exit with CODE (0-255) when the lock stays busy
   -c, --command CMD              run CMD with 'sh -c' instead of CMD [ARGS...] after --
   --max-hold-ms N                force-release the lock after N ms even if CMD still runs
@@ -107,7 +108,7 @@ impl Failure {
             Failure::Lock(e) => {
                 eprintln!("session-lock: {e}");
                 ExitCode::from(match e {
-                    Error::Busy { .. } => BUSY,
+                    Error::Busy { .. } | Error::Stale { .. } | Error::Cancelled { .. } => BUSY,
                     Error::InvalidArgument { .. } => USAGE_ERROR,
                     Error::Io { .. } => IO_ERROR,
                 })
@@ -261,12 +262,17 @@ fn status(args: &[String]) -> Result<ExitCode, Failure> {
                 &CleanOptions {
                     stale,
                     remove: false,
-                    now: None,
+                    ..CleanOptions::default()
                 },
             )?;
             inspections.extend(report.locks);
         } else if path.extension().is_some_and(|e| e == "lock") {
-            match inspect_lock_file(path, stale, SystemTime::now(), false)? {
+            let options = CleanOptions {
+                stale,
+                remove: false,
+                ..CleanOptions::default()
+            };
+            match inspect_lock_file(path, &options, OwnerArgs::System)? {
                 Some(i) => inspections.push(i),
                 None => missing.push(path.to_path_buf()),
             }
@@ -292,17 +298,20 @@ fn status(args: &[String]) -> Result<ExitCode, Failure> {
 }
 
 fn print_table(inspections: &[Inspection]) {
-    let rows: Vec<[String; 6]> = inspections
+    let rows: Vec<[String; 7]> = inspections
         .iter()
         .map(|i| {
             let state = if i.format == "not-a-file" {
                 format!("blocked: {}", i.owner)
-            } else if i.stale {
+            } else if i.removable {
                 format!("stale: {}", i.stale_reasons.join(", "))
             } else if i.stale_reasons.is_empty() {
                 "alive".to_string()
             } else {
-                format!("kept: {} (file is fresh)", i.stale_reasons.join(", "))
+                format!(
+                    "kept: {} (holder alive or file fresh)",
+                    i.stale_reasons.join(", ")
+                )
             };
             [
                 i.lock_path.clone(),
@@ -310,11 +319,12 @@ fn print_table(inspections: &[Inspection]) {
                 i.hostname.clone().unwrap_or_else(|| "-".into()),
                 i.age_ms.map_or("-".into(), human_age),
                 i.format.clone(),
+                i.owner_label.clone().unwrap_or_else(|| "-".into()),
                 state,
             ]
         })
         .collect();
-    let header = ["LOCK", "PID", "HOST", "AGE", "FORMAT", "STATE"].map(String::from);
+    let header = ["LOCK", "PID", "HOST", "AGE", "FORMAT", "OWNER", "STATE"].map(String::from);
     let mut widths = header.clone().map(|h| h.len());
     for row in &rows {
         for (w, cell) in widths.iter_mut().zip(row) {
@@ -366,7 +376,7 @@ fn clean(args: &[String]) -> Result<ExitCode, Failure> {
     let options = CleanOptions {
         stale: stale_of(&parsed, CLEAN_HELP)?,
         remove: !dry_run,
-        now: None,
+        ..CleanOptions::default()
     };
     let report = clean_stale(&dir, &options)?;
     if parsed.has("json") {

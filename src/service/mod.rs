@@ -5,8 +5,9 @@
 mod inotify;
 mod timers;
 
+use crate::acquire::CancelToken;
 use crate::attempt::{attempt, Attempt};
-use crate::error::Error;
+use crate::error::{Error, Holder};
 use crate::fs;
 use crate::guard::LockGuard;
 use crate::options::Options;
@@ -40,11 +41,15 @@ pub struct Waiter {
     pub options: Options,
     pub deadline: Option<Instant>,
     pub callback: Callback,
-    pub owner: String,
+    pub holder: Box<Holder>,
+    /// Set by the caller to give up the wait (Node's `AbortSignal`).
+    pub cancel: Option<CancelToken>,
 }
 
 enum Command {
-    Wait(Waiter),
+    Wait(Box<Waiter>),
+    /// Look at a path's waiters again (one of them was cancelled).
+    Recheck(PathBuf),
     /// A hold with an earlier max-hold deadline than any timer armed so far.
     Watchdog(Instant),
 }
@@ -87,7 +92,12 @@ impl Service {
     }
 
     pub fn wait(&self, waiter: Waiter) {
-        self.send(Command::Wait(waiter));
+        self.send(Command::Wait(Box::new(waiter)));
+    }
+
+    /// Asks the service to look at the waiters of `lock_path` again.
+    pub fn recheck(&self, lock_path: PathBuf) {
+        self.send(Command::Recheck(lock_path));
     }
 
     pub fn watchdog_at(&self, at: Instant) {
@@ -207,6 +217,7 @@ impl Loop {
     fn handle(&mut self, command: Command) {
         match command {
             Command::Wait(waiter) => {
+                let waiter = *waiter;
                 let id = self.next_waiter_id;
                 self.next_waiter_id += 1;
                 let lock_path = waiter.lock_path.clone();
@@ -234,6 +245,7 @@ impl Loop {
                 // The holder may have let go between the caller's try and the watch: look now.
                 self.serve(&lock_path);
             }
+            Command::Recheck(lock_path) => self.serve(&lock_path),
             Command::Watchdog(at) => self.timers.push(at, Timer::Watchdog),
         }
     }
@@ -301,9 +313,19 @@ impl Loop {
             let Some((_, head)) = queue.waiters.front_mut() else {
                 break;
             };
+            if head.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+                let lock_path_buf = lock_path.to_path_buf();
+                self.finish_head(
+                    lock_path,
+                    Err(Error::Cancelled {
+                        lock_path: lock_path_buf,
+                    }),
+                );
+                continue;
+            }
             match attempt(self.rt, lock_path, &head.options, true) {
-                Ok(Attempt::Busy { owner }) => {
-                    head.owner = owner;
+                Ok(Attempt::Busy { holder }) => {
+                    head.holder = holder;
                     break;
                 }
                 Ok(Attempt::Acquired(guard)) => self.finish_head(lock_path, Ok(guard)),
@@ -350,7 +372,7 @@ impl Loop {
         let (_, waiter) = queue.waiters.remove(pos).expect("position is in range");
         let error = Error::Busy {
             lock_path: lock_path.to_path_buf(),
-            owner: waiter.owner.clone(),
+            holder: waiter.holder.clone(),
             timeout: waiter.options.timeout,
         };
         self.finish(waiter, Err(error));
@@ -381,14 +403,7 @@ impl Loop {
         if let Some(next) = next {
             self.timers.push(next, Timer::Watchdog);
         }
-        for (lock_path, held, max) in overdue {
-            crate::log::emit(&format!(
-                "[session-write-lock] releasing lock held for {}ms (max={}ms): {}",
-                held.as_millis(),
-                max.as_millis(),
-                lock_path.display()
-            ));
-        }
+        crate::table::log_overdue(&overdue);
     }
 
     fn heartbeat(&mut self) {
