@@ -69,6 +69,12 @@ typedef enum {
      * with `panic: `.
      */
     SWL_PANIC,
+    /**
+     * The holder is alive but only too old to trust (`too-old`, `hold-exceeded`): reported at
+     * once instead of waiting, nothing removed; or `swl_assert_owned` found the hold lost
+     * (`lease-lost`). The message is `session file lock stale (<reasons>): <owner> <path>`.
+     */
+    SWL_STALE,
 } swl_status;
 
 /**
@@ -88,7 +94,9 @@ typedef struct {
     size_t size;
     /**
      * How long to wait for a busy lock, in milliseconds: `-1` waits forever, `0` tries once.
-     * Other negative values are invalid. Default 10000.
+     * Other negative values are invalid. Default 60000, or the environment's
+     * `OPENCLAW_SESSION_WRITE_LOCK_ACQUIRE_TIMEOUT_MS` / `SESSION_WRITE_LOCK_ACQUIRE_TIMEOUT_MS`
+     * (docs/PROTOCOL.md, "Settings"; likewise for `stale_ms` and `max_hold_ms`).
      */
     int64_t timeout_ms;
     /**
@@ -105,10 +113,17 @@ typedef struct {
     int64_t max_hold_ms;
     /**
      * Whether another acquire of a lock this process already holds joins it (counted; the file
-     * goes with the last release). Reentrancy is per process, not per thread: threads that must
-     * exclude each other pass `false`, and then wait like any other contender. Default true.
+     * goes with the last release). Nesting is asked for explicitly: by default a second acquire
+     * waits like any other contender. When asked, it is per process, not per thread: threads
+     * that must exclude each other leave it `false`. Default false.
      */
     bool allow_reentrant;
+    /**
+     * A label for people (UTF-8; at most 200 characters are kept), or NULL: written into the
+     * lock file as `owner` and shown by `swl_held_locks`, by busy errors when this process is
+     * the holder, and by `session-lock status`. Copied during `swl_acquire`. Default NULL.
+     */
+    const char *owner;
 } swl_options;
 
 /**
@@ -150,7 +165,9 @@ void swl_options_init_sized(swl_options *opts, size_t size);
  *
  * On `SWL_OK`, `*out` is a new handle that must be passed to `swl_release` exactly once. On
  * failure `*out` is set to NULL and `swl_last_error` says why: `SWL_BUSY` (timed out; the
- * message names the owner and the lock path), `SWL_INVALID_ARGUMENT` (path empty or not UTF-8,
+ * message names the owner and the lock path, and the hold when this process holds it),
+ * `SWL_STALE` (the holder is alive but only too old: reported at once, nothing removed),
+ * `SWL_INVALID_ARGUMENT` (path empty or not UTF-8,
  * option out of range), `SWL_NULL_PARAMETER`, `SWL_IO` (errno name and path in the message).
  *
  * Many threads may call this at once.
@@ -158,9 +175,11 @@ void swl_options_init_sized(swl_options *opts, size_t size);
  * # Safety
  *
  * `session_file` must be NULL or a NUL-terminated string; `opts` must be NULL or point to an
- * initialised `swl_options`; `out` must be NULL or point to writable memory for one pointer.
+ * initialised `swl_options` whose `owner` is NULL or a NUL-terminated string; `out` must be NULL or point to writable memory for one pointer.
  */
-swl_status swl_acquire(const char *session_file, const swl_options *opts, swl_lock **out);
+swl_status swl_acquire(const char *session_file,
+                       const swl_options *opts,
+                       swl_lock **out);
 
 /**
  * Ends the hold of `lock` and frees the handle, whatever the result: never use `lock` again.
@@ -178,6 +197,18 @@ swl_status swl_acquire(const char *session_file, const swl_options *opts, swl_lo
  * `lock` must be NULL or a handle from `swl_acquire` that was not released yet.
  */
 swl_status swl_release(swl_lock *lock);
+
+/**
+ * Checks that `lock` still holds its lock: `SWL_OK` while the hold is in force and the lock
+ * path still leads to its file; `SWL_STALE` (`lease-lost` in the message) when the hold was
+ * ended by force (`swl_release_all`, the watchdog, a takeover) or the lock file was removed or
+ * replaced by someone else; `SWL_NULL_PARAMETER`. The handle stays valid either way.
+ *
+ * # Safety
+ *
+ * `lock` must be NULL or a handle from `swl_acquire` that was not released yet.
+ */
+swl_status swl_assert_owned(const swl_lock *lock);
 
 /**
  * Releases every lock this process holds (all reentrant holds at once), then rotates the
@@ -210,10 +241,11 @@ size_t swl_instance_nonce(char *buf, size_t len);
  * Describes the lock of `session_file` without changing it.
  *
  * `SWL_OK` with `*json_out = NULL`: there is no lock file. `SWL_OK` with a string: a JSON object
- * `{"lockPath", "pid", "pidAlive", "createdAt", "ageMs", "stale", "staleReasons", "removed",
- * "nonce", "hostname", "format", "owner"}` (`format` is `"flock"`, `"legacy"` or `"not-a-file"`;
- * staleness is judged with the default `stale_ms`), to be freed with `swl_string_free`. On
- * failure `*json_out` is NULL.
+ * `{"lockPath", "pid", "pidAlive", "createdAt", "ageMs", "stale", "staleReasons", "removable",
+ * "removed", "nonce", "hostname", "format", "owner", "ownerLabel", "maxHoldMs"}` (`format` is
+ * `"flock"`, `"legacy"` or `"not-a-file"`; `stale`: at least one reason; `removable`: it may
+ * be removed now; `ownerLabel`: the holder's label; staleness is judged with the default
+ * `stale_ms`), to be freed with `swl_string_free`. On failure `*json_out` is NULL.
  *
  * # Safety
  *
@@ -241,6 +273,18 @@ swl_status swl_clean_stale(const char *sessions_dir,
                            int64_t stale_ms,
                            bool remove,
                            char **json_out);
+
+/**
+ * Every hold of this process, oldest first, as a JSON array of `{"lockPath", "owner",
+ * "acquiredAt", "ageMs", "count", "maxHoldMs"}` (`owner` is the label given in `swl_options`,
+ * or null; `maxHoldMs` null without watchdog) in `*json_out`, to be freed with
+ * `swl_string_free`. For finding a lock that this process holds too long.
+ *
+ * # Safety
+ *
+ * `json_out` must be NULL or point to writable memory for one pointer.
+ */
+swl_status swl_held_locks(char **json_out);
 
 /**
  * Frees a string returned by `swl_inspect` or `swl_clean_stale`. NULL is ignored.

@@ -201,7 +201,8 @@ static void test_version_and_status_strings(void) {
                {SWL_NULL_PARAMETER, "SWL_NULL_PARAMETER"},
                {SWL_IO, "SWL_IO"},
                {SWL_NOT_HELD, "SWL_NOT_HELD"},
-               {SWL_PANIC, "SWL_PANIC"}};
+               {SWL_PANIC, "SWL_PANIC"},
+               {SWL_STALE, "SWL_STALE"}};
     CHECK(SWL_OK == 0);
     for (size_t i = 0; i < sizeof all / sizeof all[0]; i++) {
         const char *s = swl_status_str(all[i].status);
@@ -217,11 +218,28 @@ static void test_options_defaults(void) {
     swl_options o;
     memset(&o, 0x5a, sizeof o);
     swl_options_init(&o);
-    CHECK(o.timeout_ms == 10000);
+    CHECK(o.timeout_ms == 60000);
     CHECK(o.stale_ms == 1800000);
     CHECK(o.max_hold_ms == 300000);
-    CHECK(o.allow_reentrant == true);
+    CHECK(o.allow_reentrant == false);
     CHECK(o.size == sizeof(swl_options));
+    CHECK(o.owner == NULL);
+
+    /* the environment overrides the defaults (digits only; Infinity for the timeout only) */
+    CHECK(setenv("SESSION_WRITE_LOCK_ACQUIRE_TIMEOUT_MS", "2500", 1) == 0);
+    CHECK(setenv("OPENCLAW_SESSION_WRITE_LOCK_STALE_MS", "0x1000", 1) == 0);
+    CHECK(setenv("SESSION_WRITE_LOCK_MAX_HOLD_MS", "Infinity", 1) == 0);
+    swl_options_init(&o);
+    CHECK(o.timeout_ms == 2500);
+    CHECK(o.stale_ms == 1800000);
+    CHECK(o.max_hold_ms == 300000);
+    CHECK(setenv("OPENCLAW_SESSION_WRITE_LOCK_ACQUIRE_TIMEOUT_MS", "Infinity", 1) == 0);
+    swl_options_init(&o);
+    CHECK(o.timeout_ms == -1);
+    CHECK(unsetenv("SESSION_WRITE_LOCK_ACQUIRE_TIMEOUT_MS") == 0);
+    CHECK(unsetenv("OPENCLAW_SESSION_WRITE_LOCK_ACQUIRE_TIMEOUT_MS") == 0);
+    CHECK(unsetenv("OPENCLAW_SESSION_WRITE_LOCK_STALE_MS") == 0);
+    CHECK(unsetenv("SESSION_WRITE_LOCK_MAX_HOLD_MS") == 0);
 }
 
 /* A program built against an older, shorter swl_options: only its fields are written and read;
@@ -238,7 +256,7 @@ static void test_options_old_size(void) {
     swl_options_init_sized(&u.o, old);
     for (size_t i = old; i < sizeof u.bytes; i++) CHECK_MSG(u.bytes[i] == 0, "byte %zu written", i);
     CHECK(u.o.size == old);
-    CHECK(u.o.timeout_ms == 10000 && u.o.stale_ms == 1800000);
+    CHECK(u.o.timeout_ms == 60000 && u.o.stale_ms == 1800000);
     u.o.timeout_ms = 0;
     swl_lock *l = NULL;
     CHECK_MSG(swl_acquire(file, &u.o, &l) == SWL_OK, "%s", last_error());
@@ -254,6 +272,68 @@ static void test_options_old_size(void) {
     CHECK(swl_acquire(file, &u.o, &l) == SWL_INVALID_ARGUMENT);
     CHECK_MSG(strstr(last_error(), "size"), "%s", errbuf);
     CHECK(l == NULL);
+}
+
+/* The owner label, held_locks, assert_owned and the diagnostics of a busy error. */
+static void test_owner_held_locks_and_assert_owned(void) {
+    char file[PATH_MAX], lock[PATH_MAX], content[4096];
+    join(file, "owned.jsonl");
+    lock_path_of(lock, file);
+    swl_options o = options(50, false);
+    o.owner = "turn-7";
+    swl_lock *l = NULL;
+    CHECK_MSG(swl_acquire(file, &o, &l) == SWL_OK, "%s", last_error());
+    read_file(lock, content, sizeof content);
+    CHECK_MSG(strstr(content, "\"owner\":\"turn-7\"") && strstr(content, "\"maxHoldMs\":300000"), "%s", content);
+
+    char *json = NULL;
+    CHECK(swl_held_locks(&json) == SWL_OK && json != NULL);
+    CHECK_MSG(strstr(json, lock) && strstr(json, "\"owner\":\"turn-7\"") && strstr(json, "\"count\":1") &&
+                  strstr(json, "\"maxHoldMs\":300000"),
+              "%s", json);
+    swl_string_free(json);
+    CHECK(swl_held_locks(NULL) == SWL_NULL_PARAMETER);
+
+    /* a second acquire (no nesting by default) times out and names the blocking hold */
+    swl_options other = options(50, false);
+    swl_lock *m = NULL;
+    CHECK(swl_acquire(file, &other, &m) == SWL_BUSY);
+    CHECK_MSG(strstr(last_error(), "(held by this process: owner=turn-7, for "), "%s", errbuf);
+
+    CHECK(swl_assert_owned(l) == SWL_OK);
+    CHECK(swl_assert_owned(NULL) == SWL_NULL_PARAMETER);
+    CHECK(unlink(lock) == 0); /* someone else removed it */
+    CHECK(swl_assert_owned(l) == SWL_STALE);
+    CHECK_MSG(strstr(last_error(), "session file lock stale (lease-lost): ") != NULL, "%s", errbuf);
+    CHECK(swl_release(l) == SWL_IO); /* compromised */
+
+    CHECK(swl_acquire(file, &o, &l) == SWL_OK);
+    CHECK(swl_release_all() == 1);
+    CHECK(swl_assert_owned(l) == SWL_STALE);
+    CHECK(swl_release(l) == SWL_NOT_HELD);
+
+    o.owner = "\xff\xfe";
+    CHECK(swl_acquire(file, &o, &l) == SWL_INVALID_ARGUMENT);
+    CHECK_MSG(strstr(last_error(), "owner"), "%s", errbuf);
+}
+
+/* A live legacy holder that is only old: SWL_STALE at once, the file kept. */
+static void test_report_only_stale(void) {
+    char file[PATH_MAX], lock[PATH_MAX], payload[256];
+    join(file, "report-only.jsonl");
+    lock_path_of(lock, file);
+    snprintf(payload, sizeof payload, "{\"pid\":%d,\"createdAt\":\"2000-01-01T00:00:00.000Z\"}", (int)getppid());
+    write_file(lock, payload);
+    swl_options o = options(30000, false);
+    swl_lock *l = NULL;
+    double started = now_ms();
+    CHECK(swl_acquire(file, &o, &l) == SWL_STALE);
+    CHECK(now_ms() - started < 10000);
+    char expected[128];
+    snprintf(expected, sizeof expected, "session file lock stale (too-old): pid=%d alive=true ageMs=", (int)getppid());
+    CHECK_MSG(strncmp(last_error(), expected, strlen(expected)) == 0, "%s", errbuf);
+    CHECK(exists(lock));
+    CHECK(unlink(lock) == 0);
 }
 
 static void test_acquire_release(void) {
@@ -925,6 +1005,8 @@ int main(int argc, char **argv) {
     test_version_and_status_strings();
     test_options_defaults();
     test_options_old_size();
+    test_owner_held_locks_and_assert_owned();
+    test_report_only_stale();
     test_acquire_release();
     test_null_parameters();
     test_invalid_arguments();

@@ -21,10 +21,11 @@ fn json<T: serde::Serialize>(value: &T) -> Result<*mut c_char, Failure> {
 /// Describes the lock of `session_file` without changing it.
 ///
 /// `SWL_OK` with `*json_out = NULL`: there is no lock file. `SWL_OK` with a string: a JSON object
-/// `{"lockPath", "pid", "pidAlive", "createdAt", "ageMs", "stale", "staleReasons", "removed",
-/// "nonce", "hostname", "format", "owner"}` (`format` is `"flock"`, `"legacy"` or `"not-a-file"`;
-/// staleness is judged with the default `stale_ms`), to be freed with `swl_string_free`. On
-/// failure `*json_out` is NULL.
+/// `{"lockPath", "pid", "pidAlive", "createdAt", "ageMs", "stale", "staleReasons", "removable",
+/// "removed", "nonce", "hostname", "format", "owner", "ownerLabel", "maxHoldMs"}` (`format` is
+/// `"flock"`, `"legacy"` or `"not-a-file"`; `stale`: at least one reason; `removable`: it may
+/// be removed now; `ownerLabel`: the holder's label; staleness is judged with the default
+/// `stale_ms`), to be freed with `swl_string_free`. On failure `*json_out` is NULL.
 ///
 /// # Safety
 ///
@@ -86,10 +87,53 @@ pub unsafe extern "C" fn swl_clean_stale(
             &CleanOptions {
                 stale,
                 remove,
-                now: None,
+                ..CleanOptions::default()
             },
         )?;
         let text = json(&report)?;
+        // SAFETY: as above.
+        unsafe { json_out.write(text) };
+        Ok(())
+    })
+}
+
+/// One hold as `swl_held_locks` reports it.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HeldJson {
+    lock_path: String,
+    owner: Option<String>,
+    acquired_at: String,
+    age_ms: u128,
+    count: u32,
+    max_hold_ms: Option<u128>,
+}
+
+/// Every hold of this process, oldest first, as a JSON array of `{"lockPath", "owner",
+/// "acquiredAt", "ageMs", "count", "maxHoldMs"}` (`owner` is the label given in `swl_options`,
+/// or null; `maxHoldMs` null without watchdog) in `*json_out`, to be freed with
+/// `swl_string_free`. For finding a lock that this process holds too long.
+///
+/// # Safety
+///
+/// `json_out` must be NULL or point to writable memory for one pointer.
+#[no_mangle]
+pub unsafe extern "C" fn swl_held_locks(json_out: *mut *mut c_char) -> swl_status {
+    status_boundary(|| {
+        // SAFETY: the caller's promise on `json_out`.
+        unsafe { clear_out(json_out, "json_out") }?;
+        let held: Vec<HeldJson> = session_write_lock::held_locks()
+            .into_iter()
+            .map(|h| HeldJson {
+                lock_path: h.lock_path.to_string_lossy().into_owned(),
+                owner: h.owner,
+                acquired_at: session_write_lock::iso_time::format(h.acquired_at),
+                age_ms: h.age.as_millis(),
+                count: h.count,
+                max_hold_ms: h.max_hold.map(|d| d.as_millis()),
+            })
+            .collect();
+        let text = json(&held)?;
         // SAFETY: as above.
         unsafe { json_out.write(text) };
         Ok(())

@@ -32,9 +32,9 @@ mod log;
 mod version;
 
 pub use boundary::swl_last_error;
-pub use inspect::{swl_clean_stale, swl_inspect};
+pub use inspect::{swl_clean_stale, swl_held_locks, swl_inspect};
 pub use lock::{
-    swl_acquire, swl_instance_nonce, swl_lock, swl_release, swl_release_all,
+    swl_acquire, swl_assert_owned, swl_instance_nonce, swl_lock, swl_release, swl_release_all,
     swl_reset_instance_nonce,
 };
 pub use log::{swl_log_callback, swl_set_log_callback};

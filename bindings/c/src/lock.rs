@@ -20,7 +20,9 @@ pub struct swl_lock {
 ///
 /// On `SWL_OK`, `*out` is a new handle that must be passed to `swl_release` exactly once. On
 /// failure `*out` is set to NULL and `swl_last_error` says why: `SWL_BUSY` (timed out; the
-/// message names the owner and the lock path), `SWL_INVALID_ARGUMENT` (path empty or not UTF-8,
+/// message names the owner and the lock path, and the hold when this process holds it),
+/// `SWL_STALE` (the holder is alive but only too old: reported at once, nothing removed),
+/// `SWL_INVALID_ARGUMENT` (path empty or not UTF-8,
 /// option out of range), `SWL_NULL_PARAMETER`, `SWL_IO` (errno name and path in the message).
 ///
 /// Many threads may call this at once.
@@ -28,7 +30,7 @@ pub struct swl_lock {
 /// # Safety
 ///
 /// `session_file` must be NULL or a NUL-terminated string; `opts` must be NULL or point to an
-/// initialised `swl_options`; `out` must be NULL or point to writable memory for one pointer.
+/// initialised `swl_options` whose `owner` is NULL or a NUL-terminated string; `out` must be NULL or point to writable memory for one pointer.
 #[no_mangle]
 pub unsafe extern "C" fn swl_acquire(
     session_file: *const c_char,
@@ -43,8 +45,8 @@ pub unsafe extern "C" fn swl_acquire(
         if opts.is_null() {
             return Err(Failure::null("opts"));
         }
-        // SAFETY: non-NULL and initialised (the caller's promise).
-        let options = unsafe { read_options(opts) }?.to_core()?;
+        // SAFETY: non-NULL and initialised, `owner` NULL or a string (the caller's promise).
+        let options = unsafe { read_options(opts)?.to_core() }?;
         let guard = session_write_lock::acquire(path, &options)?;
         let lock = Box::into_raw(Box::new(swl_lock { guard }));
         // SAFETY: as above.
@@ -90,6 +92,25 @@ pub unsafe extern "C" fn swl_release(lock: *mut swl_lock) -> swl_status {
                 ),
             )),
         }
+    })
+}
+
+/// Checks that `lock` still holds its lock: `SWL_OK` while the hold is in force and the lock
+/// path still leads to its file; `SWL_STALE` (`lease-lost` in the message) when the hold was
+/// ended by force (`swl_release_all`, the watchdog, a takeover) or the lock file was removed or
+/// replaced by someone else; `SWL_NULL_PARAMETER`. The handle stays valid either way.
+///
+/// # Safety
+///
+/// `lock` must be NULL or a handle from `swl_acquire` that was not released yet.
+#[no_mangle]
+pub unsafe extern "C" fn swl_assert_owned(lock: *const swl_lock) -> swl_status {
+    status_boundary(|| {
+        // SAFETY: NULL or a live handle (the caller's promise).
+        let Some(lock) = (unsafe { lock.as_ref() }) else {
+            return Err(Failure::null("lock"));
+        };
+        Ok(lock.guard.assert_owned()?)
     })
 }
 

@@ -6,6 +6,7 @@
 
 use super::status::Failure;
 use session_write_lock::Options;
+use std::ffi::{c_char, CStr};
 use std::mem::{offset_of, size_of};
 use std::time::Duration;
 
@@ -19,7 +20,9 @@ pub struct swl_options {
     /// programs built against an older header keep working. Must be at least `sizeof(size_t)`.
     pub size: usize,
     /// How long to wait for a busy lock, in milliseconds: `-1` waits forever, `0` tries once.
-    /// Other negative values are invalid. Default 10000.
+    /// Other negative values are invalid. Default 60000, or the environment's
+    /// `OPENCLAW_SESSION_WRITE_LOCK_ACQUIRE_TIMEOUT_MS` / `SESSION_WRITE_LOCK_ACQUIRE_TIMEOUT_MS`
+    /// (docs/PROTOCOL.md, "Settings"; likewise for `stale_ms` and `max_hold_ms`).
     pub timeout_ms: i64,
     /// Age after which a lock file without a live `flock` holder (legacy lock files, lock files
     /// of another kernel without heartbeat, garbage) counts as stale, in milliseconds; must be
@@ -30,9 +33,14 @@ pub struct swl_options {
     /// negative values are invalid. Default 300000 (5 minutes).
     pub max_hold_ms: i64,
     /// Whether another acquire of a lock this process already holds joins it (counted; the file
-    /// goes with the last release). Reentrancy is per process, not per thread: threads that must
-    /// exclude each other pass `false`, and then wait like any other contender. Default true.
+    /// goes with the last release). Nesting is asked for explicitly: by default a second acquire
+    /// waits like any other contender. When asked, it is per process, not per thread: threads
+    /// that must exclude each other leave it `false`. Default false.
     pub allow_reentrant: bool,
+    /// A label for people (UTF-8; at most 200 characters are kept), or NULL: written into the
+    /// lock file as `owner` and shown by `swl_held_locks`, by busy errors when this process is
+    /// the holder, and by `session-lock status`. Copied during `swl_acquire`. Default NULL.
+    pub owner: *const c_char,
 }
 
 fn millis(d: Option<Duration>) -> i64 {
@@ -40,20 +48,26 @@ fn millis(d: Option<Duration>) -> i64 {
 }
 
 impl swl_options {
-    /// The defaults `swl_options_init` writes: those of the core.
+    /// The defaults `swl_options_init` writes: those of the core, with the environment's
+    /// settings applied.
     pub fn defaults() -> swl_options {
-        let core = Options::default();
+        let core = Options::from_env();
         swl_options {
             size: size_of::<swl_options>(),
             timeout_ms: millis(core.timeout),
             stale_ms: millis(Some(core.stale)),
             max_hold_ms: millis(core.max_hold),
             allow_reentrant: core.allow_reentrant,
+            owner: std::ptr::null(),
         }
     }
 
     /// Validates the C values and builds the core's options.
-    pub fn to_core(&self) -> Result<Options, Failure> {
+    ///
+    /// # Safety
+    ///
+    /// `owner` must be NULL or a NUL-terminated string.
+    pub unsafe fn to_core(&self) -> Result<Options, Failure> {
         let timeout = match self.timeout_ms {
             -1 => f64::INFINITY,
             ms if ms < 0 => {
@@ -80,12 +94,20 @@ impl swl_options {
             }
             ms => ms as f64,
         };
-        Ok(Options::from_millis(
+        let mut options = Options::from_millis(
             Some(timeout),
             Some(self.stale_ms as f64),
             Some(max_hold),
             Some(self.allow_reentrant),
-        )?)
+        )?;
+        if !self.owner.is_null() {
+            // SAFETY: a non-NULL `owner` is a NUL-terminated string (the caller's promise).
+            let text = unsafe { CStr::from_ptr(self.owner) }
+                .to_str()
+                .map_err(|_| Failure::invalid("owner", "is not valid UTF-8"))?;
+            options.owner = Some(text.to_owned());
+        }
+        Ok(options)
     }
 }
 
@@ -97,6 +119,7 @@ macro_rules! for_each_field {
         $each!(stale_ms);
         $each!(max_hold_ms);
         $each!(allow_reentrant);
+        $each!(owner);
     };
 }
 
@@ -223,13 +246,14 @@ mod tests {
             o,
             swl_options {
                 size: size_of::<swl_options>(),
-                timeout_ms: 10_000,
+                timeout_ms: 60_000,
                 stale_ms: 1_800_000,
                 max_hold_ms: 300_000,
-                allow_reentrant: true
+                allow_reentrant: false,
+                owner: std::ptr::null(),
             }
         );
-        assert_eq!(o.to_core().unwrap(), Options::default());
+        assert_eq!(unsafe { o.to_core() }.unwrap(), Options::default());
     }
 
     #[test]
@@ -282,11 +306,14 @@ mod tests {
         let mut o = swl_options::defaults();
         o.timeout_ms = -1;
         o.max_hold_ms = -1;
-        let core = o.to_core().unwrap();
+        let core = unsafe { o.to_core() }.unwrap();
         assert_eq!(core.timeout, None);
         assert_eq!(core.max_hold, None);
         o.timeout_ms = 0;
-        assert_eq!(o.to_core().unwrap().timeout, Some(Duration::ZERO));
+        assert_eq!(
+            unsafe { o.to_core() }.unwrap().timeout,
+            Some(Duration::ZERO)
+        );
     }
 
     #[test]
@@ -330,7 +357,7 @@ mod tests {
             ),
         ];
         for (o, field) in cases {
-            let failure = o.to_core().unwrap_err();
+            let failure = unsafe { o.to_core() }.unwrap_err();
             assert_eq!(failure.status, swl_status::SWL_INVALID_ARGUMENT);
             assert!(
                 failure.message.starts_with(&format!("invalid {field}: ")),

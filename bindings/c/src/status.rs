@@ -28,6 +28,10 @@ pub enum swl_status {
     /// A bug inside the library: a Rust panic was caught at the boundary. The message starts
     /// with `panic: `.
     SWL_PANIC,
+    /// The holder is alive but only too old to trust (`too-old`, `hold-exceeded`): reported at
+    /// once instead of waiting, nothing removed; or `swl_assert_owned` found the hold lost
+    /// (`lease-lost`). The message is `session file lock stale (<reasons>): <owner> <path>`.
+    SWL_STALE,
 }
 
 /// What a C caller may pass where a `swl_status` is expected. It is read as a plain integer so
@@ -68,7 +72,10 @@ impl Failure {
 impl From<Error> for Failure {
     fn from(error: Error) -> Failure {
         match error {
-            Error::Busy { .. } => Failure::new(swl_status::SWL_BUSY, error.to_string()),
+            Error::Busy { .. } | Error::Cancelled { .. } => {
+                Failure::new(swl_status::SWL_BUSY, error.to_string())
+            }
+            Error::Stale { .. } => Failure::new(swl_status::SWL_STALE, error.to_string()),
             // The core names options as the Node API does; C callers know the C names.
             Error::InvalidArgument { name, message } => Failure::invalid(c_name(name), message),
             Error::Io { .. } => Failure::new(swl_status::SWL_IO, error.to_string()),
@@ -101,6 +108,7 @@ pub extern "C" fn swl_status_str(status: StatusCode) -> *const c_char {
         const IO: StatusCode = swl_status::SWL_IO as StatusCode;
         const NOT_HELD: StatusCode = swl_status::SWL_NOT_HELD as StatusCode;
         const PANIC: StatusCode = swl_status::SWL_PANIC as StatusCode;
+        const STALE: StatusCode = swl_status::SWL_STALE as StatusCode;
         let text = match status {
             OK => c"SWL_OK: success",
             BUSY => c"SWL_BUSY: the lock is busy",
@@ -109,6 +117,7 @@ pub extern "C" fn swl_status_str(status: StatusCode) -> *const c_char {
             IO => c"SWL_IO: I/O error",
             NOT_HELD => c"SWL_NOT_HELD: the lock was no longer held",
             PANIC => c"SWL_PANIC: internal error (panic caught)",
+            STALE => c"SWL_STALE: the holder is alive but stale, or the hold was lost",
             _ => c"unknown swl_status",
         };
         text.as_ptr()
