@@ -1,17 +1,31 @@
-// How the gateway uses the package when it closes its server for an in-process restart
-// (SIGUSR1): close, release every session lock, start a new instance nonce. Type-checked
-// against the package's typings by tests/node/run.sh (`tsc -p examples`).
+// How the gateway uses the package: a startup sweep of its sessions directory, appends under
+// the session's write lock, and the close handler of an in-process restart (SIGUSR1): close,
+// release every session lock, start a new instance nonce. Type-checked against the package's
+// typings with `tsc --strict` (tests/node/run.sh) and run by tests/node/server-close.test.mjs.
 
 import { appendFile } from "node:fs/promises";
 import type { Server } from "node:http";
 import {
   acquireSessionWriteLock,
+  cleanStaleLockFiles,
+  isSessionWriteLockStaleError,
+  isSessionWriteLockTimeoutError,
   releaseAllSessionWriteLocks,
   resetInstanceNonce,
   SessionWriteLockError,
+  type SessionLockInspection,
 } from "session-write-lock";
 
 export type ServerCloseHandler = (reason: string) => Promise<void>;
+
+/** The gateway's startup sweep: removes what is provably stale, logs each removal. */
+export async function sweepSessionLocks(
+  sessionsDir: string,
+  log: { warn: (message: string) => void },
+): Promise<SessionLockInspection[]> {
+  const { cleaned } = await cleanStaleLockFiles({ sessionsDir, log: { warn: log.warn } });
+  return cleaned;
+}
 
 export function createServerCloseHandler(params: {
   server: Server;
@@ -29,16 +43,27 @@ export function createServerCloseHandler(params: {
   };
 }
 
-/** Appends one transcript line under the session's write lock. */
-export async function appendToSession(sessionFile: string, line: string): Promise<boolean> {
+/** Appends one transcript line under the session's write lock, on behalf of run `runId`. */
+export async function appendToSession(
+  sessionFile: string,
+  line: string,
+  runId: string,
+  signal?: AbortSignal,
+): Promise<"written" | "busy" | "stale"> {
   try {
-    await using lock = await acquireSessionWriteLock({ sessionFile, timeoutMs: 10_000 });
+    await using lock = await acquireSessionWriteLock({ sessionFile, timeoutMs: 10_000, reentrantOwner: runId, signal });
+    lock.assertOwned();
     await appendFile(sessionFile, `${line}\n`);
-    return lock.lockPath.endsWith(".jsonl.lock");
+    return "written";
   } catch (error) {
-    if (error instanceof SessionWriteLockError) {
-      console.warn(`session busy for ${error.timeoutMs} ms (${error.owner}): ${error.lockPath}`);
-      return false;
+    if (isSessionWriteLockTimeoutError(error)) {
+      const older: SessionWriteLockError = error;
+      console.warn(`session busy for ${older.timeoutMs} ms (${error.owner}): ${error.lockPath}`);
+      return "busy";
+    }
+    if (isSessionWriteLockStaleError(error)) {
+      console.warn(`session lock stale (${error.staleReasons.join(", ")}): ${error.lockPath}`);
+      return "stale";
     }
     throw error;
   }

@@ -11,30 +11,43 @@ const STATE = Symbol.for("session-write-lock.process-cleanup");
 function registerProcessCleanup(releaseAllSync) {
   let state = process[STATE];
   if (!state) {
-    state = { releasers: new Set() };
+    state = { releasers: new Set(), listeners: [] };
     process[STATE] = state;
-    install(state.releasers);
+    install(state);
   }
   state.releasers.add(releaseAllSync);
 }
 
-function install(releasers) {
-  const releaseAll = () => {
-    for (const releaseAllSync of releasers) releaseAllSync();
-  };
-  process.on("exit", releaseAll);
-  for (const signal of SIGNALS) {
-    const onSignal = () => {
-      releaseAll();
-      // Our listener turned off the signal's default action (terminating). When nobody else
-      // listens, restore it and re-raise, so the process ends as it would have without us.
-      if (process.listenerCount(signal) === 1) {
-        process.off(signal, onSignal);
-        process.kill(process.pid, signal);
-      }
-    };
-    process.on(signal, onSignal);
+/** Releases every lock, as a signal would; re-raises the signal when ours is its only listener. */
+function handleTerminationSignal(signal, releasers = process[STATE]?.releasers ?? new Set()) {
+  for (const releaseAllSync of releasers) releaseAllSync();
+  const ours = process[STATE]?.listeners.find(([event]) => event === signal)?.[1];
+  // Our listener turned off the signal's default action (terminating). When nobody else
+  // listens, restore it and re-raise, so the process ends as it would have without us.
+  const others = process.listeners(signal).filter((listener) => listener !== ours).length;
+  if (others === 0) {
+    if (ours) process.off(signal, ours);
+    process.kill(process.pid, signal);
   }
 }
 
-module.exports = { registerProcessCleanup };
+function install(state) {
+  const releaseAll = () => {
+    for (const releaseAllSync of state.releasers) releaseAllSync();
+  };
+  state.listeners.push(["exit", releaseAll]);
+  for (const signal of SIGNALS) {
+    state.listeners.push([signal, () => handleTerminationSignal(signal, state.releasers)]);
+  }
+  for (const [event, listener] of state.listeners) process.on(event, listener);
+}
+
+/** Removes the package's process listeners (test hooks), so listener counts return to baseline. */
+function unregisterProcessCleanup() {
+  const state = process[STATE];
+  if (!state) return;
+  for (const [event, listener] of state.listeners) process.off(event, listener);
+  delete process[STATE];
+}
+
+module.exports = { registerProcessCleanup, unregisterProcessCleanup, handleTerminationSignal, SIGNALS };

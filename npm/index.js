@@ -1,29 +1,147 @@
 "use strict";
-// session-write-lock for Node (DESIGN §5): the native addon does the locking; this file only
-// gives it the shape of the TypeScript module it replaces (promises, handles that support
-// `await using`, SessionWriteLockError) and wires up process cleanup.
+// session-write-lock for Node (docs/PROTOCOL.md): the native addon does the locking and every
+// lock decision; this file only gives it the shape of the gateway's TypeScript module
+// (promises, handles that support `await using`, its error classes and guards, AbortSignal,
+// settings, test hooks), records where each hold was taken, and wires up process cleanup.
 
 const native = require("./native.js");
-const { registerProcessCleanup } = require("./cleanup.js");
+const {
+  registerProcessCleanup,
+  unregisterProcessCleanup,
+  handleTerminationSignal,
+  SIGNALS,
+} = require("./cleanup.js");
 
 // Node 20 may predate Symbol.asyncDispose; TypeScript's downlevel helpers use this fallback.
 const asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
 
-/** The lock stayed busy until the timeout. */
-class SessionWriteLockError extends Error {
-  constructor(message, { timeoutMs, lockPath, owner }) {
-    super(message);
-    this.name = "SessionWriteLockError";
+const TIMEOUT_CODE = "OPENCLAW_SESSION_WRITE_LOCK_TIMEOUT";
+const STALE_CODE = "OPENCLAW_SESSION_WRITE_LOCK_STALE";
+
+/** The lock stayed busy until the timeout. `SessionWriteLockError` is its older name. */
+class SessionWriteLockTimeoutError extends Error {
+  /**
+   * `new SessionWriteLockTimeoutError({ timeoutMs, owner, lockPath, ownerPid?, ownerPidAlive? })`;
+   * the older `(message, { timeoutMs, lockPath, owner })` form is accepted too.
+   */
+  constructor(params, details) {
+    const p = typeof params === "string" ? { ...details, message: params } : (params ?? {});
+    super(p.message ?? `session file locked (timeout ${p.timeoutMs}ms): ${p.owner} ${p.lockPath}`);
+    this.name = "SessionWriteLockTimeoutError";
+    this.code = TIMEOUT_CODE;
     this.reason = "session_busy";
-    this.timeoutMs = timeoutMs;
-    this.lockPath = lockPath;
-    this.owner = owner;
+    this.timeoutMs = p.timeoutMs;
+    this.owner = p.owner;
+    this.lockPath = p.lockPath;
+    this.ownerPid = p.ownerPid ?? undefined;
+    this.ownerPidAlive = p.ownerPidAlive === true;
   }
 }
 
-/** The addon reports "busy" as a plain Error with the details; callers get the class. */
+/** The holder is alive but only too old (`too-old`, `hold-exceeded`), or a hold was lost (`lease-lost`). */
+class SessionWriteLockStaleError extends Error {
+  /** `new SessionWriteLockStaleError({ owner, lockPath, staleReasons })`. */
+  constructor(params = {}) {
+    const staleReasons = params.staleReasons?.length ? [...params.staleReasons] : ["unknown"];
+    super(`session file lock stale (${staleReasons.join(", ")}): ${params.owner} ${params.lockPath}`);
+    this.name = "SessionWriteLockStaleError";
+    this.code = STALE_CODE;
+    this.owner = params.owner;
+    this.lockPath = params.lockPath;
+    this.staleReasons = staleReasons;
+    this.ownerPid = params.ownerPid ?? undefined;
+    this.ownerPidAlive = params.ownerPidAlive === true;
+  }
+}
+
+const isObject = (value) => typeof value === "object" && value !== null;
+
+function isSessionWriteLockTimeoutError(error) {
+  return error instanceof SessionWriteLockTimeoutError || (isObject(error) && error.code === TIMEOUT_CODE);
+}
+
+function isSessionWriteLockStaleError(error) {
+  return error instanceof SessionWriteLockStaleError || (isObject(error) && error.code === STALE_CODE);
+}
+
+function isSessionWriteLockAcquireError(error) {
+  return isSessionWriteLockTimeoutError(error) || isSessionWriteLockStaleError(error);
+}
+
+/** A timeout whose holder is this very process, alive: a hold of ours blocks it. */
+function isSessionWriteLockBusyWithActiveRun(error) {
+  return isSessionWriteLockTimeoutError(error) && error.ownerPid === process.pid && error.ownerPidAlive === true;
+}
+
+// Diagnostics: where each hold of this process was taken. The stack is captured into an object
+// (V8 formats it only when `.stack` is read) and keyed by the hold's generation. Collecting the
+// frames is what costs (benches/node/stack-capture.mjs), so only a few are collected: those of
+// the caller, since the capture starts above acquireSessionWriteLock.
+const acquireSites = new Map();
+const packageDir = __dirname;
+const SITE_FRAMES = 5;
+
+function captureAcquireSite() {
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = SITE_FRAMES;
+  const site = {};
+  Error.captureStackTrace(site, acquireSessionWriteLock);
+  Error.stackTraceLimit = limit;
+  return site;
+}
+
+/** The first frames of a captured stack that are outside this package and Node's internals. */
+function callerFrames(site, count = 3) {
+  const lines = String(site?.stack ?? "").split("\n").slice(1);
+  return lines
+    .map((line) => line.trim())
+    .filter((line) => line.startsWith("at ") && !line.includes(packageDir) && !line.includes("node:internal"))
+    .slice(0, count);
+}
+
+/** A hold of this process as errors and listHeldSessionWriteLocks() show it. */
+function describeHold(held) {
+  const frames = callerFrames(acquireSites.get(held.generation));
+  return {
+    lockPath: held.lockPath,
+    owner: held.owner ?? null,
+    acquiredAt: new Date(held.acquiredAtMs).toISOString(),
+    ageMs: held.ageMs,
+    count: held.count,
+    maxHoldMs: held.maxHoldMs ?? null,
+    deadlineAt: held.maxHoldMs == null ? null : new Date(held.acquiredAtMs + held.maxHoldMs).toISOString(),
+    stack: frames,
+  };
+}
+
+/** The addon's internal errors as the package's classes; other errors pass through. */
 function publicError(error) {
-  return error?.reason === "session_busy" ? new SessionWriteLockError(error.message, error) : error;
+  if (!isObject(error)) return error;
+  // The messages are built from the fields, in the gateway's words; the hold of this process
+  // that blocks, if any, is added below with its acquire site.
+  const { timeoutMs, owner, lockPath, ownerPid, ownerPidAlive, staleReasons } = error;
+  let result;
+  if (error.code === "SESSION_BUSY") {
+    result = new SessionWriteLockTimeoutError({ timeoutMs, owner, lockPath, ownerPid, ownerPidAlive });
+  } else if (error.code === "SESSION_STALE") {
+    result = new SessionWriteLockStaleError({ owner, lockPath, staleReasons, ownerPid, ownerPidAlive });
+  } else {
+    return error;
+  }
+  if (error.heldHere) {
+    const hold = describeHold(error.heldHere);
+    const where = hold.stack.length ? `, acquired ${hold.stack[0]}` : "";
+    result.heldBy = hold;
+    result.message += ` (held by this process: owner=${hold.owner ?? "unknown"}, for ${hold.ageMs}ms${where})`;
+  }
+  return result;
+}
+
+function abortError(signal) {
+  if (signal.reason instanceof Error) return signal.reason;
+  const error = new Error("request aborted", { cause: signal.reason });
+  error.name = "AbortError";
+  return error;
 }
 
 /** What acquireSessionWriteLock resolves to. */
@@ -36,7 +154,17 @@ class SessionWriteLock {
   }
 
   async release() {
-    this.#native.release();
+    const outcome = this.#native.release();
+    if (outcome === "released" || outcome === "compromised") acquireSites.delete(this.#native.generation);
+  }
+
+  /** Throws SessionWriteLockStaleError (`lease-lost`) when this hold is no longer in force. */
+  assertOwned() {
+    try {
+      this.#native.assertOwned();
+    } catch (error) {
+      throw publicError(error);
+    }
   }
 
   [asyncDispose]() {
@@ -44,37 +172,209 @@ class SessionWriteLock {
   }
 }
 
+function granted(nativeLock, site) {
+  if (!acquireSites.has(nativeLock.generation)) acquireSites.set(nativeLock.generation, site);
+  return new SessionWriteLock(nativeLock);
+}
+
+/** Settles with the wait, or rejects at once when the signal fires; a lock granted late is released. */
+function abortableWait(waiting, signal, cancel) {
+  return new Promise((resolve, reject) => {
+    const onAbort = () => {
+      cancel.cancel();
+      reject(abortError(signal));
+      waiting.then(
+        (lock) => lock.release(),
+        () => {},
+      );
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+    waiting.then(
+      (lock) => {
+        signal.removeEventListener("abort", onAbort);
+        resolve(lock);
+      },
+      (error) => {
+        signal.removeEventListener("abort", onAbort);
+        reject(error);
+      },
+    );
+  });
+}
+
 async function acquireSessionWriteLock(params) {
+  const site = captureAcquireSite();
+  const signal = isObject(params) ? params.signal : undefined;
+  if (signal?.aborted) throw abortError(signal);
   registerProcessCleanup(native.releaseAllSessionWriteLocksSync);
+  const cancel = signal ? new native.WaitCancel() : undefined;
+  let result;
   try {
     // A free lock comes back at once as a lock; a busy one as a promise the lock service settles.
-    return new SessionWriteLock(await native.acquire(params));
+    result = native.acquire(params, cancel);
+    if (result instanceof Promise) result = await (signal ? abortableWait(result, signal, cancel) : result);
   } catch (error) {
     throw publicError(error);
   }
+  return granted(result, site);
 }
 
 async function releaseAllSessionWriteLocks() {
-  return native.releaseAllSessionWriteLocksSync();
+  return releaseAllSessionWriteLocksSync();
 }
 
+function releaseAllSessionWriteLocksSync() {
+  const released = native.releaseAllSessionWriteLocksSync();
+  acquireSites.clear();
+  return released;
+}
+
+/** Every hold of this process: lock path, owner label, acquired at, age, count, max-hold, stack. */
+function listHeldSessionWriteLocks() {
+  const held = native.heldLocks();
+  const live = new Set(held.map((h) => h.generation));
+  for (const generation of acquireSites.keys()) if (!live.has(generation)) acquireSites.delete(generation);
+  return held.map(describeHold);
+}
+
+function writeLockConfig(config) {
+  const w = config?.session?.writeLock;
+  return { acquireTimeoutMs: w?.acquireTimeoutMs, staleMs: w?.staleMs, maxHoldMs: w?.maxHoldMs };
+}
+
+function resolveSessionWriteLockOptions(config, { env = process.env, maxHoldMsFallback } = {}) {
+  return native.resolveSettings({ env, ...writeLockConfig(config), maxHoldMsFallback });
+}
+
+function resolveSessionWriteLockAcquireTimeoutMs(config, env = process.env) {
+  return resolveSessionWriteLockOptions(config, { env }).timeoutMs;
+}
+
+function resolveSessionWriteLockStaleMs(config, env = process.env) {
+  return resolveSessionWriteLockOptions(config, { env }).staleMs;
+}
+
+function resolveSessionLockMaxHoldFromTimeout(params) {
+  return native.resolveSessionLockMaxHoldFromTimeout(params ?? {});
+}
+
+/** Reads holders' command lines, once per pid per sweep; a reader that throws is asked again. */
+function memoizedReader(read) {
+  const seen = new Map();
+  return (pid) => {
+    if (seen.has(pid)) return seen.get(pid);
+    let args;
+    try {
+      args = read(pid);
+    } catch {
+      return null;
+    }
+    const value = Array.isArray(args) ? args.map(String) : null;
+    seen.set(pid, value);
+    return value;
+  };
+}
+
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
 async function cleanStaleLockFiles(params) {
-  return native.cleanStaleLockFiles(params);
+  if (!isObject(params)) throw new TypeError("invalid params: must be an object");
+  const { sessionsDir, removeStale, nowMs, log, readOwnerProcessArgs } = params;
+  const remove = removeStale !== false;
+  const { staleMs } = native.resolveSettings({
+    env: params.env ?? process.env,
+    ...writeLockConfig(params.config),
+    call: { staleMs: params.staleMs },
+  });
+  if (readOwnerProcessArgs !== undefined && typeof readOwnerProcessArgs !== "function") {
+    throw new TypeError("invalid readOwnerProcessArgs: must be a function");
+  }
+  const readArgs = readOwnerProcessArgs && memoizedReader(readOwnerProcessArgs);
+  const locks = [];
+  const cleaned = [];
+  for (const lockPath of await native.listLockFiles(sessionsDir)) {
+    await nextTurn(); // a large directory never holds up the event loop
+    const base = { lockPath, staleMs, nowMs };
+    let seen;
+    if (!readArgs) {
+      seen = await native.inspectLockFile({ ...base, removeStale: remove });
+    } else {
+      seen = await native.inspectLockFile({ ...base, removeStale: false, ownerArgs: null });
+      if (seen?.format === "legacy" && seen.pidAlive && seen.pid != null) {
+        seen = await native.inspectLockFile({ ...base, removeStale: remove, ownerArgs: readArgs(seen.pid) });
+      } else if (remove && seen?.removable) {
+        seen = await native.inspectLockFile({ ...base, removeStale: true, ownerArgs: null });
+      }
+    }
+    if (!seen) continue;
+    locks.push(seen);
+    if (seen.removed) {
+      cleaned.push(seen);
+      const reasons = seen.staleReasons.length ? seen.staleReasons.join(", ") : "unknown";
+      log?.warn?.(`removed stale session lock: ${seen.lockPath} (${reasons})`);
+    }
+  }
+  const tempFilesRemoved = remove ? native.cleanTempFiles({ sessionsDir, staleMs, nowMs }) : [];
+  return { locks, cleaned, tempFilesRemoved };
 }
 
 async function inspectSessionWriteLock(sessionFile) {
   return native.inspectSessionWriteLock(sessionFile);
 }
 
+/** Test hook of the gateway's module: waits for nothing pending, removes the process listeners. */
+async function drainSessionWriteLockStateForTest() {
+  unregisterProcessCleanup();
+}
+
+/** Test hook: releases every hold and removes the package's process listeners. */
+function resetSessionWriteLockStateForTest() {
+  releaseAllSessionWriteLocksSync();
+  unregisterProcessCleanup();
+}
+
+const testing = Object.freeze({
+  cleanupSignals: Object.freeze([...SIGNALS]),
+  handleTerminationSignal: (signal) => handleTerminationSignal(signal),
+  /** The pure verdict on a payload (the pid is probed now). */
+  inspectLockPayloadForTest(payload, staleMs, nowMs, { respectMaxHold = false } = {}) {
+    const text = typeof payload === "string" ? payload : JSON.stringify(payload ?? null);
+    const seen = native.inspectLockPayload({ payload: text, staleMs, nowMs, respectMaxHold });
+    const { pid, pidAlive, createdAt, ageMs, stale, staleReasons } = seen;
+    return { pid, pidAlive, createdAt, ageMs, stale, staleReasons };
+  },
+  releaseAllLocksSync: () => releaseAllSessionWriteLocksSync(),
+  /** The watchdog as if the clock read `nowMs`; resolves to how many holds it ended. */
+  runLockWatchdogCheck: async (nowMs = Date.now()) => native.runWatchdogCheck(nowMs),
+  resolveRemainingAcquireTimeoutMs(timeoutMs, startedAtMs, nowMs) {
+    if (timeoutMs === Infinity) return Infinity;
+    return Math.max(0, timeoutMs - Math.max(0, nowMs - startedAtMs));
+  },
+});
+
 module.exports = {
   acquireSessionWriteLock,
   releaseAllSessionWriteLocks,
-  releaseAllSessionWriteLocksSync: native.releaseAllSessionWriteLocksSync,
+  releaseAllSessionWriteLocksSync,
   resetInstanceNonce: native.resetInstanceNonce,
   getInstanceNonce: native.getInstanceNonce,
   cleanStaleLockFiles,
   inspectSessionWriteLock,
-  resolveSessionLockMaxHoldFromTimeout: native.resolveSessionLockMaxHoldFromTimeout,
+  listHeldSessionWriteLocks,
+  resolveSessionLockMaxHoldFromTimeout,
+  resolveSessionWriteLockAcquireTimeoutMs,
+  resolveSessionWriteLockStaleMs,
+  resolveSessionWriteLockOptions,
   setSessionWriteLockLogger: native.setSessionWriteLockLogger,
-  SessionWriteLockError,
+  SessionWriteLockTimeoutError,
+  SessionWriteLockStaleError,
+  SessionWriteLockError: SessionWriteLockTimeoutError,
+  isSessionWriteLockTimeoutError,
+  isSessionWriteLockStaleError,
+  isSessionWriteLockAcquireError,
+  isSessionWriteLockBusyWithActiveRun,
+  drainSessionWriteLockStateForTest,
+  resetSessionWriteLockStateForTest,
+  testing,
+  __testing: testing,
 };

@@ -9,9 +9,23 @@ export const {
   getInstanceNonce,
   cleanStaleLockFiles,
   inspectSessionWriteLock,
+  listHeldSessionWriteLocks,
   resolveSessionLockMaxHoldFromTimeout,
+  resolveSessionWriteLockAcquireTimeoutMs,
+  resolveSessionWriteLockStaleMs,
+  resolveSessionWriteLockOptions,
   setSessionWriteLockLogger,
+  SessionWriteLockTimeoutError,
+  SessionWriteLockStaleError,
   SessionWriteLockError,
+  isSessionWriteLockTimeoutError,
+  isSessionWriteLockStaleError,
+  isSessionWriteLockAcquireError,
+  isSessionWriteLockBusyWithActiveRun,
+  drainSessionWriteLockStateForTest,
+  resetSessionWriteLockStateForTest,
+  testing,
+  __testing,
 } = lock;
 
 export default lock;

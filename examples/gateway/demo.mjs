@@ -45,7 +45,7 @@ async function restarts() {
   const gateway = startGateway(sessions);
   const ready = await gateway.next("ready");
   console.log(`gateway pid ${ready.pid} holds ${sessions.length} session locks (nonce ${ready.nonce.slice(0, 8)}…)`);
-  const busy = await acquireSessionWriteLock({ sessionFile: sessionFile("alice"), timeoutMs: 0 }).catch((e) => e);
+  const busy = await acquireSessionWriteLock({ sessionFile: sessionFile("alice"), timeoutMs: 1 }).catch((e) => e);
   console.log(`another process meanwhile: ${busy.name}: ${busy.message}`);
 
   for (const [signal, what] of [
@@ -77,7 +77,7 @@ async function crash(gateway) {
 
   const left = await inspectSessionWriteLock(sessionFile("bob"));
   console.log(`bob's lock file is still there (${left.owner}, stale: ${left.staleReasons.join(", ")})`);
-  const next = startGateway(sessions, { timeoutMs: 0 });
+  const next = startGateway(sessions, { timeoutMs: 1 });
   const ready = await next.next("ready");
   console.log(`a new gateway (pid ${ready.pid}) locked every session in ${ms(ready.lockedMs)}, without waiting`);
   next.child.kill("SIGTERM");

@@ -29,7 +29,7 @@ test("the lock file sits next to the session file and says who holds it", async 
 test("the lock file stays until the last reentrant release", async (t) => {
   const sessionFile = path.join(sessionsDir(t), "a.jsonl");
   const first = await acquireSessionWriteLock({ sessionFile });
-  const second = await acquireSessionWriteLock({ sessionFile, timeoutMs: 0 });
+  const second = await acquireSessionWriteLock({ sessionFile, timeoutMs: 1, allowReentrant: true });
   assert.equal(second.lockPath, first.lockPath);
   await first.release();
   assert.equal(fs.existsSync(first.lockPath), true);
@@ -39,15 +39,15 @@ test("the lock file stays until the last reentrant release", async (t) => {
   assert.equal(fs.existsSync(first.lockPath), false);
 });
 
-test("without allowReentrant a second acquire in the same process waits", async (t) => {
+test("by default a second acquire in the same process waits", async (t) => {
   const sessionFile = path.join(sessionsDir(t), "a.jsonl");
   const held = await acquireSessionWriteLock({ sessionFile });
   await assert.rejects(
-    acquireSessionWriteLock({ sessionFile, allowReentrant: false, timeoutMs: 0 }),
+    acquireSessionWriteLock({ sessionFile, timeoutMs: 1 }),
     SessionWriteLockError,
   );
   const before = stats().waits;
-  const waiting = acquireSessionWriteLock({ sessionFile, allowReentrant: false, timeoutMs: 5_000 });
+  const waiting = acquireSessionWriteLock({ sessionFile, timeoutMs: 5_000 });
   await waitUntilWaiting(before);
   await held.release();
   const next = await waiting;
@@ -64,10 +64,14 @@ test("a session reached through a symlinked directory shares one lock", async (t
   const viaLink = await acquireSessionWriteLock({ sessionFile: path.join(link, "a.jsonl") });
   assert.equal(viaLink.lockPath, path.join(fs.realpathSync(real), "a.jsonl.lock"));
   await assert.rejects(
-    acquireSessionWriteLock({ sessionFile: path.join(real, "a.jsonl"), allowReentrant: false, timeoutMs: 0 }),
+    acquireSessionWriteLock({ sessionFile: path.join(real, "a.jsonl"), timeoutMs: 1 }),
     SessionWriteLockError,
   );
-  const viaReal = await acquireSessionWriteLock({ sessionFile: path.join(real, "a.jsonl"), timeoutMs: 0 });
+  const viaReal = await acquireSessionWriteLock({
+    sessionFile: path.join(real, "a.jsonl"),
+    timeoutMs: 1,
+    allowReentrant: true,
+  });
   assert.equal(viaReal.lockPath, viaLink.lockPath);
   await viaLink.release();
   await viaReal.release();

@@ -8,7 +8,7 @@ import { inspect } from "node:util";
 import path from "node:path";
 import { test } from "node:test";
 import * as esm from "../../npm/index.mjs";
-import { packageDir, sessionsDir } from "./helpers.mjs";
+import { packageDir, sessionsDir, sleep } from "./helpers.mjs";
 
 const cjs = createRequire(import.meta.url)(packageDir);
 const {
@@ -30,9 +30,23 @@ const API = {
   getInstanceNonce: "function",
   cleanStaleLockFiles: "function",
   inspectSessionWriteLock: "function",
+  listHeldSessionWriteLocks: "function",
   resolveSessionLockMaxHoldFromTimeout: "function",
+  resolveSessionWriteLockAcquireTimeoutMs: "function",
+  resolveSessionWriteLockStaleMs: "function",
+  resolveSessionWriteLockOptions: "function",
   setSessionWriteLockLogger: "function",
+  SessionWriteLockTimeoutError: "function",
+  SessionWriteLockStaleError: "function",
   SessionWriteLockError: "function",
+  isSessionWriteLockTimeoutError: "function",
+  isSessionWriteLockStaleError: "function",
+  isSessionWriteLockAcquireError: "function",
+  isSessionWriteLockBusyWithActiveRun: "function",
+  drainSessionWriteLockStateForTest: "function",
+  resetSessionWriteLockStateForTest: "function",
+  testing: "object",
+  __testing: "object",
 };
 
 test("require and import expose the same API", () => {
@@ -59,17 +73,20 @@ test("the package resolves by name for require and import (exports map)", (t) =>
   assert.deepEqual(required.sort(), Object.keys(API).sort());
 });
 
-test("max-hold derivation: max(minMs, timeoutMs + graceMs), clamped", () => {
+test("max-hold derivation: min(clamp, max(minMs, timeoutMs + graceMs)), lenient like the gateway", () => {
   assert.equal(resolveSessionLockMaxHoldFromTimeout({ timeoutMs: 1_000 }), 300_000);
   assert.equal(resolveSessionLockMaxHoldFromTimeout({ timeoutMs: 600_000 }), 720_000);
-  assert.equal(resolveSessionLockMaxHoldFromTimeout({ timeoutMs: 600_000, graceMs: 0, minMs: 1 }), 600_000);
+  assert.equal(resolveSessionLockMaxHoldFromTimeout({ timeoutMs: 1_000, minMs: 5_000 }), 121_000);
+  assert.equal(resolveSessionLockMaxHoldFromTimeout({ timeoutMs: 600_000, graceMs: 1, minMs: 1 }), 600_001);
   assert.equal(resolveSessionLockMaxHoldFromTimeout({ timeoutMs: 10, graceMs: 5, minMs: 100 }), 100);
   assert.equal(resolveSessionLockMaxHoldFromTimeout({ timeoutMs: Infinity }), 2_147_000_000);
+  assert.equal(resolveSessionLockMaxHoldFromTimeout({ timeoutMs: 2_147_000_000 }), 2_147_000_000);
   assert.equal(resolveSessionLockMaxHoldFromTimeout({ timeoutMs: 3e9 }), 2_147_000_000);
-  assert.throws(() => resolveSessionLockMaxHoldFromTimeout({ timeoutMs: NaN }), rangeError("timeoutMs"));
-  assert.throws(() => resolveSessionLockMaxHoldFromTimeout({ timeoutMs: 1, graceMs: -1 }), rangeError("graceMs"));
-  assert.throws(() => resolveSessionLockMaxHoldFromTimeout({}), typeError("timeoutMs"));
-  assert.throws(() => resolveSessionLockMaxHoldFromTimeout({ timeoutMs: "1" }), typeError("timeoutMs"));
+  // Not a positive number: the default (minMs for the timeout, 2 min grace, 5 min minimum).
+  assert.equal(resolveSessionLockMaxHoldFromTimeout({ timeoutMs: NaN }), 420_000);
+  assert.equal(resolveSessionLockMaxHoldFromTimeout({ timeoutMs: 1, graceMs: -1 }), 300_000);
+  assert.equal(resolveSessionLockMaxHoldFromTimeout({}), 420_000);
+  assert.equal(resolveSessionLockMaxHoldFromTimeout({ timeoutMs: "600000" }), 420_000);
 });
 
 test("the instance nonce is 128 random bits in hex and rotates on reset", () => {
@@ -90,24 +107,20 @@ function rangeError(name) {
   return (error) => error instanceof RangeError && error.message.includes(name);
 }
 
-test("invalid acquire options reject with TypeError or RangeError naming the option", async (t) => {
+test("acquire: a sessionFile that is not a file path is a TypeError; other bad types too", async (t) => {
   const sessionFile = path.join(sessionsDir(t), "a.jsonl");
   const cases = [
-    [{ sessionFile, timeoutMs: NaN }, rangeError("timeoutMs")],
-    [{ sessionFile, timeoutMs: -1 }, rangeError("timeoutMs")],
-    [{ sessionFile, timeoutMs: "100" }, typeError("timeoutMs")],
-    [{ sessionFile, timeoutMs: null }, typeError("timeoutMs")],
-    [{ sessionFile, staleMs: 0 }, rangeError("staleMs")],
-    [{ sessionFile, staleMs: Infinity }, rangeError("staleMs")],
-    [{ sessionFile, staleMs: -5 }, rangeError("staleMs")],
-    [{ sessionFile, maxHoldMs: NaN }, rangeError("maxHoldMs")],
-    [{ sessionFile, maxHoldMs: 10n }, typeError("maxHoldMs")],
-    [{ sessionFile, allowReentrant: "yes" }, typeError("allowReentrant")],
     [{ sessionFile: "" }, typeError("sessionFile")],
     [{ sessionFile: "a\0b.jsonl" }, typeError("sessionFile")],
     [{ sessionFile: 42 }, typeError("sessionFile")],
+    [{ sessionFile: `${path.dirname(sessionFile)}/` }, typeError("sessionFile")],
+    [{ sessionFile: `${path.dirname(sessionFile)}/.` }, typeError("sessionFile")],
+    [{ sessionFile: `${path.dirname(sessionFile)}/..` }, typeError("sessionFile")],
     [{}, typeError("sessionFile")],
     [undefined, typeError("params")],
+    [{ sessionFile, allowReentrant: "yes" }, typeError("allowReentrant")],
+    [{ sessionFile, reentrantOwner: 7 }, typeError("reentrantOwner")],
+    [{ sessionFile, owner: {} }, typeError("owner")],
   ];
   for (const [params, expected] of cases) {
     // A function, so that a synchronous throw would fail: the API is promise-based.
@@ -115,17 +128,41 @@ test("invalid acquire options reject with TypeError or RangeError naming the opt
   }
 });
 
-test("invalid arguments of the other functions are TypeError or RangeError too", async (t) => {
+test("acquire: number options are lenient like the gateway's (bad values mean the default)", async (t) => {
+  const sessionFile = path.join(sessionsDir(t), "a.jsonl");
+  const bad = [NaN, -1, 0, "100", null, 10n, -Infinity];
+  for (const value of bad) {
+    const lock = await acquireSessionWriteLock({ sessionFile, timeoutMs: value, staleMs: value, maxHoldMs: value });
+    const payload = JSON.parse(fs.readFileSync(lock.lockPath, "utf8"));
+    assert.equal(payload.maxHoldMs, 300_000, inspect(value));
+    await lock.release();
+  }
+  const held = await acquireSessionWriteLock({ sessionFile, maxHoldMs: Infinity });
+  assert.equal(JSON.parse(fs.readFileSync(held.lockPath, "utf8")).maxHoldMs, 300_000, "Infinity is the default for maxHoldMs");
+  // A bad timeout means the default (60 s), not "one try": the waiter is still there 200 ms on.
+  const waiter = acquireSessionWriteLock({ sessionFile, timeoutMs: -5 });
+  const outcome = await Promise.race([waiter.then(() => "settled", () => "settled"), sleep(200).then(() => "waiting")]);
+  assert.equal(outcome, "waiting");
+  await held.release();
+  await (await waiter).release();
+});
+
+test("invalid arguments of the other functions are TypeError or RangeError", async (t) => {
   const sessionsDir_ = sessionsDir(t);
   await assert.rejects(() => cleanStaleLockFiles({ sessionsDir: "" }), typeError("sessionsDir"));
   await assert.rejects(() => cleanStaleLockFiles({ sessionsDir: "x\0" }), typeError("sessionsDir"));
-  await assert.rejects(() => cleanStaleLockFiles({ sessionsDir: sessionsDir_, staleMs: NaN }), rangeError("staleMs"));
   await assert.rejects(() => cleanStaleLockFiles({ sessionsDir: sessionsDir_, nowMs: NaN }), rangeError("nowMs"));
   await assert.rejects(() => cleanStaleLockFiles({ sessionsDir: sessionsDir_, nowMs: -1 }), rangeError("nowMs"));
-  await assert.rejects(() => cleanStaleLockFiles({ sessionsDir: sessionsDir_, removeStale: 1 }), typeError("removeStale"));
+  await assert.rejects(() => cleanStaleLockFiles({ sessionsDir: sessionsDir_, readOwnerProcessArgs: 1 }), typeError("readOwnerProcessArgs"));
   await assert.rejects(() => inspectSessionWriteLock(5), typeError("sessionFile"));
   await assert.rejects(() => inspectSessionWriteLock(""), typeError("sessionFile"));
   assert.throws(() => setSessionWriteLockLogger("stderr"), typeError("logger"));
+  // staleMs is lenient: NaN means the default.
+  assert.deepEqual(await cleanStaleLockFiles({ sessionsDir: sessionsDir_, staleMs: NaN }), {
+    locks: [],
+    cleaned: [],
+    tempFilesRemoved: [],
+  });
 });
 
 test("I/O failures are Errors with code and path", async (t) => {
@@ -142,20 +179,19 @@ test("I/O failures are Errors with code and path", async (t) => {
   assert.match(error.message, /ENOTDIR/);
 });
 
-test("SessionWriteLockError carries reason, timeoutMs, lockPath and owner", async (t) => {
+test("SessionWriteLockError is the timeout error's older name", async (t) => {
   const sessionFile = path.join(sessionsDir(t), "busy.jsonl");
   const held = await acquireSessionWriteLock({ sessionFile });
-  const error = await acquireSessionWriteLock({ sessionFile, timeoutMs: 0, allowReentrant: false }).then(
+  const error = await acquireSessionWriteLock({ sessionFile, timeoutMs: 1 }).then(
     () => assert.fail("acquired a held lock"),
     (e) => e,
   );
+  assert.equal(esm.SessionWriteLockError, esm.SessionWriteLockTimeoutError);
   assert.ok(error instanceof SessionWriteLockError);
-  assert.ok(error instanceof Error);
-  assert.equal(error.name, "SessionWriteLockError");
+  assert.equal(error.name, "SessionWriteLockTimeoutError");
   assert.equal(error.reason, "session_busy");
-  assert.equal(error.timeoutMs, 0);
+  assert.equal(error.code, "OPENCLAW_SESSION_WRITE_LOCK_TIMEOUT");
+  assert.equal(error.timeoutMs, 1);
   assert.equal(error.lockPath, held.lockPath);
-  assert.equal(error.owner, `pid=${process.pid} (this process)`);
-  assert.equal(error.message, `session file locked (timeout 0ms): ${error.owner} ${held.lockPath}`);
   await held.release();
 });

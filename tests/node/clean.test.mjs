@@ -5,48 +5,51 @@ import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
 import { acquireSessionWriteLock, cleanStaleLockFiles, inspectSessionWriteLock } from "../../npm/index.mjs";
-import { deadPid, isoAgo, sessionsDir, starttimeOf, writeLegacyLock } from "./helpers.mjs";
+import { deadPid, isoAgo, sessionsDir, startGatewayLikeProcess, writeLegacyLock } from "./helpers.mjs";
 
 const HOUR = 60 * 60 * 1000;
 
-test("cleanStaleLockFiles removes dead and too-old locks, keeps live ones", async (t) => {
+test("cleanStaleLockFiles removes dead locks, reports live old ones and keeps live ones", async (t) => {
   const dir = fs.realpathSync(sessionsDir(t));
-  const me = { pid: process.pid, starttime: starttimeOf(process.pid) };
+  const gateway = await startGatewayLikeProcess(t);
   writeLegacyLock(path.join(dir, "dead.jsonl"), { pid: deadPid(), createdAt: new Date().toISOString() });
-  writeLegacyLock(path.join(dir, "old-live.jsonl"), { ...me, createdAt: isoAgo(2 * HOUR) });
-  writeLegacyLock(path.join(dir, "fresh-live.jsonl"), { ...me, createdAt: new Date().toISOString() });
+  writeLegacyLock(path.join(dir, "old-live.jsonl"), { ...gateway, createdAt: isoAgo(2 * HOUR) });
+  writeLegacyLock(path.join(dir, "fresh-live.jsonl"), { ...gateway, createdAt: new Date().toISOString() });
   fs.writeFileSync(path.join(dir, "notes.txt.lock"), "not a session lock");
   const held = await acquireSessionWriteLock({ sessionFile: path.join(dir, "held.jsonl") });
 
   const dryRun = await cleanStaleLockFiles({ sessionsDir: dir, removeStale: false });
   assert.deepEqual(
-    dryRun.locks.map((l) => [path.basename(l.lockPath), l.stale, l.staleReasons, l.format]),
+    dryRun.locks.map((l) => [path.basename(l.lockPath), l.stale, l.removable, l.staleReasons, l.format]),
     [
-      ["dead.jsonl.lock", true, ["dead-pid"], "legacy"],
-      ["fresh-live.jsonl.lock", false, [], "legacy"],
-      ["held.jsonl.lock", false, [], "flock"],
-      ["old-live.jsonl.lock", true, ["too-old"], "legacy"],
+      ["dead.jsonl.lock", true, true, ["dead-pid"], "legacy"],
+      ["fresh-live.jsonl.lock", false, false, [], "legacy"],
+      ["held.jsonl.lock", false, false, [], "flock"],
+      ["old-live.jsonl.lock", true, false, ["too-old"], "legacy"],
     ],
   );
   assert.deepEqual(dryRun.cleaned, []);
+  assert.deepEqual(dryRun.tempFilesRemoved, []);
   assert.equal(fs.readdirSync(dir).length, 5);
 
-  // With a clock three hours ahead, the fresh legacy lock is too old as well; the flock holder
-  // is never stale by age.
+  // With a clock three hours ahead, the fresh legacy lock is too old as well (reported, kept);
+  // the flock holder is never stale by age.
   const later = await cleanStaleLockFiles({ sessionsDir: dir, removeStale: false, nowMs: Date.now() + 3 * HOUR });
-  assert.deepEqual(later.locks.map((l) => l.stale), [true, true, false, true]);
+  assert.deepEqual(later.locks.map((l) => [l.stale, l.removable]), [[true, true], [true, false], [false, false], [true, false]]);
 
-  const { locks, cleaned } = await cleanStaleLockFiles({ sessionsDir: dir });
+  const warnings = [];
+  const { locks, cleaned } = await cleanStaleLockFiles({ sessionsDir: dir, log: { warn: (line) => warnings.push(line) } });
   assert.equal(locks.length, 4);
-  assert.deepEqual(cleaned.map((l) => path.basename(l.lockPath)), ["dead.jsonl.lock", "old-live.jsonl.lock"]);
+  assert.deepEqual(cleaned.map((l) => path.basename(l.lockPath)), ["dead.jsonl.lock"]);
   assert.ok(cleaned.every((l) => l.removed));
-  assert.deepEqual(fs.readdirSync(dir).sort(), ["fresh-live.jsonl.lock", "held.jsonl.lock", "notes.txt.lock"]);
+  assert.deepEqual(warnings, [`removed stale session lock: ${path.join(dir, "dead.jsonl.lock")} (dead-pid)`]);
+  assert.deepEqual(fs.readdirSync(dir).sort(), ["fresh-live.jsonl.lock", "held.jsonl.lock", "notes.txt.lock", "old-live.jsonl.lock"]);
   await held.release();
 });
 
 test("cleanStaleLockFiles of a missing directory finds nothing", async (t) => {
   const missing = path.join(sessionsDir(t), "missing");
-  assert.deepEqual(await cleanStaleLockFiles({ sessionsDir: missing }), { locks: [], cleaned: [] });
+  assert.deepEqual(await cleanStaleLockFiles({ sessionsDir: missing }), { locks: [], cleaned: [], tempFilesRemoved: [] });
 });
 
 test("inspectSessionWriteLock describes a held lock and a missing one", async (t) => {
@@ -63,11 +66,14 @@ test("inspectSessionWriteLock describes a held lock and a missing one", async (t
     ageMs: seen.ageMs,
     stale: false,
     staleReasons: [],
+    removable: false,
     removed: false,
     nonce: payload.nonce,
     hostname: payload.hostname,
     format: "flock",
-    owner: `pid=${process.pid}`,
+    owner: `pid=${process.pid} alive=true ageMs=${seen.ageMs}`,
+    ownerLabel: null,
+    maxHoldMs: 300_000,
   });
   assert.ok(seen.ageMs >= 0 && seen.ageMs < 5_000);
   await lock.release();

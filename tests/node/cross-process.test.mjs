@@ -12,9 +12,11 @@ test("a waiter gets the lock right after another process releases it", async (t)
   const sessionFile = path.join(sessionsDir(t), "a.jsonl");
   const holder = await startHolder([sessionFile]);
   t.after(() => holder.kill());
-  await assert.rejects(acquireSessionWriteLock({ sessionFile, timeoutMs: 0 }), (error) => {
+  await assert.rejects(acquireSessionWriteLock({ sessionFile, timeoutMs: 1 }), (error) => {
     assert.ok(error instanceof SessionWriteLockError);
-    assert.equal(error.owner, `pid=${holder.pid}`);
+    assert.match(error.owner, new RegExp(`^pid=${holder.pid} alive=true ageMs=\\d+$`));
+    assert.equal(error.ownerPid, holder.pid);
+    assert.equal(error.ownerPidAlive, true);
     return true;
   });
   const before = stats().waits;

@@ -114,3 +114,16 @@ export function track(promise) {
 }
 
 export const asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
+
+export const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * A live process whose command line the gateway's rules recognise (`… openclaw`), to hold
+ * legacy lock files that must count as a live gateway's. Killed after the test.
+ */
+export async function startGatewayLikeProcess(t) {
+  const child = spawn(process.execPath, ["-e", "setInterval(() => {}, 1e9)", "openclaw"], { stdio: "ignore" });
+  t.after(() => child.kill("SIGKILL"));
+  await new Promise((resolve) => child.once("spawn", resolve));
+  return { pid: child.pid, starttime: starttimeOf(child.pid) };
+}

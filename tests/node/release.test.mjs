@@ -21,7 +21,7 @@ async function holdThree(t) {
   const dir = sessionsDir(t);
   const locks = [];
   for (const name of ["a", "b", "c"]) locks.push(await acquireSessionWriteLock({ sessionFile: path.join(dir, `${name}.jsonl`) }));
-  locks.push(await acquireSessionWriteLock({ sessionFile: path.join(dir, "a.jsonl") })); // reentrant
+  locks.push(await acquireSessionWriteLock({ sessionFile: path.join(dir, "a.jsonl"), allowReentrant: true }));
   return locks;
 }
 
@@ -51,7 +51,7 @@ test("a new nonce takes over a lock the previous iteration never released", asyn
   const oldNonce = nonceOf(old.lockPath);
   const newNonce = resetInstanceNonce(); // a restart whose close handler did not release
   const started = performance.now();
-  const current = await acquireSessionWriteLock({ sessionFile, timeoutMs: 0 });
+  const current = await acquireSessionWriteLock({ sessionFile, timeoutMs: 1 });
   t.diagnostic(`takeover in ${(performance.now() - started).toFixed(2)} ms`);
   assert.notEqual(newNonce, oldNonce);
   assert.equal(nonceOf(current.lockPath), newNonce);
@@ -81,7 +81,7 @@ test("the watchdog releases a lock held past maxHoldMs, and logs it", async (t) 
   assert.match(lines[0], /^\[session-write-lock\] releasing lock held for \d+ms \(max=200ms\): /);
   assert.ok(lines[0].endsWith(old.lockPath), lines[0]);
 
-  const current = await acquireSessionWriteLock({ sessionFile, timeoutMs: 0 });
+  const current = await acquireSessionWriteLock({ sessionFile, timeoutMs: 1 });
   await old.release(); // the old handle cannot release the new lock
   assert.equal(fs.existsSync(current.lockPath), true);
   await current.release();

@@ -3,7 +3,7 @@
 //! every binding.
 
 use crate::errors::{invalid_arg_type, to_js};
-use napi::bindgen_prelude::{FromNapiValue, Object, Unknown, ValueType};
+use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object, Unknown, ValueType};
 use napi::{Env, Result};
 use session_write_lock::Error as LockError;
 
@@ -102,16 +102,56 @@ impl<'env> Params<'env> {
         Ok(Params { env, object })
     }
 
+    /// Options read from an object already in hand.
+    pub fn from_object(env: &'env Env, object: Object<'env>) -> Params<'env> {
+        Params { env, object }
+    }
+
     pub fn path(&self, key: &'static str) -> Result<String> {
         path(self.env, key, self.object.get(key)?)
     }
 
-    pub fn required_number(&self, key: &str) -> Result<f64> {
-        required(self.env, key, self.object.get(key)?, Kind::Number)
-    }
-
     pub fn number(&self, key: &str) -> Result<Option<f64>> {
         optional(self.env, key, self.object.get(key)?, Kind::Number)
+    }
+
+    /// A number option the gateway's way: anything that is not a number means "the default"
+    /// (`None`); the value itself is judged by the core.
+    pub fn lenient_number(&self, key: &str) -> Result<Option<f64>> {
+        let value: Option<Unknown<'_>> = self.object.get(key)?;
+        match value {
+            Some(v) if v.get_type()? == ValueType::Number => f64::from_unknown(v).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// An object option, or `None` when missing, `undefined` or `null`.
+    pub fn object(&self, key: &str) -> Result<Option<Object<'env>>> {
+        let value: Option<Unknown<'env>> = self.object.get(key)?;
+        match value {
+            Some(v) if v.get_type()? == ValueType::Object => Object::from_unknown(v).map(Some),
+            _ => Ok(None),
+        }
+    }
+
+    /// Whether the property exists (even as `undefined` or `null`).
+    pub fn has(&self, key: &str) -> Result<bool> {
+        self.object.has_named_property(key)
+    }
+
+    pub fn string(&self, key: &str) -> Result<Option<String>> {
+        optional(self.env, key, self.object.get(key)?, Kind::String)
+    }
+
+    /// A list of strings, or `None` when missing, `undefined` or `null`.
+    pub fn strings(&self, key: &str) -> Result<Option<Vec<String>>> {
+        let value: Option<Unknown<'_>> = self.object.get(key)?;
+        match value {
+            Some(v) if !matches!(v.get_type()?, ValueType::Undefined | ValueType::Null) => {
+                Vec::<String>::from_unknown(v).map(Some)
+            }
+            _ => Ok(None),
+        }
     }
 
     pub fn boolean(&self, key: &str) -> Result<Option<bool>> {

@@ -1,18 +1,29 @@
-//! Core errors as JavaScript errors (DESIGN §5): a bad path is a `TypeError`, a bad number a
-//! `RangeError`, both naming the option; an I/O failure is an `Error` with `code` and `path`;
-//! "busy" is an `Error` with `reason = "session_busy"` and its details, which the package's
-//! JavaScript turns into a `SessionWriteLockError`.
+//! Core errors as JavaScript errors (docs/PROTOCOL.md): a bad path is a `TypeError`, a bad
+//! number a `RangeError`, both naming the option; an I/O failure is an `Error` with `code` and
+//! `path`; "busy", "stale" and "cancelled" are `Error`s with internal codes and their details,
+//! which the package's JavaScript turns into its error classes.
 
 use napi::bindgen_prelude::{Object, Unknown, ValueType};
 use napi::{Env, JsError, JsRangeError, JsTypeError, JsValue, Result};
-use session_write_lock::Error as LockError;
+use session_write_lock::{Error as LockError, HeldLock, Holder};
+use std::time::UNIX_EPOCH;
 
 /// Node's own codes for the two kinds of bad argument.
 const INVALID_ARG_TYPE: &str = "ERR_INVALID_ARG_TYPE";
 const INVALID_ARG_VALUE: &str = "ERR_INVALID_ARG_VALUE";
 const OUT_OF_RANGE: &str = "ERR_OUT_OF_RANGE";
-/// The code of the internal "busy" error; callers only ever see `SessionWriteLockError`.
+/// Codes of the internal errors; callers see the package's classes.
 const BUSY: &str = "SESSION_BUSY";
+const STALE: &str = "SESSION_STALE";
+const CANCELLED: &str = "SESSION_WAIT_CANCELLED";
+
+/// A reason as the gateway's module spells it.
+pub fn gateway_reason(reason: &str) -> &str {
+    match reason {
+        "non-gateway-owner" => "non-openclaw-owner",
+        other => other,
+    }
+}
 
 /// An argument of the wrong JavaScript type.
 pub fn invalid_arg_type(env: &Env, name: &str, expected: &str, actual: ValueType) -> napi::Error {
@@ -47,22 +58,72 @@ fn build(env: &Env, error: &LockError) -> Result<napi::Error> {
         }
         LockError::Busy {
             lock_path,
-            owner,
+            holder,
             timeout,
         } => {
             let value = JsError::from(napi::Error::new(BUSY, message)).into_unknown(*env);
             let mut object: Object = value.coerce_to_object()?;
-            object.set("reason", "session_busy")?;
+            set_holder(env, &mut object, lock_path, holder)?;
             object.set(
                 "timeoutMs",
                 timeout.map_or(f64::INFINITY, |t| t.as_micros() as f64 / 1000.0),
             )?;
+            object.to_unknown()
+        }
+        LockError::Stale {
+            lock_path,
+            holder,
+            reasons,
+        } => {
+            let value = JsError::from(napi::Error::new(STALE, message)).into_unknown(*env);
+            let mut object: Object = value.coerce_to_object()?;
+            set_holder(env, &mut object, lock_path, holder)?;
+            let reasons: Vec<&str> = reasons.iter().map(|r| gateway_reason(r)).collect();
+            object.set("staleReasons", reasons)?;
+            object.to_unknown()
+        }
+        LockError::Cancelled { lock_path } => {
+            let value = JsError::from(napi::Error::new(CANCELLED, message)).into_unknown(*env);
+            let mut object: Object = value.coerce_to_object()?;
             object.set("lockPath", lock_path.to_string_lossy().as_ref())?;
-            object.set("owner", owner.as_str())?;
             object.to_unknown()
         }
     };
     Ok(thrown(value))
+}
+
+/// The fields every "busy" or "stale" error carries, and the blocking hold of this process.
+fn set_holder(
+    env: &Env,
+    object: &mut Object<'_>,
+    lock_path: &std::path::Path,
+    holder: &Holder,
+) -> Result<()> {
+    object.set("lockPath", lock_path.to_string_lossy().as_ref())?;
+    object.set("owner", holder.owner.as_str())?;
+    object.set("ownerPid", holder.pid)?;
+    object.set("ownerPidAlive", holder.pid_alive)?;
+    if let Some(here) = &holder.here {
+        object.set("heldHere", held_object(env, here)?)?;
+    }
+    Ok(())
+}
+
+/// A hold of this process as a plain object (`listHeldSessionWriteLocks`, errors).
+pub fn held_object<'env>(env: &'env Env, held: &HeldLock) -> Result<Object<'env>> {
+    let mut object = Object::new(env)?;
+    object.set("lockPath", held.lock_path.to_string_lossy().as_ref())?;
+    object.set("owner", held.owner.as_deref())?;
+    let acquired_ms = held
+        .acquired_at
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_millis() as f64);
+    object.set("acquiredAtMs", acquired_ms)?;
+    object.set("ageMs", held.age.as_millis() as f64)?;
+    object.set("count", held.count)?;
+    object.set("maxHoldMs", held.max_hold.map(|d| d.as_millis() as f64))?;
+    object.set("generation", held.generation as f64)?;
+    Ok(object)
 }
 
 /// The options that are paths; every other validated option is a number of milliseconds.

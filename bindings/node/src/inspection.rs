@@ -1,13 +1,19 @@
-//! `inspectSessionWriteLock` and `cleanStaleLockFiles`: the core's inspections as plain objects.
+//! `inspectSessionWriteLock`, the sweep's per-file step and the test hook on payloads: the
+//! core's inspections as plain objects. The package's JavaScript walks the directory, yields to
+//! the event loop and calls the owner-command-line reader; the file work runs on the libuv
+//! pool (`inspectLockFile` is an async task), never on the JavaScript thread.
 
 use crate::args::{path, Params};
-use crate::errors::to_js;
-use napi::bindgen_prelude::Unknown;
-use napi::{Env, Result};
+use crate::errors::{gateway_reason, to_js};
+use napi::bindgen_prelude::{AsyncTask, Unknown};
+use napi::{Env, Result, Task};
 use napi_derive::napi;
+use session_write_lock::owner_argv::ArgvMatcher;
 use session_write_lock::{
-    clean_stale, inspect, CleanOptions, Error as LockError, Inspection, Options,
+    clean_temp_files, inspect_lock_file, inspect_payload, inspect_with, lock_files_in,
+    CleanOptions, Error as LockError, Inspection, Options, OwnerArgs, Purpose,
 };
+use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
 /// One lock file as the protocol sees it (`null` where the payload says nothing).
@@ -21,11 +27,14 @@ pub struct SessionLockInspection {
     pub age_ms: Option<f64>,
     pub stale: bool,
     pub stale_reasons: Vec<String>,
+    pub removable: bool,
     pub removed: bool,
     pub nonce: Option<String>,
     pub hostname: Option<String>,
     pub format: String,
     pub owner: String,
+    pub owner_label: Option<String>,
+    pub max_hold_ms: Option<f64>,
 }
 
 impl From<Inspection> for SessionLockInspection {
@@ -37,48 +46,146 @@ impl From<Inspection> for SessionLockInspection {
             created_at: i.created_at,
             age_ms: i.age_ms.map(|ms| ms as f64),
             stale: i.stale,
-            stale_reasons: i.stale_reasons,
+            stale_reasons: i
+                .stale_reasons
+                .iter()
+                .map(|r| gateway_reason(r).to_owned())
+                .collect(),
+            removable: i.removable,
             removed: i.removed,
             nonce: i.nonce,
             hostname: i.hostname,
             format: i.format,
             owner: i.owner,
+            owner_label: i.owner_label,
+            max_hold_ms: i.max_hold_ms.map(|ms| ms as f64),
         }
     }
-}
-
-#[napi(object)]
-pub struct CleanResult {
-    pub locks: Vec<SessionLockInspection>,
-    pub cleaned: Vec<SessionLockInspection>,
 }
 
 /// `inspectSessionWriteLock(sessionFile)`: `null` when there is no lock file.
 #[napi(js_name = "inspectSessionWriteLock")]
 pub fn inspect_lock(env: &Env, session_file: Unknown<'_>) -> Result<Option<SessionLockInspection>> {
     let session_file = path(env, "sessionFile", Some(session_file))?;
-    inspect(session_file, Options::default().stale)
+    let options = CleanOptions {
+        owner_matcher: Some(ArgvMatcher::GATEWAY),
+        ..CleanOptions::default()
+    };
+    inspect_with(session_file, &options)
         .map(|found| found.map(SessionLockInspection::from))
         .map_err(|e| to_js(env, &e))
 }
 
-/// `cleanStaleLockFiles({ sessionsDir, staleMs?, removeStale?, nowMs? })`.
-#[napi(js_name = "cleanStaleLockFiles")]
-pub fn clean_stale_lock_files(env: &Env, params: Unknown<'_>) -> Result<CleanResult> {
+/// The sweep's step for one lock file, run on the libuv pool.
+pub struct InspectTask {
+    lock_path: PathBuf,
+    options: CleanOptions,
+    owner_args: Option<Option<Vec<String>>>,
+}
+
+impl Task for InspectTask {
+    /// The core's error is kept as it is, to become the JavaScript error on the main thread.
+    type Output = std::result::Result<Option<Inspection>, LockError>;
+    type JsValue = Option<SessionLockInspection>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        let owner_args = match self.owner_args.take() {
+            None => OwnerArgs::System,
+            Some(given) => OwnerArgs::Given(given),
+        };
+        Ok(inspect_lock_file(
+            &self.lock_path,
+            &self.options,
+            owner_args,
+        ))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        output
+            .map(|found| found.map(SessionLockInspection::from))
+            .map_err(|e| to_js(&env, &e))
+    }
+}
+
+/// `inspectLockFile({ lockPath, staleMs, nowMs?, removeStale?, ownerArgs? })`: a promise of
+/// the inspection (`null`: no file), removing the file when `removeStale` and removable.
+/// `ownerArgs`: the holder's command line as the caller's reader gave it (`null`: unknown);
+/// missing: read from the system.
+#[napi(js_name = "inspectLockFile")]
+pub fn inspect_lock_file_task(env: &Env, params: Unknown<'_>) -> Result<AsyncTask<InspectTask>> {
     let params = Params::new(env, params)?;
-    let sessions_dir = params.path("sessionsDir")?;
+    let lock_path = PathBuf::from(params.path("lockPath")?);
     let options = clean_options(env, &params)?;
-    let report = clean_stale(sessions_dir, &options).map_err(|e| to_js(env, &e))?;
-    Ok(CleanResult {
-        locks: report.locks.into_iter().map(Into::into).collect(),
-        cleaned: report.cleaned.into_iter().map(Into::into).collect(),
-    })
+    let owner_args = match params.has("ownerArgs")? {
+        false => None,
+        true => Some(params.strings("ownerArgs")?),
+    };
+    Ok(AsyncTask::new(InspectTask {
+        lock_path,
+        options,
+        owner_args,
+    }))
+}
+
+/// `cleanTempFiles({ sessionsDir, staleMs, nowMs? })`: removes temp files of crashed writers
+/// older than `staleMs`; returns their paths.
+#[napi(js_name = "cleanTempFiles")]
+pub fn clean_temp(env: &Env, params: Unknown<'_>) -> Result<Vec<String>> {
+    let params = Params::new(env, params)?;
+    let dir = params.path("sessionsDir")?;
+    clean_temp_files(dir, &clean_options(env, &params)?).map_err(|e| to_js(env, &e))
+}
+
+/// Lists the lock files of a directory on the libuv pool.
+pub struct ListTask {
+    dir: String,
+}
+
+impl Task for ListTask {
+    type Output = std::result::Result<Vec<String>, LockError>;
+    type JsValue = Vec<String>;
+
+    fn compute(&mut self) -> Result<Self::Output> {
+        Ok(lock_files_in(&self.dir).map(|(locks, _)| {
+            locks
+                .iter()
+                .map(|p| p.to_string_lossy().into_owned())
+                .collect()
+        }))
+    }
+
+    fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
+        output.map_err(|e| to_js(&env, &e))
+    }
+}
+
+/// `listLockFiles(sessionsDir)`: a promise of the `*.jsonl.lock` paths, sorted by name
+/// (`[]` for a missing directory).
+#[napi(js_name = "listLockFiles")]
+pub fn list_lock_files(env: &Env, sessions_dir: Unknown<'_>) -> Result<AsyncTask<ListTask>> {
+    let dir = path(env, "sessionsDir", Some(sessions_dir))?;
+    Ok(AsyncTask::new(ListTask { dir }))
+}
+
+/// `inspectLockPayload({ payload, staleMs, nowMs?, respectMaxHold? })`: the pure verdict on a
+/// payload (the gateway's `inspectLockPayloadForTest`).
+#[napi(js_name = "inspectLockPayload")]
+pub fn inspect_lock_payload(env: &Env, params: Unknown<'_>) -> Result<SessionLockInspection> {
+    let params = Params::new(env, params)?;
+    let payload: String = params.string("payload")?.unwrap_or_default();
+    let options = clean_options(env, &params)?;
+    let purpose = match params.boolean("respectMaxHold")? {
+        Some(true) => Purpose::Acquire,
+        _ => Purpose::Clean,
+    };
+    let now = options.now.unwrap_or_else(SystemTime::now);
+    Ok(inspect_payload(payload.as_bytes(), options.stale, now, purpose).into())
 }
 
 fn clean_options(env: &Env, params: &Params<'_>) -> Result<CleanOptions> {
     let invalid = |e: LockError| to_js(env, &e);
     let defaults = CleanOptions::default();
-    // staleMs is checked like acquire's, by the core's one validator of millisecond options.
+    // staleMs is checked by the core's one validator of millisecond options.
     let stale = Options::from_millis(None, params.number("staleMs")?, None, None)
         .map_err(invalid)?
         .stale;
@@ -95,6 +202,7 @@ fn clean_options(env: &Env, params: &Params<'_>) -> Result<CleanOptions> {
         stale,
         remove: params.boolean("removeStale")?.unwrap_or(defaults.remove),
         now,
+        owner_matcher: Some(ArgvMatcher::GATEWAY),
     })
 }
 

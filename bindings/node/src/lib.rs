@@ -9,11 +9,16 @@ mod lock;
 mod logger;
 
 use args::Params;
-use errors::to_js;
-use napi::bindgen_prelude::Unknown;
+use errors::held_object;
+use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object, Unknown, ValueType};
 use napi::{Env, Result};
 use napi_derive::napi;
-use session_write_lock::{release_all, reset_instance_nonce, resolve_max_hold_from_timeout};
+use session_write_lock::settings::{process_env_var, ConfigMs, Settings};
+use session_write_lock::{
+    held_locks, release_all, reset_instance_nonce, resolve_max_hold_from_timeout,
+    run_watchdog_check,
+};
+use std::time::{Duration, SystemTime};
 
 /// Releases every lock this process holds and rotates the instance nonce; returns how many
 /// were released. Synchronous, so that exit and signal handlers can use it.
@@ -37,13 +42,81 @@ pub fn instance_nonce() -> String {
 #[napi(js_name = "resolveSessionLockMaxHoldFromTimeout")]
 pub fn resolve_max_hold(env: &Env, params: Unknown<'_>) -> Result<f64> {
     let params = Params::new(env, params)?;
-    let timeout_ms = params.required_number("timeoutMs")?;
-    resolve_max_hold_from_timeout(
-        timeout_ms,
-        params.number("graceMs")?,
-        params.number("minMs")?,
-    )
-    .map_err(|e| to_js(env, &e))
+    Ok(resolve_max_hold_from_timeout(
+        params.lenient_number("timeoutMs")?,
+        params.lenient_number("graceMs")?,
+        params.lenient_number("minMs")?,
+    ))
+}
+
+/// `resolveSettings({ env?, acquireTimeoutMs?, staleMs?, maxHoldMs?, maxHoldMsFallback?,
+/// call? })`: `{ timeoutMs, staleMs, maxHoldMs }` from the environment object (default: this
+/// process's environment), then the configuration values, then the defaults; `call`
+/// (`{ timeoutMs?, staleMs?, maxHoldMs? }`) overrides them the lenient way. Never throws on values.
+#[napi(js_name = "resolveSettings")]
+pub fn resolve_settings(env: &Env, params: Unknown<'_>) -> Result<ResolvedSettings> {
+    let params = Params::new(env, params)?;
+    let env_object: Option<Object> = params.object("env")?;
+    let config = ConfigMs {
+        acquire_timeout_ms: params.lenient_number("acquireTimeoutMs")?,
+        stale_ms: params.lenient_number("staleMs")?,
+        max_hold_ms: params.lenient_number("maxHoldMs")?,
+    };
+    let fallback = params.lenient_number("maxHoldMsFallback")?;
+    let settings = match env_object {
+        None => Settings::resolve(process_env_var, config, fallback),
+        Some(object) => Settings::resolve(
+            |name| {
+                let value: Unknown = object.get_named_property(name.to_str().ok()?).ok()?;
+                if value.get_type().ok()? != ValueType::String {
+                    return None;
+                }
+                String::from_unknown(value).ok()
+            },
+            config,
+            fallback,
+        ),
+    };
+    let settings = match params.object("call")? {
+        None => settings,
+        Some(call) => {
+            let call = Params::from_object(env, call);
+            settings.with_call_values(
+                call.lenient_number("timeoutMs")?,
+                call.lenient_number("staleMs")?,
+                call.lenient_number("maxHoldMs")?,
+            )
+        }
+    };
+    Ok(ResolvedSettings {
+        timeout_ms: settings.timeout_ms,
+        stale_ms: settings.stale_ms,
+        max_hold_ms: settings.max_hold_ms,
+    })
+}
+
+/// The settings in milliseconds.
+#[napi(object)]
+pub struct ResolvedSettings {
+    pub timeout_ms: f64,
+    pub stale_ms: f64,
+    pub max_hold_ms: f64,
+}
+
+/// `heldLocks()`: every hold of this process, oldest first (the package adds the stacks).
+#[napi(js_name = "heldLocks")]
+pub fn held(env: &Env) -> Result<Vec<Object<'_>>> {
+    held_locks().iter().map(|h| held_object(env, h)).collect()
+}
+
+/// `runWatchdogCheck(nowMs)`: the watchdog as if the clock read `nowMs`; how many holds it ended.
+#[napi(js_name = "runWatchdogCheck")]
+pub fn watchdog_check(now_ms: f64) -> u32 {
+    let now = Duration::try_from_secs_f64(now_ms / 1000.0)
+        .ok()
+        .and_then(|d| SystemTime::UNIX_EPOCH.checked_add(d))
+        .unwrap_or_else(SystemTime::now);
+    u32::try_from(run_watchdog_check(now)).unwrap_or(u32::MAX)
 }
 
 /// The core's counters (`{ waits, eventWakeups, timerReinspections }`), for tests and

@@ -6,7 +6,12 @@ use crate::errors::to_js;
 use napi::bindgen_prelude::{Either, Object, Unknown};
 use napi::{Env, Result};
 use napi_derive::napi;
-use session_write_lock::{begin_acquire, Acquisition, Error as LockError, LockGuard, Options};
+use session_write_lock::owner_argv::ArgvMatcher;
+use session_write_lock::settings::Settings;
+use session_write_lock::{
+    begin_acquire_cancellable, Acquisition, CancelToken, Error as LockError, LockGuard,
+    ReleaseOutcome,
+};
 use std::path::Path;
 
 /// One hold of a lock; the package wraps it in the handle callers see.
@@ -14,23 +19,57 @@ use std::path::Path;
 pub struct NativeLock {
     guard: Option<LockGuard>,
     lock_path: String,
+    generation: f64,
 }
 
 #[napi]
 impl NativeLock {
+    /// The lock file.
     #[napi(getter)]
     pub fn lock_path(&self) -> String {
         self.lock_path.clone()
     }
 
-    /// Ends this hold. Later calls, and calls after a force-release (watchdog, release-all,
-    /// nonce takeover), do nothing: the core's guard only ever ends its own generation.
+    /// The hold's generation: nested handles share it; diagnostics key their stacks by it.
+    #[napi(getter)]
+    pub fn generation(&self) -> f64 {
+        self.generation
+    }
+
+    /// Ends this hold and says how: `"released"`, `"still-held"` (nested holds remain),
+    /// `"not-held"` (already ended: released, watchdog, release-all, takeover) or
+    /// `"compromised"`. The core's guard only ever ends its own generation.
     #[napi]
-    pub fn release(&mut self) {
-        if let Some(guard) = self.guard.take() {
-            // A compromised lock is reported through the log hook by the core.
-            let _ = guard.release();
+    pub fn release(&mut self) -> &'static str {
+        match self.guard.take().map(LockGuard::release) {
+            Some(ReleaseOutcome::Released) => "released",
+            Some(ReleaseOutcome::StillHeld) => "still-held",
+            Some(ReleaseOutcome::Compromised) => "compromised",
+            Some(ReleaseOutcome::NotHeld) | None => "not-held",
         }
+    }
+
+    /// Throws the stale error with `lease-lost` when this hold is no longer in force.
+    #[napi]
+    pub fn assert_owned(&self, env: &Env) -> Result<()> {
+        let Some(guard) = &self.guard else {
+            return Err(to_js(env, &lease_lost(&self.lock_path)));
+        };
+        guard.assert_owned().map_err(|e| to_js(env, &e))
+    }
+}
+
+/// `assert_owned` of a handle already released by its owner.
+fn lease_lost(lock_path: &str) -> LockError {
+    LockError::Stale {
+        lock_path: lock_path.into(),
+        holder: Box::new(session_write_lock::Holder {
+            owner: format!("pid={} alive=true", std::process::id()),
+            pid: Some(std::process::id()),
+            pid_alive: true,
+            here: None,
+        }),
+        reasons: vec!["lease-lost".into()],
     }
 }
 
@@ -38,6 +77,7 @@ impl From<LockGuard> for NativeLock {
     fn from(guard: LockGuard) -> NativeLock {
         NativeLock {
             lock_path: guard.lock_path().to_string_lossy().into_owned(),
+            generation: guard.generation() as f64,
             guard: Some(guard),
         }
     }
@@ -52,24 +92,53 @@ impl Drop for NativeLock {
     }
 }
 
-/// `acquire({ sessionFile, timeoutMs?, staleMs?, maxHoldMs?, allowReentrant? })`: a
-/// `NativeLock`, or a promise of one when the lock is busy and the options allow waiting.
+/// Cancels a wait (the package's `AbortSignal` support): made before the acquire, cancelled
+/// when the signal fires.
+#[napi]
+#[derive(Default)]
+pub struct WaitCancel {
+    token: CancelToken,
+}
+
+#[napi]
+impl WaitCancel {
+    /// A token not yet cancelled.
+    #[napi(constructor)]
+    pub fn new() -> WaitCancel {
+        WaitCancel::default()
+    }
+
+    /// Gives up the wait: the acquire's promise rejects, and no lock is taken for it.
+    #[napi]
+    pub fn cancel(&self) {
+        self.token.cancel();
+    }
+}
+
+/// `acquire({ sessionFile, timeoutMs?, staleMs?, maxHoldMs?, allowReentrant?, reentrantOwner?,
+/// owner? }, cancel?)`: a `NativeLock`, or a promise of one when the lock is busy and the
+/// options allow waiting. Numbers are taken the gateway's lenient way, with the environment's
+/// settings as defaults; live legacy holders are judged by the gateway's command-line rules.
 #[napi]
 pub fn acquire<'env>(
     env: &'env Env,
     params: Unknown<'env>,
+    cancel: Option<&WaitCancel>,
 ) -> Result<Either<NativeLock, Object<'env>>> {
     let params = Params::new(env, params)?;
     let session_file = params.path("sessionFile")?;
-    let options = Options::from_millis(
-        params.number("timeoutMs")?,
-        params.number("staleMs")?,
-        params.number("maxHoldMs")?,
-        params.boolean("allowReentrant")?,
-    )
-    .map_err(|e| to_js(env, &e))?;
+    let mut options = Settings::from_process_env().lenient_options(
+        params.lenient_number("timeoutMs")?,
+        params.lenient_number("staleMs")?,
+        params.lenient_number("maxHoldMs")?,
+    );
+    options.allow_reentrant = params.boolean("allowReentrant")?.unwrap_or(false);
+    options.reentrant_owner = params.string("reentrantOwner")?;
+    options.owner = params.string("owner")?;
+    options.owner_matcher = Some(ArgvMatcher::GATEWAY);
+    let token = cancel.map(|c| c.token.clone());
     let mut promise = None;
-    let acquisition = begin_acquire(Path::new(&session_file), &options, || {
+    let acquisition = begin_acquire_cancellable(Path::new(&session_file), &options, token, || {
         // Only a wait gets a promise: a lock taken at once is returned as it is.
         let deferred = match env.create_deferred() {
             Ok((deferred, created)) => {
@@ -95,8 +164,11 @@ pub fn acquire<'env>(
         Acquisition::Ready(result) => result
             .map(|guard| Either::A(NativeLock::from(guard)))
             .map_err(|e| to_js(env, &e)),
-        Acquisition::Waiting => promise
-            .expect("begin_acquire calls on_wait before it answers Waiting")
-            .map(Either::B),
+        Acquisition::Waiting => match promise {
+            Some(created) => created.map(Either::B),
+            None => Err(napi::Error::from_reason(
+                "session-write-lock: the wait was not set up",
+            )),
+        },
     }
 }

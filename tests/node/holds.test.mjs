@@ -1,0 +1,215 @@
+// Holding a lock the gateway's newest way: AbortSignal for the wait only, nesting by owner
+// identity, assertOwned(), the payload's maxHoldMs/owner, and the test hooks.
+
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import path from "node:path";
+import { test } from "node:test";
+import {
+  acquireSessionWriteLock,
+  drainSessionWriteLockStateForTest,
+  releaseAllSessionWriteLocks,
+  resetInstanceNonce,
+  resetSessionWriteLockStateForTest,
+  SessionWriteLockStaleError,
+  SessionWriteLockTimeoutError,
+  testing,
+  __testing,
+} from "../../npm/index.mjs";
+import { sessionsDir, sleep, starttimeOf } from "./helpers.mjs";
+
+const payloadOf = (lockPath) => JSON.parse(fs.readFileSync(lockPath, "utf8"));
+
+test("an already aborted signal rejects at once with its reason, before any file work", async (t) => {
+  const sessionFile = path.join(sessionsDir(t), "new-dir/a.jsonl");
+  const reason = new Error("turn cancelled");
+  await assert.rejects(acquireSessionWriteLock({ sessionFile, signal: AbortSignal.abort(reason) }), (e) => e === reason);
+  const controller = new AbortController();
+  controller.abort("not an Error");
+  await assert.rejects(acquireSessionWriteLock({ sessionFile, signal: controller.signal }), (e) => {
+    assert.equal(e.name, "AbortError");
+    assert.equal(e.message, "request aborted");
+    assert.equal(e.cause, "not an Error");
+    return true;
+  });
+  assert.equal(fs.existsSync(path.dirname(sessionFile)), false, "no directory was created");
+});
+
+test("an abort during the wait rejects and leaves no lock behind", async (t) => {
+  const sessionFile = path.join(sessionsDir(t), "a.jsonl");
+  const held = await acquireSessionWriteLock({ sessionFile });
+  const controller = new AbortController();
+  const waiting = acquireSessionWriteLock({ sessionFile, timeoutMs: Infinity, signal: controller.signal });
+  await sleep(50);
+  const reason = new Error("stop");
+  controller.abort(reason);
+  await assert.rejects(waiting, (e) => e === reason);
+  await held.release();
+  await sleep(50); // the service has seen the release; the cancelled waiter must not have taken it
+  assert.equal(fs.existsSync(held.lockPath), false);
+  const next = await acquireSessionWriteLock({ sessionFile, timeoutMs: 1 });
+  await next.release();
+});
+
+test("an abort after the grant keeps the lock", async (t) => {
+  const sessionFile = path.join(sessionsDir(t), "a.jsonl");
+  const controller = new AbortController();
+  const lock = await acquireSessionWriteLock({ sessionFile, signal: controller.signal });
+  controller.abort();
+  await sleep(20);
+  assert.equal(fs.existsSync(lock.lockPath), true);
+  lock.assertOwned();
+  await lock.release();
+});
+
+test("nesting: none by default, with the same reentrantOwner, or allowReentrant", async (t) => {
+  const dir = sessionsDir(t);
+  const real = path.join(dir, "real");
+  fs.mkdirSync(real);
+  fs.symlinkSync(real, path.join(dir, "link"));
+  const viaReal = path.join(real, "a.jsonl");
+  const viaLink = path.join(dir, "link", "a.jsonl");
+  const first = await acquireSessionWriteLock({ sessionFile: viaReal, reentrantOwner: "run-1" });
+  await assert.rejects(acquireSessionWriteLock({ sessionFile: viaLink, timeoutMs: 20 }), SessionWriteLockTimeoutError);
+  await assert.rejects(
+    acquireSessionWriteLock({ sessionFile: viaLink, timeoutMs: 20, reentrantOwner: "run-2" }),
+    SessionWriteLockTimeoutError,
+  );
+  const nested = await acquireSessionWriteLock({ sessionFile: viaLink, timeoutMs: 20, reentrantOwner: "run-1" });
+  const joined = await acquireSessionWriteLock({ sessionFile: viaLink, timeoutMs: 20, allowReentrant: true });
+  assert.equal(nested.lockPath, first.lockPath);
+  await first.release();
+  await nested.release();
+  assert.equal(fs.existsSync(first.lockPath), true, "the last nested hold keeps the file");
+  await joined.release();
+  assert.equal(fs.existsSync(first.lockPath), false);
+});
+
+test("the payload carries maxHoldMs and the owner label (at most 200 characters)", async (t) => {
+  const sessionFile = path.join(sessionsDir(t), "a.jsonl");
+  const lock = await acquireSessionWriteLock({ sessionFile, maxHoldMs: 90_000, owner: "turn-42" });
+  const payload = payloadOf(lock.lockPath);
+  assert.equal(payload.maxHoldMs, 90_000);
+  assert.equal(payload.owner, "turn-42");
+  assert.equal(payload.starttime, starttimeOf(process.pid));
+  await lock.release();
+  const labelled = await acquireSessionWriteLock({ sessionFile, reentrantOwner: "x".repeat(300) });
+  assert.equal(payloadOf(labelled.lockPath).owner, "x".repeat(200), "reentrantOwner labels the hold when owner is missing");
+  await labelled.release();
+});
+
+function assertLeaseLost(lock) {
+  assert.throws(
+    () => lock.assertOwned(),
+    (e) => {
+      assert.ok(e instanceof SessionWriteLockStaleError);
+      assert.deepEqual(e.staleReasons, ["lease-lost"]);
+      assert.equal(e.message, `session file lock stale (lease-lost): pid=${process.pid} alive=true ${lock.lockPath}`);
+      return true;
+    },
+  );
+}
+
+test("assertOwned: passes while held; lease-lost after release-all", async (t) => {
+  const lock = await acquireSessionWriteLock({ sessionFile: path.join(sessionsDir(t), "a.jsonl") });
+  lock.assertOwned();
+  await releaseAllSessionWriteLocks();
+  assertLeaseLost(lock);
+});
+
+test("assertOwned: lease-lost after the watchdog", async (t) => {
+  const lock = await acquireSessionWriteLock({ sessionFile: path.join(sessionsDir(t), "a.jsonl"), maxHoldMs: 60_000 });
+  assert.equal(await testing.runLockWatchdogCheck(Date.now() + 30_000), 0, "not due yet");
+  lock.assertOwned();
+  assert.equal(await testing.runLockWatchdogCheck(Date.now() + 61_000), 1);
+  assert.equal(fs.existsSync(lock.lockPath), false);
+  assertLeaseLost(lock);
+});
+
+test("assertOwned: lease-lost when another process replaced or removed the file", async (t) => {
+  const lock = await acquireSessionWriteLock({ sessionFile: path.join(sessionsDir(t), "a.jsonl") });
+  const replacement = `${lock.lockPath}.other`;
+  fs.writeFileSync(replacement, JSON.stringify({ pid: 1, createdAt: new Date().toISOString() }));
+  fs.renameSync(replacement, lock.lockPath);
+  assertLeaseLost(lock);
+  const other = await acquireSessionWriteLock({ sessionFile: path.join(sessionsDir(t), "b.jsonl") });
+  fs.unlinkSync(other.lockPath);
+  assertLeaseLost(other);
+  await lock.release();
+  await other.release();
+});
+
+test("assertOwned: lease-lost after a nonce takeover (a restart that never released)", async (t) => {
+  const sessionFile = path.join(sessionsDir(t), "a.jsonl");
+  const old = await acquireSessionWriteLock({ sessionFile });
+  resetInstanceNonce();
+  const current = await acquireSessionWriteLock({ sessionFile, timeoutMs: 1 });
+  assertLeaseLost(old);
+  current.assertOwned();
+  await current.release();
+});
+
+test("assertOwned after this handle's own release is lease-lost too", async (t) => {
+  const lock = await acquireSessionWriteLock({ sessionFile: path.join(sessionsDir(t), "a.jsonl") });
+  await lock.release();
+  assertLeaseLost(lock);
+});
+
+test("testing hooks: one object under two names, pure helpers", async (t) => {
+  assert.equal(__testing, testing);
+  assert.deepEqual(testing.cleanupSignals, ["SIGINT", "SIGTERM", "SIGQUIT", "SIGABRT"]);
+  assert.equal(testing.resolveRemainingAcquireTimeoutMs(500, 1_000, 1_125), 375);
+  assert.equal(testing.resolveRemainingAcquireTimeoutMs(500, 1_000, 1_500), 0);
+  assert.equal(testing.resolveRemainingAcquireTimeoutMs(Infinity, 1_000, 9_000), Infinity);
+  const now = Date.now();
+  const old = new Date(now - 2 * 60 * 60 * 1000).toISOString();
+  const verdict = (payload, options) => testing.inspectLockPayloadForTest(payload, 30 * 60 * 1000, now, options);
+  assert.deepEqual(verdict({}), {
+    pid: null,
+    pidAlive: false,
+    createdAt: null,
+    ageMs: null,
+    stale: true,
+    staleReasons: ["missing-pid", "invalid-createdAt"],
+  });
+  assert.deepEqual(verdict({ pid: process.pid, createdAt: old, starttime: starttimeOf(process.pid) }).staleReasons, ["too-old", "orphan-self-pid"]);
+  const pastHold = { pid: process.ppid, createdAt: new Date(now - 10_000).toISOString(), maxHoldMs: 1_000 };
+  assert.deepEqual(verdict(pastHold).staleReasons, []);
+  assert.deepEqual(verdict(pastHold, { respectMaxHold: true }).staleReasons, ["hold-exceeded"]);
+  const sessionFile = path.join(sessionsDir(t), "a.jsonl");
+  const lock = await acquireSessionWriteLock({ sessionFile, maxHoldMs: 60_000 });
+  assert.equal(await testing.runLockWatchdogCheck(Date.now()), 0);
+  assert.equal(testing.releaseAllLocksSync(), 1);
+  assert.equal(fs.existsSync(lock.lockPath), false);
+});
+
+const EVENTS = ["exit", "SIGINT", "SIGTERM", "SIGQUIT", "SIGABRT"];
+const counts = () => EVENTS.map((event) => process.listenerCount(event));
+
+test("reset and drain release everything and return listener counts to their baseline", async (t) => {
+  resetSessionWriteLockStateForTest();
+  const baseline = counts();
+  const sessionFile = path.join(sessionsDir(t), "a.jsonl");
+  for (let cycle = 0; cycle < 3; cycle++) {
+    const lock = await acquireSessionWriteLock({ sessionFile });
+    assert.deepEqual(counts(), baseline.map((n) => n + 1));
+    resetSessionWriteLockStateForTest();
+    assert.equal(fs.existsSync(lock.lockPath), false);
+    assert.deepEqual(counts(), baseline);
+  }
+  const lock = await acquireSessionWriteLock({ sessionFile });
+  await drainSessionWriteLockStateForTest();
+  assert.deepEqual(counts(), baseline);
+  await lock.release();
+});
+
+test("handleTerminationSignal releases every lock and, with another listener, does not re-raise", async (t) => {
+  const lock = await acquireSessionWriteLock({ sessionFile: path.join(sessionsDir(t), "a.jsonl") });
+  let otherCalls = 0;
+  const other = () => otherCalls++;
+  process.on("SIGTERM", other);
+  t.after(() => process.off("SIGTERM", other));
+  testing.handleTerminationSignal("SIGTERM"); // would end this process if it re-raised
+  assert.equal(fs.existsSync(lock.lockPath), false);
+  assert.equal(otherCalls, 0, "the lock module does not call other listeners");
+});
