@@ -31,6 +31,7 @@ const FULL_PLAN = {
   releaseAll: { runs: 3, locks: 10_000 },
   waiters: { runs: 3, waiters: 1000, locks: 100 },
   storm: { runs: 3, workers: 6, iterations: 500 },
+  stackCapture: { runs: 3, iterations: 7000 },
 };
 const quickSize = (key, value) =>
   key === 'runs' ? Math.min(value, 2) : key === 'workers' ? value : Math.ceil(value / 10);
@@ -239,6 +240,8 @@ try {
   const { runs: wRuns, waiters, locks } = PLAN.waiters;
   await perImpl('waiters', 'waiters.mjs', ['swl', 'ts'], wRuns, waiters, locks);
   await cycles(path.join(root, 'cycle'), 'cycle', rust);
+  const { runs: scRuns, iterations: scIterations } = PLAN.stackCapture;
+  await perImpl('stack-capture', 'stack-capture.mjs', ['swl'], scRuns, scIterations);
   if (tmpfs.dir) await cycles(tmpfs.dir, 'cycle-tmpfs', rust);
   const { runs: raRuns, locks: raLocks } = PLAN.releaseAll;
   await perImpl('release-all', 'release-all.mjs', ['swl', 'ts'], raRuns, raLocks);
