@@ -80,7 +80,8 @@ fn another_hosts_holder_is_judged_by_its_heartbeat() {
         Err(e @ Error::Busy { .. }) => {
             let message = e.to_string();
             assert!(
-                message.contains(&format!("pid={} host=other-host", holder.pid_seen_inside)),
+                message.contains(&format!("pid={} alive=true ageMs=", holder.pid_seen_inside))
+                    && message.contains(" host=other-host "),
                 "{message}"
             );
         }
