@@ -135,6 +135,9 @@ export interface SessionLockInspection {
 /** Reads the command line of a process, for the sweep's owner check; `null` when unknown. */
 export type SessionLockOwnerProcessArgsReader = (pid: number) => string[] | null;
 
+/** The environment the settings are read from (default `process.env`). */
+export type SessionWriteLockEnv = NodeJS.ProcessEnv | Record<string, string | undefined>;
+
 /** The part of the gateway's configuration these settings read (`session.writeLock`). */
 export interface SessionWriteLockAcquireTimeoutConfig {
   session?: { writeLock?: { acquireTimeoutMs?: number; staleMs?: number; maxHoldMs?: number } };
@@ -147,7 +150,7 @@ export interface CleanStaleLockFilesParams {
   /** Configuration; `session.writeLock.staleMs` applies when `staleMs` is not given. */
   config?: SessionWriteLockAcquireTimeoutConfig;
   /** Environment for the settings (default `process.env`). */
-  env?: NodeJS.ProcessEnv | Record<string, string | undefined>;
+  env?: SessionWriteLockEnv;
   /** Age after which a lock of the TypeScript module is `too-old`. Default from env/config, else 30 min. */
   staleMs?: number;
   /** Remove the removable ones (default `true`); only an explicit `false` only reports. */
@@ -200,19 +203,19 @@ export function resolveSessionLockMaxHoldFromTimeout(params: {
  */
 export function resolveSessionWriteLockAcquireTimeoutMs(
   config?: SessionWriteLockAcquireTimeoutConfig,
-  env?: NodeJS.ProcessEnv | Record<string, string | undefined>,
+  env?: SessionWriteLockEnv,
 ): number;
 
 /** The stale age: `…_STALE_MS` in `env` (no `Infinity`), then the configuration, then 30 min. */
 export function resolveSessionWriteLockStaleMs(
   config?: SessionWriteLockAcquireTimeoutConfig,
-  env?: NodeJS.ProcessEnv | Record<string, string | undefined>,
+  env?: SessionWriteLockEnv,
 ): number;
 
 /** All three settings; `maxHoldMsFallback` replaces the 5 min max-hold default. */
 export function resolveSessionWriteLockOptions(
   config?: SessionWriteLockAcquireTimeoutConfig,
-  options?: { env?: NodeJS.ProcessEnv | Record<string, string | undefined>; maxHoldMsFallback?: number },
+  options?: { env?: SessionWriteLockEnv; maxHoldMsFallback?: number },
 ): { timeoutMs: number; staleMs: number; maxHoldMs: number };
 
 /** A hold of this process, for finding one held too long. */
@@ -324,14 +327,7 @@ export interface SessionWriteLockTesting {
     staleMs: number,
     nowMs: number,
     options?: { respectMaxHold?: boolean },
-  ): {
-    pid: number | null;
-    pidAlive: boolean;
-    createdAt: string | null;
-    ageMs: number | null;
-    stale: boolean;
-    staleReasons: string[];
-  };
+  ): Pick<SessionLockInspection, "pid" | "pidAlive" | "createdAt" | "ageMs" | "stale" | "staleReasons">;
   releaseAllLocksSync(): number;
   /** The watchdog as if the clock read `nowMs`; resolves to how many holds it ended. */
   runLockWatchdogCheck(nowMs?: number): Promise<number>;
