@@ -41,8 +41,10 @@ typedef enum {
      */
     SWL_OK = 0,
     /**
-     * The lock stayed busy until the timeout. The message names the owner (`pid=N`, plus
-     * `host=H` for another host, or what occupies the lock path) and the lock path.
+     * The lock stayed busy until the timeout. The message names the owner (`pid=N alive=B
+     * ageMs=A`, `owner=unknown` without a pid, plus `host=H` for another host, or what
+     * occupies the lock path), the lock path, and the blocking hold when this process is the
+     * holder (`(held by this process: owner=LABEL, for Nms)`).
      */
     SWL_BUSY,
     /**

@@ -11,8 +11,10 @@ use std::ffi::c_char;
 pub enum swl_status {
     /// Success.
     SWL_OK = 0,
-    /// The lock stayed busy until the timeout. The message names the owner (`pid=N`, plus
-    /// `host=H` for another host, or what occupies the lock path) and the lock path.
+    /// The lock stayed busy until the timeout. The message names the owner (`pid=N alive=B
+    /// ageMs=A`, `owner=unknown` without a pid, plus `host=H` for another host, or what
+    /// occupies the lock path), the lock path, and the blocking hold when this process is the
+    /// holder (`(held by this process: owner=LABEL, for Nms)`).
     SWL_BUSY,
     /// A path was empty or not UTF-8, or an option was out of range. The message names it.
     SWL_INVALID_ARGUMENT,
