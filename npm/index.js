@@ -79,7 +79,7 @@ function isSessionWriteLockBusyWithActiveRun(error) {
 // the caller, since the capture starts above acquireSessionWriteLock.
 const acquireSites = new Map();
 const packageDir = __dirname;
-const SITE_FRAMES = 5;
+const SITE_FRAMES = 3;
 
 function captureAcquireSite() {
   const limit = Error.stackTraceLimit;

@@ -20,10 +20,10 @@ if (name !== 'swl' || !Number.isInteger(iterations) || iterations < 1) {
 }
 
 // A few frames deep, like a gateway's turn handler calling its session writer; the capture as
-// npm/index.js makes it (5 frames).
+// npm/index.js makes it (3 frames).
 function capture() {
   const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 5;
+  Error.stackTraceLimit = 3;
   const site = {};
   Error.captureStackTrace(site, capture);
   Error.stackTraceLimit = limit;
