@@ -19,7 +19,7 @@ fn main() {
     let cycle = || {
         let started = Instant::now();
         let guard = acquire(&file, &options).expect("uncontended acquire");
-        guard.release();
+        guard.release().expect("release");
         started.elapsed().as_nanos() as u64
     };
     for _ in 0..(iterations / 10).max(100) {

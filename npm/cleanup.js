@@ -1,14 +1,21 @@
 "use strict";
-// Process cleanup (DESIGN §5), like the TypeScript module: on exit and on SIGINT, SIGTERM,
-// SIGQUIT and SIGABRT every held lock is released synchronously. The listeners are installed
-// once per process, whatever number of copies of this package are loaded, so that none pile up
-// across restart cycles.
+// Process cleanup (docs/PROTOCOL.md, "Owners inside a process"), like the TypeScript module: on
+// exit and on SIGINT, SIGTERM, SIGQUIT and SIGABRT every hold of every thread is released
+// synchronously (the nonce stays: only an explicit release-all rotates it). The listeners are
+// installed once per process, on the main thread only, whatever number of copies of this
+// package are loaded, so that none pile up across restart cycles or workers. A worker thread
+// has a `process` object of its own, and its end must not release anyone else's locks: there
+// the addon's environment cleanup hook releases that worker's holds and nothing else, also when
+// the main thread's `process.exit()` stops it.
+
+const { isMainThread } = require("node:worker_threads");
 
 const SIGNALS = ["SIGINT", "SIGTERM", "SIGQUIT", "SIGABRT"];
 const STATE = Symbol.for("session-write-lock.process-cleanup");
 
 /** Makes sure `releaseAllSync` runs when the process exits or is told to stop. */
 function registerProcessCleanup(releaseAllSync) {
+  if (!isMainThread) return;
   let state = process[STATE];
   if (!state) {
     state = { releasers: new Set(), listeners: [] };

@@ -206,7 +206,7 @@ async function acquireSessionWriteLock(params) {
   const site = captureAcquireSite();
   const signal = isObject(params) ? params.signal : undefined;
   if (signal?.aborted) throw abortError(signal);
-  registerProcessCleanup(native.releaseAllSessionWriteLocksSync);
+  registerProcessCleanup(native.releaseEveryHoldSync);
   const cancel = signal ? new native.WaitCancel() : undefined;
   let result;
   try {

@@ -5,6 +5,7 @@ use crate::error::{Error, Holder};
 use crate::fs::resolve_lock_path;
 use crate::guard::LockGuard;
 use crate::options::Options;
+use crate::owner::HoldOwner;
 use crate::runtime::runtime;
 use crate::service::Waiter;
 use crate::table::{new_nonce, HeldLock};
@@ -72,10 +73,16 @@ pub fn acquire(session_file: impl AsRef<Path>, options: &Options) -> Result<Lock
     });
     match ready {
         Acquisition::Ready(result) => result,
-        Acquisition::Waiting => receiver
-            .expect("on_wait ran")
-            .recv()
-            .expect("the lock service answers every waiter"),
+        // `Waiting` comes only after `on_wait` ran, and the service answers every waiter; a
+        // missing answer (a service gone) is an error, not a panic.
+        Acquisition::Waiting => match receiver.map(|rx| rx.recv()) {
+            Some(Ok(result)) => result,
+            _ => Err(Error::io(
+                "wait for the lock service",
+                session_file.as_ref(),
+                std::io::Error::other("the lock service ended without an answer"),
+            )),
+        },
     }
 }
 
@@ -102,8 +109,8 @@ where
     C: FnOnce(Result<LockGuard, Error>) + Send + 'static,
 {
     let started = Instant::now();
-    let lock_path = match resolve_lock_path(session_file, true) {
-        Ok(path) => path.expect("resolve_lock_path creates the directory"),
+    let lock_path = match lock_path_in(session_file, true) {
+        Ok(path) => path,
         Err(e) => return Acquisition::Ready(Err(e)),
     };
     let rt = runtime();
@@ -168,10 +175,36 @@ pub fn held_locks() -> Vec<HeldLock> {
     held
 }
 
-/// Releases every lock this process holds, then rotates the instance nonce (DESIGN §4).
-/// Returns how many locks were released. Idempotent; safe in exit handlers.
+/// Releases every lock this process holds, of every owner, then rotates the instance nonce:
+/// the in-process restart (docs/PROTOCOL.md). Returns how many locks were released; a lock
+/// file that could not be removed is logged (its flock is dropped all the same). Idempotent;
+/// safe in exit handlers.
 pub fn release_all() -> usize {
-    runtime().table().release_all()
+    let ended = runtime().table().release_all();
+    log_failures(ended)
+}
+
+/// Releases every hold of every owner without rotating the nonce: what process exit and the
+/// signal cleanup do. Returns how many locks were released; failures are logged.
+pub fn release_every_hold() -> usize {
+    let ended = runtime().table().release_every_hold();
+    log_failures(ended)
+}
+
+/// Releases the holds of an owner that is gone (a Node worker that ended), and refuses its
+/// later acquires (a wait still under way ends in an error). Other owners' holds and the nonce
+/// stay. Returns how many locks were released; failures are logged.
+pub fn end_owner(owner: HoldOwner) -> usize {
+    let ended = runtime().table().end_owner(owner);
+    log_failures(ended)
+}
+
+/// Logs, outside the table's mutex, the lock files a release-all could not remove.
+fn log_failures((released, errors): (usize, Vec<Error>)) -> usize {
+    for e in errors {
+        crate::log::emit(&format!("[session-write-lock] release failed: {e}"));
+    }
+    released
 }
 
 /// Rotates the instance nonce and returns the new one. Locks still held keep the old nonce on
@@ -189,8 +222,12 @@ pub fn instance_nonce() -> String {
 
 /// The lock path `session_file` maps to (the directory is not created).
 pub fn lock_path_for(session_file: impl AsRef<Path>) -> Result<PathBuf, Error> {
-    let file = session_file.as_ref();
-    match resolve_lock_path(file, false)? {
+    lock_path_in(session_file.as_ref(), false)
+}
+
+/// The lock path, its directory created first with `create_dir`; a missing one is `ENOENT`.
+fn lock_path_in(file: &Path, create_dir: bool) -> Result<PathBuf, Error> {
+    match resolve_lock_path(file, create_dir)? {
         Some(path) => Ok(path),
         None => Err(Error::io(
             "resolve directory",

@@ -200,7 +200,7 @@ pub fn attempt(
     for _ in 0..MAX_ROUNDS {
         let ours = match check_table(rt, lock_path, options, queued) {
             Ok(ours) => ours,
-            Err(decided) => return Ok(decided),
+            Err(decided) => return decided,
         };
         let payload = written_payload(&rt.identity, &ours.nonce, options).to_bytes();
         let created = match fs::create_lock_file(lock_path, &payload) {
@@ -213,9 +213,7 @@ pub fn attempt(
             other => other?,
         };
         if let Created::Held { file, id } = created {
-            return Ok(Attempt::Acquired(hold(
-                rt, lock_path, file, id, ours.nonce, options,
-            )));
+            return hold(rt, lock_path, file, id, ours.nonce, options).map(Attempt::Acquired);
         }
         match observe(&rt.identity, &ours, lock_path, &Judge::acquire(options))? {
             Observed::Gone => match busy_despite.take() {
@@ -279,21 +277,27 @@ fn nests(options: &Options, held: &Held) -> bool {
             .is_some_and(|o| held.reentrant_owner.as_ref() == Some(o))
 }
 
-/// DESIGN §2 step 1 and the in-process queue, under the table's mutex: either the answer, or
-/// what the file work needs to know.
+/// Step 1 of taking the lock (docs/PROTOCOL.md) and the in-process queue, under the table's
+/// mutex: either the answer, or what the file work needs to know.
+///
+/// A hold joins only a hold of the same owner: a Node worker's acquire never nests in the main
+/// thread's hold (or another worker's), it waits for it like any contender.
 fn check_table(
     rt: &Runtime,
     lock_path: &Path,
     options: &Options,
     queued: bool,
-) -> Result<TableView, Attempt> {
+) -> Result<TableView, Result<Attempt, Error>> {
     let mut guard = rt.table();
     let table = &mut *guard;
+    if table.ended.contains(&options.hold_owner) {
+        return Err(Err(owner_ended()));
+    }
     if let Some(held) = table.entries.get_mut(lock_path) {
         if held.nonce == table.nonce {
-            if !nests(options, held) {
+            if !nests(options, held) || held.hold_owner != options.hold_owner {
                 let here = held.describe(lock_path);
-                return Err(Attempt::Busy {
+                return Err(Ok(Attempt::Busy {
                     holder: Box::new(Holder {
                         owner: format!(
                             "pid={} alive=true ageMs={}",
@@ -304,7 +308,7 @@ fn check_table(
                         pid_alive: true,
                         here: Some(here),
                     }),
-                });
+                }));
             }
             held.count += 1;
             let longer = match (options.max_hold, held.max_hold) {
@@ -316,26 +320,35 @@ fn check_table(
                 // A later deadline: the armed watchdog timer fires first and re-arms for it.
                 held.max_hold = options.max_hold;
             }
-            return Err(Attempt::Acquired(LockGuard::new(
+            return Err(Ok(Attempt::Acquired(LockGuard::new(
                 lock_path.to_path_buf(),
                 held.generation,
-            )));
+            ))));
         }
         // Held under an older nonce: an earlier iteration of this process never released it.
-        table.force_release(lock_path);
+        // Its flock goes with it, so a file it could not remove is reclaimed by the create below.
+        let _ = table.force_release(lock_path);
     }
     if !queued && options.timeout != Some(Duration::ZERO) && table.waiting_on(lock_path) {
-        return Err(Attempt::Busy {
+        return Err(Ok(Attempt::Busy {
             holder: Box::new(Holder {
                 owner: "waiters queued in this process".into(),
                 ..Holder::default()
             }),
-        });
+        }));
     }
     Ok(TableView::of(table, lock_path))
 }
 
+fn owner_ended() -> Error {
+    Error::invalid(
+        "holdOwner",
+        "the owner of this request has ended (its Node environment is gone)",
+    )
+}
+
 /// Enters a lock file we have just created into the table, under the nonce it was written with.
+/// If its owner ended meanwhile, the file is removed again: nobody is left to release it.
 fn hold(
     rt: &'static Runtime,
     lock_path: &Path,
@@ -343,21 +356,28 @@ fn hold(
     id: FileId,
     nonce: String,
     options: &Options,
-) -> LockGuard {
+) -> Result<LockGuard, Error> {
     let service = rt.service(); // started with the first lock: heartbeat and watchdog
     let mut table = rt.table();
+    if table.ended.contains(&options.hold_owner) {
+        // Still flocked by us, so nobody else can have replaced it; a failure leaves a file
+        // whose flock is dropped with `file` just below, which anyone may reclaim.
+        let _ = fs::unlink_if_same(lock_path, id);
+        return Err(owner_ended());
+    }
     let new = NewHold {
         nonce,
         max_hold: options.max_hold,
         reentrant_owner: options.reentrant_owner.clone(),
         owner: options.label().map(clip_owner),
+        hold_owner: options.hold_owner,
     };
     let generation = table.insert(lock_path.to_path_buf(), file, id, new);
-    let deadline = table.entries[lock_path].deadline();
+    let deadline = table.entries.get(lock_path).and_then(Held::deadline);
     if let Some(deadline) = deadline.filter(|&d| table.arm_watchdog(d)) {
         service.watchdog_at(deadline);
     }
-    LockGuard::new(lock_path.to_path_buf(), generation)
+    Ok(LockGuard::new(lock_path.to_path_buf(), generation))
 }
 
 /// A live lock file of this very process instance (flock held, our pid, pid namespace, nonce).

@@ -291,7 +291,7 @@ fn temp_path_for(lock_path: &Path) -> PathBuf {
     let name = lock_path.file_name().unwrap_or(OsStr::new("lock"));
     let mut temp = OsString::from(".");
     temp.push(name);
-    temp.push(format!(".{:016x}.tmp", rand::random::<u64>()));
+    temp.push(format!(".{:016x}.tmp", crate::random::random_u64()));
     lock_path.with_file_name(temp)
 }
 

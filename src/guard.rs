@@ -75,28 +75,35 @@ impl LockGuard {
         })
     }
 
-    /// Ends this hold now and says how (dropping the guard does the same silently).
-    pub fn release(mut self) -> ReleaseOutcome {
+    /// Ends this hold now and says how (dropping the guard does the same, logging failures).
+    ///
+    /// An `Err` is the I/O error that kept the lock file from being removed (with its errno and
+    /// path); the hold is over all the same: its flock is dropped, so the file left behind is
+    /// reclaimed by the next acquire anywhere. `Compromised` is reported only when the path
+    /// provably names another file or nothing.
+    pub fn release(mut self) -> Result<ReleaseOutcome, Error> {
         self.release_once()
     }
 
-    fn release_once(&mut self) -> ReleaseOutcome {
+    fn release_once(&mut self) -> Result<ReleaseOutcome, Error> {
         if std::mem::replace(&mut self.released, true) {
-            return ReleaseOutcome::NotHeld;
+            return Ok(ReleaseOutcome::NotHeld);
         }
-        let outcome = runtime().table().release(&self.lock_path, self.generation);
-        if outcome == ReleaseOutcome::Compromised {
+        let ended = runtime().table().release(&self.lock_path, self.generation);
+        if let Ok(ReleaseOutcome::Compromised) = ended {
             crate::log::emit(&format!(
                 "[session-write-lock] lock was compromised (removed or replaced by someone else); left their file alone: {}",
                 self.lock_path.display()
             ));
         }
-        outcome
+        ended
     }
 }
 
 impl Drop for LockGuard {
     fn drop(&mut self) {
-        self.release_once();
+        if let Err(e) = self.release_once() {
+            crate::log::emit(&format!("[session-write-lock] release failed: {e}"));
+        }
     }
 }

@@ -26,9 +26,11 @@ mod inspect;
 pub mod iso_time;
 mod log;
 mod options;
+mod owner;
 pub mod owner_argv;
 #[doc(hidden)]
 pub mod payload;
+mod random;
 mod runtime;
 mod service;
 pub mod settings;
@@ -39,8 +41,9 @@ mod table;
 pub mod verdict;
 
 pub use acquire::{
-    acquire, begin_acquire, begin_acquire_cancellable, held_locks, instance_nonce, lock_path_for,
-    release_all, reset_instance_nonce, run_watchdog_check, Acquisition, CancelToken,
+    acquire, begin_acquire, begin_acquire_cancellable, end_owner, held_locks, instance_nonce,
+    lock_path_for, release_all, release_every_hold, reset_instance_nonce, run_watchdog_check,
+    Acquisition, CancelToken,
 };
 pub use attempt::OwnerArgs;
 pub use error::{errno_name, Error, Holder};
@@ -54,6 +57,7 @@ pub use inspect::{
 };
 pub use log::{set_log_hook, LogHook};
 pub use options::{resolve_max_hold_from_timeout, CleanOptions, Options};
+pub use owner::HoldOwner;
 pub use table::{HeldLock, ReleaseOutcome};
 pub use verdict::Purpose;
 

@@ -2,6 +2,7 @@
 
 use crate::error::Error;
 use crate::owner_argv::ArgvMatcher;
+use crate::owner::HoldOwner;
 use std::time::{Duration, SystemTime};
 
 /// Default of [`Options::timeout`]: 60 s in every binding.
@@ -23,7 +24,8 @@ pub struct Options {
     /// Watchdog: a lock held longer than this is force-released. `None` disables it.
     pub max_hold: Option<Duration>,
     /// Nest into a hold this process already has, whoever took it ("the same owner as the
-    /// current hold"). Default false: a second acquire waits like any contender.
+    /// current hold") — within one [`HoldOwner`]: a hold of another owner (another Node thread)
+    /// is waited for like any other. Default false: a second acquire waits like any contender.
     pub allow_reentrant: bool,
     /// Nest only into a hold taken with the same owner identity.
     pub reentrant_owner: Option<String>,
@@ -32,6 +34,8 @@ pub struct Options {
     pub owner: Option<String>,
     /// Judge live legacy holders by their command line (`non-gateway-owner`); `None`: off.
     pub owner_matcher: Option<ArgvMatcher>,
+    /// Who the hold will belong to; [`HoldOwner::PROCESS`] unless a binding says otherwise.
+    pub hold_owner: HoldOwner,
 }
 
 impl Default for Options {
@@ -44,6 +48,7 @@ impl Default for Options {
             reentrant_owner: None,
             owner: None,
             owner_matcher: None,
+            hold_owner: HoldOwner::PROCESS,
         }
     }
 }
@@ -65,8 +70,8 @@ impl Options {
             },
             stale: match stale_ms {
                 None => defaults.stale,
-                Some(ms) => millis("staleMs", ms, Limit::Finite, false)?
-                    .expect("finite milliseconds give a duration"),
+                // Limit::Finite never answers "no limit"; the default stands in for it anyway.
+                Some(ms) => millis("staleMs", ms, Limit::Finite, false)?.unwrap_or(defaults.stale),
             },
             max_hold: match max_hold_ms {
                 None => defaults.max_hold,

@@ -1,8 +1,11 @@
-//! The locks this process holds, with reentrant counts and generations (DESIGN §4), and the
-//! instance nonce they were taken under. Guarded by one mutex in the runtime.
+//! The locks this process holds, with reentrant counts, generations and owners
+//! (docs/PROTOCOL.md, "Holding and releasing"), and the instance nonce they were taken under.
+//! Guarded by one mutex in the runtime.
 
+use crate::error::Error;
 use crate::fs::{self, FileId};
-use std::collections::HashMap;
+use crate::owner::HoldOwner;
+use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -18,6 +21,8 @@ pub struct Held {
     pub id: FileId,
     pub generation: u64,
     pub count: u32,
+    /// The thread (Node environment) or process the hold belongs to.
+    pub hold_owner: HoldOwner,
     pub nonce: String,
     pub acquired_at: Instant,
     /// The wall-clock time of the acquire, for people.
@@ -75,6 +80,7 @@ pub struct NewHold {
     pub max_hold: Option<Duration>,
     pub reentrant_owner: Option<String>,
     pub owner: Option<String>,
+    pub hold_owner: HoldOwner,
 }
 
 /// How a release ended.
@@ -100,7 +106,13 @@ pub struct Table {
     /// The earliest max-hold deadline the lock service has a timer for: an acquire tells the
     /// service only about an earlier one, so most acquires cost the service nothing.
     pub watchdog_armed: Option<Instant>,
+    /// Owners that are gone (a Node worker that ended): they never hold anything again.
+    pub ended: HashSet<HoldOwner>,
 }
+
+/// How one hold ended: the outcome, or the I/O error that kept the lock file from being removed
+/// (the hold is over either way: its descriptor, and with it the flock, is closed).
+pub type Ended = Result<ReleaseOutcome, Error>;
 
 /// A hold the watchdog ended: (lock path, held for, max hold).
 pub type Overdue = (PathBuf, Duration, Duration);
@@ -118,7 +130,7 @@ pub fn log_overdue(overdue: &[Overdue]) {
 }
 
 pub fn new_nonce() -> String {
-    format!("{:032x}", rand::random::<u128>())
+    format!("{:032x}", crate::random::random_u128())
 }
 
 impl Table {
@@ -128,6 +140,7 @@ impl Table {
             entries: HashMap::new(),
             waiting: HashMap::new(),
             watchdog_armed: None,
+            ended: HashSet::new(),
         }
     }
 
@@ -138,6 +151,7 @@ impl Table {
             id,
             generation,
             count: 1,
+            hold_owner: new.hold_owner,
             nonce: new.nonce,
             acquired_at: Instant::now(),
             acquired_wall: SystemTime::now(),
@@ -151,43 +165,65 @@ impl Table {
     }
 
     /// Ends one hold of `generation`; the last one removes the lock file.
-    pub fn release(&mut self, lock_path: &Path, generation: u64) -> ReleaseOutcome {
+    pub fn release(&mut self, lock_path: &Path, generation: u64) -> Ended {
         match self.entries.get_mut(lock_path) {
             Some(held) if held.generation == generation => {
                 held.count -= 1;
                 if held.count > 0 {
-                    return ReleaseOutcome::StillHeld;
+                    return Ok(ReleaseOutcome::StillHeld);
                 }
             }
-            _ => return ReleaseOutcome::NotHeld,
+            _ => return Ok(ReleaseOutcome::NotHeld),
         }
         self.force_release(lock_path)
-            .unwrap_or(ReleaseOutcome::NotHeld)
+            .unwrap_or(Ok(ReleaseOutcome::NotHeld))
     }
 
-    /// Ends every hold of the path at once; its handles become no-ops.
-    pub fn force_release(&mut self, lock_path: &Path) -> Option<ReleaseOutcome> {
+    /// Ends every hold of the path at once; its handles become no-ops. `None` if not held.
+    pub fn force_release(&mut self, lock_path: &Path) -> Option<Ended> {
         let held = self.entries.remove(lock_path)?;
         // Unlink before closing: while our flock stands nobody else may reclaim, so the inode
         // check and the unlink cannot be split by another instance of this library.
-        let removed = fs::unlink_if_same(lock_path, held.id).unwrap_or(false);
+        let removed = fs::unlink_if_same(lock_path, held.id);
         drop(held.file);
-        Some(if removed {
-            ReleaseOutcome::Released
-        } else {
-            ReleaseOutcome::Compromised
+        Some(match removed {
+            Ok(true) => Ok(ReleaseOutcome::Released),
+            Ok(false) => Ok(ReleaseOutcome::Compromised),
+            Err(e) => Err(Error::io("remove lock file", lock_path, e)),
         })
     }
 
-    /// DESIGN §4 release-all: every held lock over a snapshot of the paths, then a new nonce.
-    pub fn release_all(&mut self) -> usize {
-        let paths: Vec<PathBuf> = self.entries.keys().cloned().collect();
-        let released = paths
-            .iter()
-            .filter(|p| self.force_release(p).is_some())
-            .count();
+    /// Ends every hold of the paths `which` picks, over a snapshot of the table. Returns how
+    /// many locks were held, and the errors of those whose file could not be removed.
+    fn release_where(&mut self, which: impl Fn(&Held) -> bool) -> (usize, Vec<Error>) {
+        let paths: Vec<PathBuf> = (self.entries.iter())
+            .filter(|(_, held)| which(held))
+            .map(|(path, _)| path.clone())
+            .collect();
+        let errors = (paths.iter())
+            .filter_map(|p| self.force_release(p)?.err())
+            .collect();
+        (paths.len(), errors)
+    }
+
+    /// Every hold of every owner (process exit, signals): the nonce stays.
+    pub fn release_every_hold(&mut self) -> (usize, Vec<Error>) {
+        self.release_where(|_| true)
+    }
+
+    /// The explicit, process-wide release-all: every hold, then a new nonce.
+    pub fn release_all(&mut self) -> (usize, Vec<Error>) {
+        let released = self.release_every_hold();
         self.nonce = new_nonce();
         released
+    }
+
+    /// The holds of an owner that is gone; it never holds anything again. The nonce stays.
+    pub fn end_owner(&mut self, owner: HoldOwner) -> (usize, Vec<Error>) {
+        if owner != HoldOwner::PROCESS {
+            self.ended.insert(owner);
+        }
+        self.release_where(|held| held.hold_owner == owner)
     }
 
     /// Records `deadline` as armed if it is earlier than the armed one; true when the lock
@@ -211,7 +247,9 @@ impl Table {
             })
             .collect();
         for (path, _, _) in &overdue {
-            self.force_release(path);
+            // The hold ends either way (its flock is dropped, so a file left behind is
+            // reclaimable at once); the watchdog's log line names the path.
+            let _ = self.force_release(path);
         }
         self.watchdog_armed = self.entries.values().filter_map(Held::deadline).min();
         (overdue, self.watchdog_armed)

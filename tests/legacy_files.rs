@@ -85,7 +85,7 @@ fn reclaimed(file: &Path, expected: bool) -> bool {
     };
     match acquire(file, &options) {
         Ok(guard) => {
-            guard.release();
+            guard.release().unwrap();
             true
         }
         Err(Error::Busy { .. } | Error::Stale { .. }) => false,

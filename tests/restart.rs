@@ -49,7 +49,7 @@ fn next_iteration_takes_over_locks_of_the_previous_one_at_once() {
     println!("takeover after nonce rotation: {:?}", started.elapsed());
     assert!(!old.is_held() && new.is_held());
     assert_eq!(
-        old.release(),
+        old.release().unwrap(),
         ReleaseOutcome::NotHeld,
         "the old handle is a no-op"
     );
@@ -59,7 +59,7 @@ fn next_iteration_takes_over_locks_of_the_previous_one_at_once() {
         Some(new_nonce.as_str()),
         "the new lock stays, under the new nonce"
     );
-    assert_eq!(new.release(), ReleaseOutcome::Released);
+    assert_eq!(new.release().unwrap(), ReleaseOutcome::Released);
     assert!(inspect(&file, Duration::from_secs(1800)).unwrap().is_none());
 }
 
@@ -81,12 +81,12 @@ fn release_all_releases_everything_then_rotates_the_nonce() {
     for g in &guards {
         assert!(!g.lock_path().exists());
     }
-    assert_eq!(again.release(), ReleaseOutcome::NotHeld);
+    assert_eq!(again.release().unwrap(), ReleaseOutcome::NotHeld);
     assert_eq!(release_all(), 0, "idempotent");
     let fresh = acquire(dir.join("s1.jsonl"), &once()).unwrap();
     for g in guards {
         assert_eq!(
-            g.release(),
+            g.release().unwrap(),
             ReleaseOutcome::NotHeld,
             "old handles never release a newer lock"
         );

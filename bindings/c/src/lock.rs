@@ -63,7 +63,9 @@ pub unsafe extern "C" fn swl_acquire(
 /// Returns `SWL_OK` (released, or other reentrant holds remain), `SWL_NOT_HELD` (this hold had
 /// already ended: `swl_release_all`, the max-hold watchdog, or a takeover after
 /// `swl_reset_instance_nonce`), `SWL_IO` when the lock turned out to be compromised (someone
-/// removed or replaced the lock file; their file was left alone), `SWL_NULL_PARAMETER`.
+/// removed or replaced the lock file; their file was left alone) or when the lock file could
+/// not be removed (the message starts with the errno name and names the path; the hold is over
+/// all the same, and the file left behind is reclaimable at once), `SWL_NULL_PARAMETER`.
 ///
 /// # Safety
 ///
@@ -77,7 +79,7 @@ pub unsafe extern "C" fn swl_release(lock: *mut swl_lock) -> swl_status {
         // SAFETY: made by Box::into_raw in swl_acquire, not released yet (the caller's promise).
         let lock = unsafe { Box::from_raw(lock) };
         let lock_path = lock.guard.lock_path().to_string_lossy().into_owned();
-        match lock.guard.release() {
+        match lock.guard.release()? {
             ReleaseOutcome::Released | ReleaseOutcome::StillHeld => Ok(()),
             ReleaseOutcome::NotHeld => Err(Failure::new(
                 swl_status::SWL_NOT_HELD,

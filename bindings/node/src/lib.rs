@@ -27,6 +27,13 @@ pub fn release_all_sync() -> u32 {
     u32::try_from(release_all()).unwrap_or(u32::MAX)
 }
 
+/// Releases every hold of every JavaScript environment of this process (main thread and
+/// workers) without rotating the nonce: what the package's exit and signal cleanup call.
+#[napi(js_name = "releaseEveryHoldSync")]
+pub fn release_every_hold_sync() -> u32 {
+    u32::try_from(session_write_lock::release_every_hold()).unwrap_or(u32::MAX)
+}
+
 /// A new random instance nonce (returned); locks still held keep the old one on disk.
 #[napi(js_name = "resetInstanceNonce")]
 pub fn reset_nonce() -> String {

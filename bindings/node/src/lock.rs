@@ -9,9 +9,10 @@ use napi_derive::napi;
 use session_write_lock::owner_argv::ArgvMatcher;
 use session_write_lock::settings::Settings;
 use session_write_lock::{
-    begin_acquire_cancellable, Acquisition, CancelToken, Error as LockError, LockGuard,
-    ReleaseOutcome,
+    begin_acquire_cancellable, end_owner, Acquisition, CancelToken, Error as LockError, HoldOwner,
+    LockGuard, ReleaseOutcome,
 };
+use std::cell::Cell;
 use std::path::Path;
 
 /// One hold of a lock; the package wraps it in the handle callers see.
@@ -38,14 +39,17 @@ impl NativeLock {
 
     /// Ends this hold and says how: `"released"`, `"still-held"` (nested holds remain),
     /// `"not-held"` (already ended: released, watchdog, release-all, takeover) or
-    /// `"compromised"`. The core's guard only ever ends its own generation.
+    /// `"compromised"`. The core's guard only ever ends its own generation. A lock file that
+    /// could not be removed throws an `Error` with `code` and `path` (the hold is over all the
+    /// same: its flock is gone, so the file is reclaimable at once).
     #[napi]
-    pub fn release(&mut self) -> &'static str {
+    pub fn release(&mut self, env: &Env) -> Result<&'static str> {
         match self.guard.take().map(LockGuard::release) {
-            Some(ReleaseOutcome::Released) => "released",
-            Some(ReleaseOutcome::StillHeld) => "still-held",
-            Some(ReleaseOutcome::Compromised) => "compromised",
-            Some(ReleaseOutcome::NotHeld) | None => "not-held",
+            Some(Ok(ReleaseOutcome::Released)) => Ok("released"),
+            Some(Ok(ReleaseOutcome::StillHeld)) => Ok("still-held"),
+            Some(Ok(ReleaseOutcome::Compromised)) => Ok("compromised"),
+            Some(Ok(ReleaseOutcome::NotHeld)) | None => Ok("not-held"),
+            Some(Err(e)) => Err(to_js(env, &e)),
         }
     }
 
@@ -136,6 +140,7 @@ pub fn acquire<'env>(
     options.reentrant_owner = params.string("reentrantOwner")?;
     options.owner = params.string("owner")?;
     options.owner_matcher = Some(ArgvMatcher::GATEWAY);
+    options.hold_owner = owner_of(env)?;
     let token = cancel.map(|c| c.token.clone());
     let mut promise = None;
     let acquisition = begin_acquire_cancellable(Path::new(&session_file), &options, token, || {
@@ -171,4 +176,27 @@ pub fn acquire<'env>(
             )),
         },
     }
+}
+
+thread_local! {
+    /// The owner of this thread's JavaScript environment (Node runs one per thread: the main
+    /// thread's, or one worker's), made on its first acquire.
+    static OWNER: Cell<Option<HoldOwner>> = const { Cell::new(None) };
+}
+
+/// The hold owner of `env`. The first time, an env cleanup hook is added that releases that
+/// owner's holds (only those, without rotating the nonce) when the environment ends: a worker
+/// thread that ends naturally, calls `process.exit()` or is terminated.
+fn owner_of(env: &Env) -> Result<HoldOwner> {
+    if let Some(owner) = OWNER.get() {
+        return Ok(owner);
+    }
+    let owner = HoldOwner::unique();
+    env.add_env_cleanup_hook(owner, |owner| {
+        // A Cell without a destructor: never torn down before the thread's end.
+        let _ = OWNER.try_with(|slot| slot.set(None));
+        end_owner(owner);
+    })?;
+    OWNER.set(Some(owner));
+    Ok(owner)
 }

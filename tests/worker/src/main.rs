@@ -182,7 +182,7 @@ fn restart(file: &Path) {
         }
     };
     let takeover = started.elapsed();
-    match old.release() {
+    match old.release().unwrap() {
         ReleaseOutcome::NotHeld => {}
         other => {
             say(&format!("failed old handle released with {other:?}"));
@@ -195,7 +195,7 @@ fn restart(file: &Path) {
         takeover.as_micros()
     ));
     wait_for_stdin_line();
-    assert_eq!(new.release(), ReleaseOutcome::Released);
+    assert_eq!(new.release().unwrap(), ReleaseOutcome::Released);
     say("released");
 }
 
