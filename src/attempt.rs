@@ -202,7 +202,9 @@ pub fn attempt(
             Ok(ours) => ours,
             Err(decided) => return decided,
         };
-        let payload = written_payload(&rt.identity, &ours.nonce, options).to_bytes();
+        let payload = written_payload(&rt.identity, &ours.nonce, options)
+            .to_bytes()
+            .map_err(|e| Error::io("write lock file", lock_path, e))?;
         let created = match fs::create_lock_file(lock_path, &payload) {
             // On a read-only or full filesystem a live holder's lock is still worth waiting
             // for: look at it, and fail only once nothing is in the way.

@@ -45,11 +45,13 @@ pub fn resolve_lock_path(session_file: &Path, create_dir: bool) -> Result<Option
             format!("must name a file: {}", session_file.display()),
         ));
     }
-    let real_dir = match std::fs::canonicalize(dir) {
+    let real_dir = match retry(|| std::fs::canonicalize(dir)) {
         Ok(real) => real,
         Err(e) if e.kind() == io::ErrorKind::NotFound && create_dir => {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("create directory", dir, e))?;
-            std::fs::canonicalize(dir).map_err(|e| Error::io("resolve directory", dir, e))?
+            retry(|| std::fs::create_dir_all(dir))
+                .map_err(|e| Error::io("create directory", dir, e))?;
+            retry(|| std::fs::canonicalize(dir))
+                .map_err(|e| Error::io("resolve directory", dir, e))?
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("resolve directory", dir, e)),
@@ -72,29 +74,33 @@ fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
     }
 }
 
-fn open_raw(path: &CString, flags: libc::c_int, mode: libc::mode_t) -> io::Result<File> {
+/// Makes a system call again for as long as a signal interrupts it (`EINTR`): an interruption
+/// is never an answer.
+pub fn retry<T>(mut call: impl FnMut() -> io::Result<T>) -> io::Result<T> {
     loop {
-        // SAFETY: a valid NUL-terminated path; the returned fd is owned by the File.
-        match check(unsafe {
-            libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint)
-        }) {
-            Ok(fd) => return Ok(unsafe { File::from_raw_fd(fd) }),
+        match call() {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
+            other => return other,
         }
     }
 }
 
+fn open_raw(path: &CString, flags: libc::c_int, mode: libc::mode_t) -> io::Result<File> {
+    // SAFETY: a valid NUL-terminated path.
+    let fd = retry(|| {
+        check(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) })
+    })?;
+    // SAFETY: a new fd, owned by the File from now on.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
 /// `flock(LOCK_EX|LOCK_NB)`: true when we now hold it, false when someone else does.
 pub fn try_flock(file: &File) -> io::Result<bool> {
-    loop {
-        // SAFETY: flock on an fd we own.
-        match check(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) }) {
-            Ok(_) => return Ok(true),
-            Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => return Ok(false),
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
+    // SAFETY: flock on an fd we own.
+    match retry(|| check(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) })) {
+        Ok(_) => Ok(true),
+        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(false),
+        Err(e) => Err(e),
     }
 }
 
@@ -102,30 +108,35 @@ pub fn try_flock(file: &File) -> io::Result<bool> {
 pub type FileId = (u64, u64);
 
 pub fn file_id(file: &File) -> io::Result<FileId> {
-    let m = file.metadata()?;
+    let m = retry(|| file.metadata())?;
     Ok((m.dev(), m.ino()))
 }
 
 /// The identity of whatever is at `path` now (not following a symlink), `None` when nothing is.
 pub fn path_id(path: &Path) -> io::Result<Option<FileId>> {
-    match std::fs::symlink_metadata(path) {
+    match retry(|| std::fs::symlink_metadata(path)) {
         Ok(m) => Ok(Some((m.dev(), m.ino()))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// Unlinks `path` only if it is still the inode `id`. Returns whether it was.
-/// Callers hold the flock on `id`, so no other instance of this library can swap the file
-/// between the check and the unlink.
+/// Unlinks `path` only if it is still the inode `id`. Returns whether it was; `false` means
+/// the path provably names another file or nothing. Callers hold the flock on `id`, so no other
+/// instance of this library can swap the file between the check and the unlink.
 pub fn unlink_if_same(path: &Path, id: FileId) -> io::Result<bool> {
     if path_id(path)? != Some(id) {
         return Ok(false);
     }
-    match std::fs::remove_file(path) {
-        Ok(()) => Ok(true),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-        Err(e) => Err(e),
+    let mut interrupted = false;
+    loop {
+        match std::fs::remove_file(path) {
+            Ok(()) => return Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => interrupted = true,
+            // After an interrupted unlink, "gone" may be our own unlink's doing: not proof.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(interrupted),
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -155,7 +166,7 @@ fn create_anonymous(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Optio
     let dir = cstring(lock_path.parent()?).ok()?;
     let mut file = open_raw(&dir, libc::O_TMPFILE | libc::O_RDWR, 0o644).ok()?;
     write_and_flock(&mut file, payload).ok()?;
-    let linked = link_anonymous(&file, lock_c);
+    let linked = retry(|| link_anonymous(&file, lock_c));
     match linked {
         Ok(_) => Some(Created::Held {
             id: file_id(&file).ok()?,
@@ -189,7 +200,7 @@ fn link_anonymous(file: &File, lock_c: &CString) -> io::Result<libc::c_int> {
             other => return other,
         }
     }
-    let fd_path = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd())).expect("no NUL");
+    let fd_path = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
     // SAFETY: valid NUL-terminated paths; AT_SYMLINK_FOLLOW links the file the fd refers to.
     check(unsafe {
         libc::linkat(
@@ -230,14 +241,11 @@ fn create_via_temp_name(
     })?;
     let written = write_and_flock(&mut file, payload);
     // SAFETY: valid NUL-terminated paths; the temp name is ours alone (O_EXCL, random).
-    let linked = written
-        .is_ok()
-        .then(|| check(unsafe { libc::link(temp_c.as_ptr(), lock_c.as_ptr()) }));
-    unsafe { libc::unlink(temp_c.as_ptr()) };
-    if let Err(e) = written {
-        return Err(Error::io("write lock file", lock_path, e));
-    }
-    match linked.expect("link attempted after a successful write") {
+    let linked =
+        written.map(|()| retry(|| check(unsafe { libc::link(temp_c.as_ptr(), lock_c.as_ptr()) })));
+    // SAFETY: as above. Should this fail, `clean_stale` removes the temp file later.
+    let _ = retry(|| check(unsafe { libc::unlink(temp_c.as_ptr()) }));
+    match linked.map_err(|e| Error::io("write lock file", lock_path, e))? {
         Ok(_) => Ok(Created::Held {
             id: file_id(&file).map_err(|e| Error::io("stat lock file", lock_path, e))?,
             file,
@@ -275,15 +283,9 @@ fn create_in_place(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Result
 fn write_and_flock(file: &mut File, payload: &[u8]) -> io::Result<()> {
     // Blocking: in the O_EXCL fallback an inspector may hold the flock of our fresh (empty)
     // file for the microseconds it takes to judge it fresh; the temp file nobody else opens.
-    loop {
-        // SAFETY: flock on an fd we own.
-        match check(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }) {
-            Ok(_) => break,
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        }
-    }
-    file.write_all(payload)
+    // SAFETY: flock on an fd we own.
+    retry(|| check(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }))?;
+    file.write_all(payload) // retries EINTR itself
 }
 
 /// `.<lock name>.<random>.tmp` beside the lock: hidden, unique, recognisable by `clean_stale`.
@@ -344,7 +346,7 @@ fn occupant_of(kind: std::fs::FileType) -> Option<Occupant> {
 /// which reopens that very inode; without `/proc`, by name, checking it is still `id`.
 fn reopen_regular(handle: &File, path: &CString, id: FileId) -> io::Result<Option<File>> {
     let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
-    let via_proc = CString::new(format!("/proc/self/fd/{}", handle.as_raw_fd())).expect("no NUL");
+    let via_proc = CString::new(format!("/proc/self/fd/{}", handle.as_raw_fd()))?;
     // Not O_NOFOLLOW here: the /proc entry is a magic link to the inode itself.
     match open_raw(&via_proc, libc::O_RDONLY | libc::O_NONBLOCK, 0) {
         Ok(file) => return Ok(Some(file)),
@@ -381,9 +383,8 @@ pub fn open_existing(lock_path: &Path, max_read: usize) -> Result<Existing, Erro
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Existing::Gone),
         Err(e) => return Err(Error::io("open lock file", lock_path, e)),
     };
-    let meta = handle
-        .metadata()
-        .map_err(|e| Error::io("stat lock file", lock_path, e))?;
+    let meta =
+        retry(|| handle.metadata()).map_err(|e| Error::io("stat lock file", lock_path, e))?;
     if let Some(occupant) = occupant_of(meta.file_type()) {
         return Ok(Existing::NotAFile(occupant));
     }
@@ -409,7 +410,7 @@ pub fn open_existing(lock_path: &Path, max_read: usize) -> Result<Existing, Erro
 /// Sets the file's mtime to now through its fd: the heartbeat other kernels judge us by.
 pub fn touch(file: &File) -> io::Result<()> {
     // SAFETY: a NULL times pointer means "now" for both timestamps.
-    check(unsafe { libc::futimens(file.as_raw_fd(), std::ptr::null()) }).map(drop)
+    retry(|| check(unsafe { libc::futimens(file.as_raw_fd(), std::ptr::null()) })).map(drop)
 }
 
 pub fn lossy(path: &Path) -> String {

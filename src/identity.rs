@@ -27,7 +27,9 @@ impl ProcessIdentity {
                 .ok()
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty()),
-            pid_ns: fs::metadata("/proc/self/ns/pid").ok().map(|m| m.ino()),
+            pid_ns: crate::fs::retry(|| fs::metadata("/proc/self/ns/pid"))
+                .ok()
+                .map(|m| m.ino()),
         }
     }
 }

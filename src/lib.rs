@@ -13,6 +13,11 @@
 //! ```
 
 #![deny(missing_docs)]
+// No panic on a runtime path (docs/PROTOCOL.md): failures are errors. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 mod acquire;
 mod attempt;

@@ -43,11 +43,11 @@ pub fn clip_owner(label: &str) -> String {
 }
 
 impl WrittenPayload {
-    pub fn to_bytes(&self) -> Vec<u8> {
-        let mut bytes = serde_json::to_vec(self).expect("payload serializes");
+    /// The file's content: one line of JSON (strings and integers only, so it serializes).
+    pub fn to_bytes(&self) -> std::io::Result<Vec<u8>> {
+        let mut bytes = serde_json::to_vec(self)?;
         bytes.push(b'\n');
-        debug_assert!(bytes.len() <= MAX_WRITTEN);
-        bytes
+        Ok(bytes)
     }
 }
 
@@ -133,7 +133,7 @@ mod tests {
             max_hold_ms: Some(300_000),
             owner: Some(clip_owner(&"é".repeat(300))),
         };
-        let bytes = written.to_bytes();
+        let bytes = written.to_bytes().unwrap();
         let text = std::str::from_utf8(&bytes).unwrap();
         assert!(
             text.contains("\"createdAt\"")

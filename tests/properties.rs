@@ -81,7 +81,7 @@ proptest! {
             session_write_lock::iso_time::format(t)
         };
         let written = WrittenPayload { pid, created_at: created_at.clone(), nonce: nonce.clone(), starttime: Some(starttime), hostname: host.clone(), boot_id: Some(boot.clone()), pid_ns: Some(ns), flock: true, max_hold_ms: Some(300_000), owner: Some(host.clone()) };
-        let p = Payload::parse(&written.to_bytes());
+        let p = Payload::parse(&written.to_bytes().unwrap());
         prop_assert_eq!(p.pid, Some(pid));
         prop_assert_eq!(p.created_at_ms, Some(ms));
         prop_assert_eq!(p.created_at, Some(created_at));

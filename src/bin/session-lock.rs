@@ -3,6 +3,12 @@
 //! Exit codes: 0 ok, 1 busy/timeout (or `run -E CODE`), 2 usage, 3 I/O (also: a `status` PATH
 //! that does not exist).
 
+// No panic on a runtime path (docs/PROTOCOL.md): failures are errors. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 use session_write_lock::{
     acquire, clean_stale, inspect, inspect_lock_file, CleanOptions, Error, Inspection, Options,
     OwnerArgs,
@@ -115,6 +121,17 @@ impl Failure {
             }
         }
     }
+}
+
+/// Pretty JSON of a report (plain strings and numbers: serializing them does not fail).
+fn json(value: &impl serde::Serialize) -> Result<String, Failure> {
+    serde_json::to_string_pretty(value).map_err(|e| {
+        Failure::Lock(Error::Io {
+            op: "write JSON",
+            path: "-".into(),
+            source: e.into(),
+        })
+    })
 }
 
 impl From<Error> for Failure {
@@ -284,10 +301,7 @@ fn status(args: &[String]) -> Result<ExitCode, Failure> {
         }
     }
     if parsed.has("json") {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&inspections).expect("inspections serialize")
-        );
+        println!("{}", json(&inspections)?);
     } else if !inspections.is_empty() || !not_found {
         print_table(&inspections);
         for path in missing {
@@ -380,10 +394,7 @@ fn clean(args: &[String]) -> Result<ExitCode, Failure> {
     };
     let report = clean_stale(&dir, &options)?;
     if parsed.has("json") {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&report).expect("report serializes")
-        );
+        println!("{}", json(&report)?);
         return Ok(ExitCode::SUCCESS);
     }
     let verb = if dry_run { "would remove" } else { "removed" };

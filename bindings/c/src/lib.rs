@@ -11,6 +11,11 @@
 //! boundary and the thread-local last error), [`strings`] (C strings in and out), [`options`],
 //! [`lock`] (acquire, release, release-all, nonce), [`inspect`] (inspect, clean) and [`log`].
 
+// No panic on a runtime path (docs/PROTOCOL.md): failures are errors. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 #![deny(missing_docs)]
 
 // The header lists items in the order of these modules (cbindgen.toml: sort_by = "None"),

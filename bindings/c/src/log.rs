@@ -43,7 +43,8 @@ pub unsafe extern "C" fn swl_set_log_callback(cb: swl_log_callback, user: *mut c
         let hook: Option<session_write_lock::LogHook> = cb.map(|cb| {
             let user = User(user);
             Arc::new(move |line: &str| {
-                let line = CString::new(line.replace('\0', "\\0")).expect("NUL bytes were escaped");
+                // NUL bytes are escaped, so the conversion cannot fail.
+                let line = CString::new(line.replace('\0', "\\0")).unwrap_or_default();
                 // SAFETY: the caller's promise that cb and user stay valid.
                 unsafe { cb(user.get(), line.as_ptr()) }
             }) as session_write_lock::LogHook

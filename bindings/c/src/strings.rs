@@ -51,7 +51,8 @@ pub unsafe fn copy_to_buffer(text: &str, buf: *mut c_char, len: usize) -> usize 
 
 /// A heap copy of `text` for C, to be freed by `swl_string_free`.
 pub fn into_c_string(text: String) -> *mut c_char {
-    let text = CString::new(text.replace('\0', "\\u0000")).expect("NUL bytes were escaped");
+    // NUL bytes are escaped, so the conversion cannot fail.
+    let text = CString::new(text.replace('\0', "\\u0000")).unwrap_or_default();
     text.into_raw()
 }
 

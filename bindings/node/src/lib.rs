@@ -2,6 +2,12 @@
 //! lock decision is the core's. The npm package (`npm/`) wraps these functions into the public
 //! API (promises, `SessionWriteLockError`, process cleanup).
 
+// No panic on a runtime path (docs/PROTOCOL.md): failures are errors. Tests may unwrap.
+#![cfg_attr(
+    not(test),
+    deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
+
 mod args;
 mod errors;
 mod inspection;
