@@ -26,6 +26,18 @@ pub fn resolve_lock_path(session_file: &Path, create_dir: bool) -> Result<Option
     if bytes.contains(&0) {
         return Err(Error::invalid("sessionFile", "must not contain a NUL byte"));
     }
+    // Judged on the bytes as given: `absolute` would turn `dir/.` into `dir`, locking
+    // `<parent>/dir.lock` for what names a directory.
+    let last = bytes.rsplit(|&b| b == b'/').next().unwrap_or(bytes);
+    if matches!(last, b"" | b"." | b"..") {
+        return Err(Error::invalid(
+            "sessionFile",
+            format!(
+                "must name a file, not a directory (it ends in `/`, `.` or `..`): {}",
+                session_file.display()
+            ),
+        ));
+    }
     let absolute =
         std::path::absolute(session_file).map_err(|e| Error::io("resolve", session_file, e))?;
     let (Some(dir), Some(name)) = (absolute.parent(), absolute.file_name()) else {
@@ -34,17 +46,6 @@ pub fn resolve_lock_path(session_file: &Path, create_dir: bool) -> Result<Option
             format!("must name a file: {}", session_file.display()),
         ));
     };
-    let text = session_file.as_os_str().as_bytes();
-    if name == ".."
-        || absolute.as_os_str().as_bytes().ends_with(b"/")
-        || text.ends_with(b"/.")
-        || text == b"."
-    {
-        return Err(Error::invalid(
-            "sessionFile",
-            format!("must name a file: {}", session_file.display()),
-        ));
-    }
     let real_dir = match retry(|| std::fs::canonicalize(dir)) {
         Ok(real) => real,
         Err(e) if e.kind() == io::ErrorKind::NotFound && create_dir => {
@@ -425,6 +426,26 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("swl-fs-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    /// Paths naming a directory are invalid arguments, judged before any I/O.
+    #[test]
+    fn directory_paths_are_invalid() {
+        for bad in [
+            "", "a\0b", ".", "..", "/", "d/", "d/.", "d/..", "/x/./", "d//",
+        ] {
+            match resolve_lock_path(Path::new(bad), false) {
+                Err(Error::InvalidArgument { name, .. }) => {
+                    assert_eq!(name, "sessionFile", "{bad:?}")
+                }
+                other => panic!("{bad:?}: expected an invalid argument, got {other:?}"),
+            }
+        }
+        let dir = scratch("paths");
+        let file = dir.join("s.jsonl");
+        let lock = resolve_lock_path(&file, false).unwrap().unwrap();
+        assert_eq!(lock.file_name().unwrap(), "s.jsonl.lock");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 
     /// Both ways of linking an O_TMPFILE file give a complete, flocked lock file.

@@ -988,6 +988,62 @@ static void test_fork_child_holds_nothing(void) {
     CHECK(!exists(lock));
 }
 
+/* A path that names a directory (ends in `/`, `.` or `..`) is refused before any I/O: before,
+ * "<dir>/." locked "<parent>/<dir>.lock". */
+static void test_directory_paths(void) {
+    char dir[PATH_MAX], path[PATH_MAX + 8], wrong_lock[PATH_MAX];
+    join(dir, "adir");
+    CHECK(mkdir(dir, 0755) == 0);
+    join(wrong_lock, "adir.lock");
+    const char *suffixes[] = {"/", "/.", "/..", "//", "/./", "/sub/..", "/./."};
+    swl_options o = options(0, true);
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        snprintf(path, sizeof path, "%s%s", dir, suffixes[i]);
+        swl_lock *l = NULL;
+        CHECK_MSG(swl_acquire(path, &o, &l) == SWL_INVALID_ARGUMENT, "%s: %s", path, last_error());
+        CHECK(l == NULL);
+        CHECK_MSG(strstr(last_error(), "session_file") && strstr(errbuf, "directory"), "%s", errbuf);
+        char *json = NULL;
+        CHECK_MSG(swl_inspect(path, &json) == SWL_INVALID_ARGUMENT && json == NULL, "%s", path);
+    }
+    CHECK(!exists(wrong_lock));
+    CHECK(swl_acquire(".", &o, &(swl_lock *){NULL}) == SWL_INVALID_ARGUMENT);
+    CHECK(swl_acquire("..", &o, &(swl_lock *){NULL}) == SWL_INVALID_ARGUMENT);
+    CHECK(rmdir(dir) == 0);
+}
+
+/* A forked child's first nonce is drawn afresh, not copied with the parent's generator: it
+ * differs from the parent's next nonce in every one of 20 forks. */
+static void test_fork_nonces(void) {
+    enum { FORKS = 20 };
+    int differ = 0;
+    for (int i = 0; i < FORKS; i++) {
+        char parent_next[33], child_first[33] = {0};
+        int pipe_fds[2];
+        CHECK(pipe(pipe_fds) == 0);
+        fflush(NULL);
+        pid_t pid = fork();
+        CHECK(pid >= 0);
+        if (pid == 0) {
+            close(pipe_fds[0]);
+            char nonce[33];
+            size_t n = swl_instance_nonce(nonce, sizeof nonce);
+            ssize_t written = write(pipe_fds[1], nonce, 32);
+            _exit(n == 32 && written == 32 ? 0 : 1);
+        }
+        close(pipe_fds[1]);
+        CHECK(swl_reset_instance_nonce() == SWL_OK);
+        CHECK(swl_instance_nonce(parent_next, sizeof parent_next) == 32);
+        CHECK(read(pipe_fds[0], child_first, 32) == 32);
+        close(pipe_fds[0]);
+        int status;
+        CHECK(waitpid(pid, &status, 0) == pid);
+        differ += strcmp(parent_next, child_first) != 0;
+    }
+    CHECK_MSG(differ == FORKS, "the child's first nonce differed from the parent's next in %d of %d forks",
+              differ, FORKS);
+}
+
 int main(int argc, char **argv) {
     if (argc != 2) {
         fprintf(stderr, "usage: %s HOLDER_BINARY\n", argv[0]);
@@ -1022,6 +1078,8 @@ int main(int argc, char **argv) {
     test_watchdog_log_callback();
     test_extreme_values();
     test_fork_child_holds_nothing();
+    test_directory_paths();
+    test_fork_nonces();
 
     CHECK(nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS) == 0);
     check_summary(0);
