@@ -17,12 +17,18 @@
 //!   acquire succeeded and the old handle's release was a no-op (`NotHeld`), else
 //!   `failed <why>` and exit 1. Then holds like `hold` (prints `released`).
 //!
+//! - `exhaust DIR`: run with a low `RLIMIT_NOFILE`: take locks `DIR/<n>.jsonl` until one fails,
+//!   try twice more, then release-all. Prints `held <n>`, `error <ERRNO> <message>` per failure
+//!   and `released <n>`.
+//!
 //! The reliability run (tests/reliability/) drives the same modes of the C and Node workers.
 
 mod pids;
 
 use pids::dead_pid;
-use session_write_lock::{acquire, reset_instance_nonce, Error, Options, ReleaseOutcome};
+use session_write_lock::{
+    acquire, release_all, reset_instance_nonce, Error, Options, ReleaseOutcome,
+};
 use std::fs::OpenOptions;
 use std::io::{BufRead, Read, Write};
 use std::path::{Path, PathBuf};
@@ -43,6 +49,7 @@ fn main() {
         ),
         "victim" => victim(&file, Path::new(&args[3])),
         "restart" => restart(&file),
+        "exhaust" => exhaust(&file),
         other => panic!("unknown mode {other}"),
     }
 }
@@ -95,6 +102,31 @@ fn fork_and_vanish(file: &Path) {
             std::process::exit(0);
         }
     }
+}
+
+fn exhaust(dir: &Path) {
+    let once = Options {
+        timeout: Some(Duration::ZERO),
+        ..Options::default()
+    };
+    let mut guards = Vec::new();
+    let mut failures = 0;
+    for n in 0..100_000 {
+        match acquire(dir.join(format!("{n}.jsonl")), &once) {
+            Ok(guard) => guards.push(guard),
+            Err(e) => {
+                if failures == 0 {
+                    say(&format!("held {}", guards.len()));
+                }
+                say(&format!("error {} {e}", e.code().unwrap_or("-")));
+                failures += 1;
+                if failures == 3 {
+                    break;
+                }
+            }
+        }
+    }
+    say(&format!("released {}", release_all()));
 }
 
 fn try_once(file: &Path, timeout_ms: u64) {
