@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test suite: formatting and lints, Rust (unit, property and multi-process
 # integration), the fuzz target's build, C (against the shared and the static library, both
-# under valgrind), Node (against the built addon), and the cross-language reliability run
-# (storm, hostile files, compromise). Every suite runs even when an earlier one failed; each
+# under valgrind), Node (against the built addon), the cross-language reliability run
+# (storm, hostile files, compromise), and crash points and injected errors under strace
+# (tests/faultinject). Every suite runs even when an earlier one failed; each
 # prints its own summary, and the command ends with one line over all of them:
 # "N passed, N failed, N skipped" (counted from what the suites printed). Exits non-zero when
 # anything failed.
@@ -54,6 +55,7 @@ suite "C suite" tests/c/run.sh
 suite "Node suite" tests/node/run.sh
 suite "reliability run" tests/reliability/run.sh
 suite "package install test" tests/package/run.sh
+suite "crash points and injected errors" tests/faultinject/run.sh
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "!!! failed: ${failed[*]}" >&2

@@ -5,8 +5,10 @@
 use crate::error::Error;
 use crate::fs::{self, FileId};
 use crate::owner::HoldOwner;
+use std::collections::hash_map::DefaultHasher;
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
+use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -99,20 +101,25 @@ pub enum ReleaseOutcome {
 
 pub struct Table {
     pub nonce: String,
-    pub entries: HashMap<PathBuf, Held>,
+    pub entries: Map<PathBuf, Held>,
     /// Waiters queued in the lock service per lock path: a new acquire queues behind them
     /// instead of overtaking them.
-    pub waiting: HashMap<PathBuf, usize>,
+    pub waiting: Map<PathBuf, usize>,
     /// The earliest max-hold deadline the lock service has a timer for: an acquire tells the
     /// service only about an earlier one, so most acquires cost the service nothing.
     pub watchdog_armed: Option<Instant>,
     /// Owners that are gone (a Node worker that ended): they never hold anything again.
-    pub ended: HashSet<HoldOwner>,
+    pub ended: Set<HoldOwner>,
 }
 
 /// How one hold ended: the outcome, or the I/O error that kept the lock file from being removed
 /// (the hold is over either way: its descriptor, and with it the flock, is closed).
 pub type Ended = Result<ReleaseOutcome, Error>;
+
+/// Maps with a fixed hash key: std's per-thread random keys come from `getrandom`, which
+/// panics when the system refuses, and lock paths are the application's own, not an attacker's.
+pub type Map<K, V> = HashMap<K, V, BuildHasherDefault<DefaultHasher>>;
+type Set<T> = HashSet<T, BuildHasherDefault<DefaultHasher>>;
 
 /// A hold the watchdog ended: (lock path, held for, max hold).
 pub type Overdue = (PathBuf, Duration, Duration);
@@ -137,10 +144,10 @@ impl Table {
     pub fn new() -> Table {
         Table {
             nonce: new_nonce(),
-            entries: HashMap::new(),
-            waiting: HashMap::new(),
+            entries: Map::default(),
+            waiting: Map::default(),
             watchdog_armed: None,
-            ended: HashSet::new(),
+            ended: Set::default(),
         }
     }
 

@@ -1,0 +1,33 @@
+// The Node victim of the crash-point and error-injection suite: prints "ready", waits for a
+// byte on stdin (the driver attaches strace meanwhile), prints "begin", then makes one acquire
+// (one try) and one release of argv[2] between the two marker system calls the driver looks
+// for. Exit 0: done; 2: a clean error (code and message on stderr); 3: anything else thrown;
+// 4: busy.
+
+import fs from "node:fs";
+import { acquireSessionWriteLock } from "../../npm/index.mjs";
+
+const marker = (name) => {
+  try {
+    fs.accessSync(`/swl-faultinject-${name}`);
+  } catch {}
+};
+
+fs.writeSync(1, "ready\n");
+fs.readSync(0, Buffer.alloc(1));
+fs.writeSync(1, "begin\n");
+let step = "acquire";
+try {
+  marker("begin");
+  const lock = await acquireSessionWriteLock({ sessionFile: process.argv[2], timeoutMs: 0 });
+  step = "release";
+  await lock.release();
+  marker("end");
+  console.log("ok");
+} catch (error) {
+  marker("end");
+  const busy = error?.reason === "session_busy";
+  const clean = typeof error?.code === "string" && error instanceof Error;
+  process.stderr.write(`error ${step} ${error?.code} ${error?.message}\n`);
+  process.exitCode = busy ? 4 : clean ? 2 : 3;
+}
