@@ -8,7 +8,7 @@
 //! ```no_run
 //! let guard = session_write_lock::acquire("/var/sessions/a.jsonl", &Default::default())?;
 //! // … write the session file …
-//! guard.release();
+//! guard.release()?;
 //! # Ok::<(), session_write_lock::Error>(())
 //! ```
 

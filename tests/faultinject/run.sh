@@ -29,6 +29,7 @@ trap 'rm -f "$counts"' EXIT
 status=0
 started=$SECONDS
 for lang in c node; do
+  : >"$counts"
   echo "== faultinject from $lang"
   if [ "$lang" = c ]; then cmd=("$victim"); else cmd=(node tests/faultinject/victim.mjs); fi
   FAULTINJECT_COUNTS="$counts" node tests/faultinject/run.mjs "$lang" "${cmd[@]}" || status=1
