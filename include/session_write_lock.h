@@ -80,6 +80,11 @@ typedef enum {
 } swl_status;
 
 /**
+ * Who a hold belongs to inside this process. Set it in [`crate::Options::hold_owner`].
+ */
+typedef struct HoldOwner HoldOwner;
+
+/**
  * A held lock (opaque). Made by `swl_acquire`; ended and freed by `swl_release`.
  */
 typedef struct swl_lock swl_lock;
@@ -192,7 +197,9 @@ swl_status swl_acquire(const char *session_file,
  * Returns `SWL_OK` (released, or other reentrant holds remain), `SWL_NOT_HELD` (this hold had
  * already ended: `swl_release_all`, the max-hold watchdog, or a takeover after
  * `swl_reset_instance_nonce`), `SWL_IO` when the lock turned out to be compromised (someone
- * removed or replaced the lock file; their file was left alone), `SWL_NULL_PARAMETER`.
+ * removed or replaced the lock file; their file was left alone) or when the lock file could
+ * not be removed (the message starts with the errno name and names the path; the hold is over
+ * all the same, and the file left behind is reclaimable at once), `SWL_NULL_PARAMETER`.
  *
  * # Safety
  *
