@@ -23,7 +23,7 @@ impl ProcessIdentity {
             pid,
             starttime: read_starttime("self"),
             hostname: hostname(),
-            boot_id: fs::read_to_string("/proc/sys/kernel/random/boot_id")
+            boot_id: crate::fs::retry(|| fs::read_to_string("/proc/sys/kernel/random/boot_id"))
                 .ok()
                 .map(|s| s.trim().to_owned())
                 .filter(|s| !s.is_empty()),
@@ -48,7 +48,7 @@ fn hostname() -> String {
 /// Field 22 of `/proc/<pid>/stat`: start time in clock ticks since boot. The command name
 /// (field 2) may hold spaces and parentheses, so fields are counted after its last `)`.
 pub fn read_starttime(pid: &str) -> Option<u64> {
-    let stat = fs::read(format!("/proc/{pid}/stat")).ok()?;
+    let stat = crate::fs::retry(|| fs::read(format!("/proc/{pid}/stat"))).ok()?;
     parse_starttime(&stat)
 }
 

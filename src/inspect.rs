@@ -231,7 +231,7 @@ pub fn lock_files_in(dir: impl AsRef<Path>) -> Result<(Vec<PathBuf>, Vec<PathBuf
     }
     let mut lock_files = Vec::new();
     let mut temp_files = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
+    let entries = match fs::retry(|| std::fs::read_dir(dir)) {
         Ok(entries) => entries,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((lock_files, temp_files)),
         Err(e) => return Err(Error::io("read directory", dir, e)),
@@ -294,9 +294,9 @@ fn remove_old_temp_files(
     candidates
         .into_iter()
         .filter(|path| {
-            std::fs::symlink_metadata(path).is_ok_and(|m| {
+            fs::retry(|| std::fs::symlink_metadata(path)).is_ok_and(|m| {
                 m.file_type().is_file() && now_ms - m.mtime() * 1000 > stale.as_millis() as i64
-            }) && std::fs::remove_file(path).is_ok()
+            }) && fs::retry(|| std::fs::remove_file(path)).is_ok()
         })
         .map(|p| fs::lossy(&p))
         .collect()
