@@ -80,11 +80,6 @@ typedef enum {
 } swl_status;
 
 /**
- * Who a hold belongs to inside this process. Set it in [`crate::Options::hold_owner`].
- */
-typedef struct HoldOwner HoldOwner;
-
-/**
  * A held lock (opaque). Made by `swl_acquire`; ended and freed by `swl_release`.
  */
 typedef struct swl_lock swl_lock;
