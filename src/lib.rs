@@ -30,6 +30,7 @@ mod inspect;
 #[doc(hidden)]
 pub mod iso_time;
 mod log;
+mod maps;
 mod options;
 mod owner;
 pub mod owner_argv;

@@ -4,11 +4,9 @@
 
 use crate::error::Error;
 use crate::fs::{self, FileId};
+use crate::maps::{Map, Set};
 use crate::owner::HoldOwner;
-use std::collections::hash_map::DefaultHasher;
-use std::collections::{HashMap, HashSet};
 use std::fs::File;
-use std::hash::BuildHasherDefault;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime};
@@ -115,11 +113,6 @@ pub struct Table {
 /// How one hold ended: the outcome, or the I/O error that kept the lock file from being removed
 /// (the hold is over either way: its descriptor, and with it the flock, is closed).
 pub type Ended = Result<ReleaseOutcome, Error>;
-
-/// Maps with a fixed hash key: std's per-thread random keys come from `getrandom`, which
-/// panics when the system refuses, and lock paths are the application's own, not an attacker's.
-pub type Map<K, V> = HashMap<K, V, BuildHasherDefault<DefaultHasher>>;
-type Set<T> = HashSet<T, BuildHasherDefault<DefaultHasher>>;
 
 /// A hold the watchdog ended: (lock path, held for, max hold).
 pub type Overdue = (PathBuf, Duration, Duration);

@@ -1,7 +1,7 @@
 //! One inotify instance per process, one watch per directory that has waiters (DESIGN §2.5).
 //! Reports which names disappeared from which directory; the service decides whom to wake.
 
-use std::collections::HashMap;
+use crate::maps::Map;
 use std::ffi::OsString;
 use std::io;
 use std::os::fd::RawFd;
@@ -16,8 +16,8 @@ const MASK: u32 = libc::IN_DELETE
 
 pub struct Inotify {
     fd: RawFd,
-    by_dir: HashMap<PathBuf, i32>,
-    by_wd: HashMap<i32, PathBuf>,
+    by_dir: Map<PathBuf, i32>,
+    by_wd: Map<i32, PathBuf>,
 }
 
 pub enum Event {
@@ -38,8 +38,8 @@ impl Inotify {
         }
         Ok(Inotify {
             fd,
-            by_dir: HashMap::new(),
-            by_wd: HashMap::new(),
+            by_dir: Map::default(),
+            by_wd: Map::default(),
         })
     }
 

@@ -10,10 +10,11 @@ use crate::attempt::{attempt, Attempt};
 use crate::error::{Error, Holder};
 use crate::fs;
 use crate::guard::LockGuard;
+use crate::maps::{Map, Set};
 use crate::options::Options;
 use crate::runtime::Runtime;
 use inotify::{Event, Inotify};
-use std::collections::{HashMap, HashSet, VecDeque};
+use std::collections::VecDeque;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, PoisonError};
@@ -142,7 +143,7 @@ struct Loop {
     rt: &'static Runtime,
     wake_fd: RawFd,
     inotify: Option<Inotify>,
-    queues: HashMap<PathBuf, Queue>,
+    queues: Map<PathBuf, Queue>,
     timers: Timers,
     heartbeat: Duration,
     next_waiter_id: u64,
@@ -157,7 +158,7 @@ impl Loop {
             rt,
             wake_fd,
             inotify,
-            queues: HashMap::new(),
+            queues: Map::default(),
             timers,
             heartbeat,
             next_waiter_id: 0,
@@ -256,7 +257,7 @@ impl Loop {
         let Some(inotify) = &mut self.inotify else {
             return;
         };
-        let mut to_serve = HashSet::new();
+        let mut to_serve = Set::default();
         for event in inotify.read_events() {
             match event {
                 Event::Removed { dir, name } => {
