@@ -28,6 +28,17 @@ use std::time::{Duration, SystemTime};
 
 /// Releases every lock this process holds and rotates the instance nonce; returns how many
 /// were released. Synchronous, so that exit and signal handlers can use it.
+/// Runs when an environment (main thread or worker) loads the addon. napi-rs keeps its own
+/// maps of borrowed native objects, seeded from std's per-thread random keys, which ask the
+/// system on first use and panic if it refuses: drawing this thread's keys here moves that
+/// first use from the middle of a lock's release to the addon's load, where no lock is held.
+#[napi(module_exports)]
+#[allow(clippy::disallowed_methods)] // the point: seed now, not during a release
+pub fn init(_exports: Object, _env: Env) -> Result<()> {
+    let _ = std::hash::RandomState::new();
+    Ok(())
+}
+
 #[napi(js_name = "releaseAllSessionWriteLocksSync")]
 pub fn release_all_sync() -> u32 {
     u32::try_from(release_all()).unwrap_or(u32::MAX)
