@@ -190,7 +190,11 @@ fn a_removed_or_replaced_lock_file_is_reported_and_left_alone() {
             ))
             .is_some()
         });
-        assert_eq!(guard.release(), ReleaseOutcome::Compromised, "{tag}");
+        assert_eq!(
+            guard.release().unwrap(),
+            ReleaseOutcome::Compromised,
+            "{tag}"
+        );
         match theirs {
             Some(content) => assert_eq!(
                 std::fs::read_to_string(&lock_path).unwrap(),
@@ -200,7 +204,7 @@ fn a_removed_or_replaced_lock_file_is_reported_and_left_alone() {
             None => {
                 assert!(!lock_path.exists(), "nothing appears at the path");
                 let again = acquire(dir.join("s.jsonl"), &Options::default()).unwrap();
-                assert_eq!(again.release(), ReleaseOutcome::Released);
+                assert_eq!(again.release().unwrap(), ReleaseOutcome::Released);
             }
         }
     }
