@@ -1,8 +1,8 @@
 //! Acquire and clean options, validated once here for every binding.
 
 use crate::error::Error;
-use crate::owner_argv::ArgvMatcher;
 use crate::owner::HoldOwner;
+use crate::owner_argv::ArgvMatcher;
 use std::time::{Duration, SystemTime};
 
 /// Default of [`Options::timeout`]: 60 s in every binding.

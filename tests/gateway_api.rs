@@ -44,13 +44,13 @@ fn no_nesting_by_default_only_with_the_same_owner_or_allow_reentrant() {
     let joined = acquire(&file, &run(None, true)).unwrap();
     assert_eq!(nested.generation(), first.generation());
     assert_eq!(joined.generation(), first.generation());
-    first.release();
-    nested.release();
+    first.release().unwrap();
+    nested.release().unwrap();
     assert!(
         joined.lock_path().exists(),
         "the last nested hold keeps the file"
     );
-    joined.release();
+    joined.release().unwrap();
 }
 
 #[test]
@@ -96,7 +96,7 @@ fn busy_errors_name_the_blocking_hold_of_this_process() {
         serde_json::from_slice(&std::fs::read(held.lock_path()).unwrap()).unwrap();
     assert_eq!(payload["owner"], "turn-A");
     assert_eq!(payload["maxHoldMs"], 300_000);
-    held.release();
+    held.release().unwrap();
     assert!(held_locks()
         .iter()
         .all(|h| !h.lock_path.starts_with(&dir.0)));
@@ -148,7 +148,7 @@ fn a_cancelled_wait_ends_with_cancelled_and_takes_no_lock() {
     token.cancel();
     let result = rx.recv_timeout(Duration::from_secs(5)).expect("answered");
     assert!(matches!(result, Err(Error::Cancelled { .. })), "{result:?}");
-    held.release();
+    held.release().unwrap();
     std::thread::sleep(Duration::from_millis(50));
     assert!(!file.with_extension("jsonl.lock").exists());
 }
@@ -201,5 +201,5 @@ fn status_shows_the_owner_label() {
         .unwrap();
     let parsed: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(parsed[0]["ownerLabel"], "turn-42");
-    held.release();
+    held.release().unwrap();
 }

@@ -33,7 +33,13 @@ fn owners_end_alone_never_join_and_exit_cleanup_ends_them_all() {
 
     // Reentrancy within an owner, never across owners, even when both allow it.
     match acquire(&file_a, &as_owner(b)) {
-        Err(Error::Busy { owner, .. }) => assert!(owner.contains("this process"), "{owner}"),
+        Err(Error::Busy { holder, .. }) => {
+            assert_eq!(holder.pid, Some(std::process::id()));
+            assert!(
+                holder.here.is_some(),
+                "the blocking hold is this process's: {holder:?}"
+            );
+        }
         other => panic!("another owner must find it busy: {other:?}"),
     }
     assert!(acquire(&file_a, &as_owner(HoldOwner::PROCESS)).is_err());

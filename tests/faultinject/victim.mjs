@@ -1,8 +1,8 @@
 // The Node victim of the crash-point and error-injection suite: prints "ready", waits for a
 // byte on stdin (the driver attaches strace meanwhile), prints "begin", then makes one acquire
-// (one try) and one release of argv[2] between the two marker system calls the driver looks
-// for. Exit 0: done; 2: a clean error (code and message on stderr); 3: anything else thrown;
-// 4: busy.
+// (timeoutMs 1: one try, no real wait) and one release of argv[2] between the two marker
+// system calls the driver looks for. Exit 0: done; 2: a clean error (code and message on
+// stderr); 3: anything else thrown; 4: busy.
 
 import fs from "node:fs";
 import { acquireSessionWriteLock } from "../../npm/index.mjs";
@@ -19,7 +19,7 @@ fs.writeSync(1, "begin\n");
 let step = "acquire";
 try {
   marker("begin");
-  const lock = await acquireSessionWriteLock({ sessionFile: process.argv[2], timeoutMs: 0 });
+  const lock = await acquireSessionWriteLock({ sessionFile: process.argv[2], timeoutMs: 1 });
   step = "release";
   await lock.release();
   marker("end");

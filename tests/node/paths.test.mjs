@@ -14,7 +14,7 @@ test("paths that name a directory are TypeErrors and create nothing", async (t) 
   fs.mkdirSync(dir);
   for (const suffix of ["/", "/.", "/..", "//", "/./", "/sub/..", "/./."]) {
     const sessionFile = dir + suffix;
-    await assert.rejects(acquireSessionWriteLock({ sessionFile, timeoutMs: 0 }), (error) => {
+    await assert.rejects(acquireSessionWriteLock({ sessionFile, timeoutMs: 1 }), (error) => {
       assert.ok(error instanceof TypeError, `${sessionFile}: ${error}`);
       assert.match(error.message, /sessionFile/);
       assert.match(error.message, /directory/);
@@ -23,7 +23,7 @@ test("paths that name a directory are TypeErrors and create nothing", async (t) 
     await assert.rejects(inspectSessionWriteLock(sessionFile), TypeError);
   }
   for (const sessionFile of [".", "..", "", "a\0b.jsonl"]) {
-    await assert.rejects(acquireSessionWriteLock({ sessionFile, timeoutMs: 0 }), TypeError, JSON.stringify(sessionFile));
+    await assert.rejects(acquireSessionWriteLock({ sessionFile, timeoutMs: 1 }), TypeError, JSON.stringify(sessionFile));
   }
   assert.deepEqual(fs.readdirSync(root), ["adir"], "no lock file anywhere");
   assert.deepEqual(fs.readdirSync(dir), []);

@@ -54,7 +54,7 @@ for (const end of ["natural", "exit", "wait"]) {
     const dir = sessionsDir(t);
     const mine = path.join(dir, "main.jsonl");
     const theirs = path.join(dir, "worker.jsonl");
-    const lock = await lib.acquireSessionWriteLock({ sessionFile: mine, timeoutMs: 0 });
+    const lock = await lib.acquireSessionWriteLock({ sessionFile: mine, timeoutMs: 1 });
     const nonce = lib.getInstanceNonce();
 
     const { lockPaths } = await runWorker([theirs], end);
