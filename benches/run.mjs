@@ -32,9 +32,16 @@ const FULL_PLAN = {
   waiters: { runs: 3, waiters: 1000, locks: 100 },
   storm: { runs: 3, workers: 6, iterations: 500 },
   stackCapture: { runs: 3, iterations: 7000 },
+  waitersScale: { sizes: [10, 100, 1000, 10_000], samples: 40, idleS: 10 },
 };
 const quickSize = (key, value) =>
-  key === 'runs' ? Math.min(value, 2) : key === 'workers' ? value : Math.ceil(value / 10);
+  key === 'runs'
+    ? Math.min(value, 2)
+    : key === 'workers'
+      ? value
+      : Array.isArray(value)
+        ? value.map((v) => Math.ceil(v / 10))
+        : Math.ceil(value / 10);
 const PLAN =
   process.env.SWL_BENCH_QUICK === '1'
     ? Object.fromEntries(
@@ -142,6 +149,17 @@ function filesystem(dir) {
   };
 }
 
+// Limits the waiters-at-scale benchmark depends on (one inotify watch per directory and per
+// lock file, one kept descriptor per waited-on lock).
+function limits() {
+  const read = (file) => tryCommand('cat', [file]);
+  return {
+    inotify_max_user_watches: Number(read('/proc/sys/fs/inotify/max_user_watches')) || null,
+    inotify_max_user_instances: Number(read('/proc/sys/fs/inotify/max_user_instances')) || null,
+    nofile_hard: Number(tryCommand('sh', ['-c', 'ulimit -Hn'])) || null,
+  };
+}
+
 function machine() {
   return {
     bench: 'machine',
@@ -163,30 +181,25 @@ function machine() {
     liblockfile: tryCommand('dpkg-query', ['-W', '-f', '${Version}', 'liblockfile-dev']),
     commit: tryCommand('git', ['-C', repo, 'describe', '--always', '--dirty']),
     loadavg_start: os.loadavg(),
+    limits: limits(),
     plan: PLAN,
   };
 }
 
-// The rust_cycle bench executable that `cargo bench --no-run` built.
-function rustCycleExecutable() {
-  const lines = command('cargo', [
-    'bench',
-    '--bench',
-    'rust_cycle',
-    '--no-run',
-    '--message-format=json',
-  ]);
+// The executable of a Rust bench target that `cargo bench --no-run` built.
+function rustBenchExecutable(name) {
+  const lines = command('cargo', ['bench', '--bench', name, '--no-run', '--message-format=json']);
   for (const line of lines.split('\n')) {
     const message = JSON.parse(line);
     if (
       message.reason === 'compiler-artifact' &&
-      message.target?.name === 'rust_cycle' &&
+      message.target?.name === name &&
       message.executable
     ) {
       return message.executable;
     }
   }
-  throw new Error('cargo bench --no-run named no rust_cycle executable');
+  throw new Error(`cargo bench --no-run named no ${name} executable`);
 }
 
 const node = (script, ...args) => [
@@ -227,10 +240,29 @@ async function perImpl(bench, script, impls, runs, ...args) {
   }
 }
 
+// N waiters on N locks in one process, idle and then woken one by one, from Rust and Node (the
+// Node benchmark uses the Rust one's small holder processes).
+async function waitersAtScale(rustWaiters) {
+  const { sizes, samples, idleS } = PLAN.waitersScale;
+  process.env.SWL_WAITERS_HOLDER = rustWaiters;
+  for (const n of sizes) {
+    for (const [impl, file, args] of [
+      ['swl-rust', rustWaiters, [String(n), String(samples), String(idleS)]],
+      ['swl', ...node('waiters-scale.mjs', n, samples, idleS)],
+    ]) {
+      const dir = fs.mkdtempSync(path.join(root, 'waiters-scale-'));
+      const dirFirst = impl === 'swl-rust' ? [dir, ...args] : [...args, dir];
+      await step({ bench: 'waiters-scale', impl, run: n }, file, dirFirst);
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  }
+}
+
 const ALL = ['swl', 'ts', 'proper-lockfile'];
 try {
   const facts = machine();
-  const rust = rustCycleExecutable(); // before any timing: cargo may have to finish a build
+  const rust = rustBenchExecutable('rust_cycle'); // before any timing: cargo may build
+  const rustWaiters = rustBenchExecutable('rust_waiters');
   out = fs.createWriteStream(outPath);
   record(facts);
   // The benchmarks that create few files first: the cycles and release-all create and delete
@@ -250,6 +282,7 @@ try {
     const args = ['--workers', workers, '--iterations', iterations];
     await step({ bench: 'storm', run }, ...node('storm.mjs', ...ALL, ...args));
   }
+  await waitersAtScale(rustWaiters);
   record({ bench: 'end', date: new Date().toISOString(), loadavg_end: os.loadavg(), failures });
 } finally {
   if (out) await new Promise((resolve) => out.end(resolve));

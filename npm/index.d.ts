@@ -3,7 +3,9 @@
  * session-write-lock: a cross-process write lock per session file (docs/PROTOCOL.md), a drop-in for
  * the gateway's `session-write-lock` TypeScript module. `<dir>/<id>.jsonl` is guarded by
  * `<dir>/<id>.jsonl.lock`; the holder keeps an exclusive `flock(2)` on it, so a dead holder is
- * seen at once, and locks of the TypeScript module are still honoured.
+ * seen as soon as the kernel closes its descriptors (waiters are woken by that event, not by
+ * polling; see docs/PROTOCOL.md, "Waiting"), and locks of the TypeScript module are still
+ * honoured.
  */
 
 /** Options of {@link acquireSessionWriteLock}. */

@@ -18,6 +18,7 @@ say "release builds"
 cargo build --release --bins
 bash scripts/build-c.sh --release
 cargo bench --bench rust_cycle --no-run
+cargo bench --bench rust_waiters --no-run
 bash scripts/build-node.sh release
 bash benches/c/build.sh swl target/release
 

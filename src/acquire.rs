@@ -114,10 +114,17 @@ where
         Err(e) => return Acquisition::Ready(Err(e)),
     };
     let rt = runtime();
+    // Before any lock file exists: a service that cannot start leaves nothing behind.
+    let service = match rt.service() {
+        Ok(service) => service,
+        Err(e) => {
+            return Acquisition::Ready(Err(Error::io("start the lock service", &lock_path, e)))
+        }
+    };
     let holder = match attempt(rt, &lock_path, options, false) {
         Ok(Attempt::Acquired(guard)) => return Acquisition::Ready(Ok(guard)),
         Err(e) => return Acquisition::Ready(Err(e)),
-        Ok(Attempt::Busy { holder }) => holder,
+        Ok(Attempt::Busy { holder, .. }) => holder,
     };
     if options.timeout == Some(Duration::ZERO) {
         return Acquisition::Ready(Err(busy(lock_path, holder, options)));
@@ -131,7 +138,7 @@ where
     }
     rt.table().add_waiter(&lock_path);
     crate::stats::count_wait();
-    rt.service().wait(Waiter {
+    service.wait(Waiter {
         deadline: options.timeout.map(|t| started + t),
         lock_path,
         options: options.clone(),

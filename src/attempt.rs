@@ -25,9 +25,11 @@ const MAX_ROUNDS: usize = 16;
 
 pub enum Attempt {
     Acquired(LockGuard),
-    /// Someone else holds it; who, for the eventual busy error.
+    /// Someone else holds it; who, for the eventual busy error. `seen` is the lock file
+    /// judged busy, still open (a waiter keeps it to judge it again cheaply).
     Busy {
         holder: Box<Holder>,
+        seen: Option<Box<FileObservation>>,
     },
 }
 
@@ -39,9 +41,10 @@ pub enum Observed {
 }
 
 pub struct FileObservation {
-    /// Holds the flock when `flock_free`; kept for its drop, which lets go.
-    pub _file: File,
+    /// Holds the flock when `flock_free`; its drop lets go.
+    pub file: File,
     pub id: FileId,
+    pub mtime: SystemTime,
     pub flock_free: bool,
     pub payload: Payload,
     pub pid_probe: Option<PidProbe>,
@@ -111,11 +114,61 @@ pub fn observe(
             bytes,
         } => (file, id, mtime, bytes),
     };
+    let payload = Payload::parse(&bytes);
+    let seen = judge_file(identity, ours, lock_path, (file, id, mtime), payload, judge)?;
+    Ok(Observed::File(Box::new(seen)))
+}
+
+/// Judges again a lock file a waiter kept open, opening and closing nothing (so no inotify
+/// close event is raised for anyone). `None` when the path no longer leads to that file.
+/// A payload of this library is written before its file is linked and never changes, so it
+/// is not read again (nor, on this kernel, its mtime); a legacy file may be rewritten in place.
+pub fn rejudge(
+    identity: &ProcessIdentity,
+    ours: &TableView,
+    lock_path: &Path,
+    kept: Box<FileObservation>,
+    judge: &Judge,
+) -> Result<Option<FileObservation>, Error> {
+    let still_there =
+        fs::path_id(lock_path).map_err(|e| Error::io("stat lock file", lock_path, e))?;
+    if still_there != Some(kept.id) {
+        return Ok(None);
+    }
+    let FileObservation {
+        file,
+        id,
+        payload,
+        mtime,
+        verdict,
+        ..
+    } = *kept;
+    let reread = |e| Error::io("read lock file", lock_path, e);
+    // Only another kernel's lock is judged by its mtime (then the verdict has a recheck time).
+    let (mtime, payload) = if payload.flock && verdict.recheck_at_ms.is_none() {
+        (mtime, payload)
+    } else if payload.flock {
+        (fs::mtime(&file).map_err(reread)?, payload)
+    } else {
+        let (mtime, bytes) = fs::reread(&file, MAX_READ).map_err(reread)?;
+        (mtime, Payload::parse(&bytes))
+    };
+    judge_file(identity, ours, lock_path, (file, id, mtime), payload, judge).map(Some)
+}
+
+fn judge_file(
+    identity: &ProcessIdentity,
+    ours: &TableView,
+    lock_path: &Path,
+    (file, id, mtime): (File, FileId, SystemTime),
+    payload: Payload,
+    judge: &Judge,
+) -> Result<FileObservation, Error> {
     // Taking the flock is both the liveness probe (§3A) and the right to reclaim (§2.4).
     let flock_free =
         fs::try_flock(&file).map_err(|e| Error::io("flock lock file", lock_path, e))?;
-    let payload = Payload::parse(&bytes);
-    let pid_probe = payload.pid.map(probe_pid);
+    // Only the legacy rules look at the pid (a flock answers for this library's files).
+    let pid_probe = payload.pid.filter(|_| !payload.flock).map(probe_pid);
     let owner_is_gateway = match (judge.owner_matcher, payload.pid, pid_probe) {
         (Some(matcher), Some(pid), Some(PidProbe::Alive { .. })) if !payload.flock => {
             match &judge.owner_args {
@@ -143,20 +196,36 @@ pub fn observe(
             malformed_grace: judge.malformed_grace,
         },
     );
-    Ok(Observed::File(Box::new(FileObservation {
-        _file: file,
+    Ok(FileObservation {
+        file,
         id,
+        mtime,
         flock_free,
         payload,
         pid_probe,
         verdict,
-    })))
+    })
+}
+
+impl FileObservation {
+    /// Whether the lock may be removed by us now (stale, and its flock is in our hand).
+    pub fn reclaimable_now(&self) -> bool {
+        self.verdict.removable && self.flock_free
+    }
+
+    /// Gives back a flock taken while judging a file that stays busy, so that keeping the
+    /// descriptor open blocks nobody's probe or reclaim.
+    pub fn let_go(&self) {
+        if self.flock_free {
+            let _ = fs::unlock(&self.file);
+        }
+    }
 }
 
 /// Removes an observed stale lock file if we may: only with its flock in hand and only if the
 /// path still leads to the inode we judged.
 pub fn reclaim(lock_path: &Path, seen: &FileObservation) -> Result<bool, Error> {
-    if !(seen.verdict.removable && seen.flock_free) {
+    if !seen.reclaimable_now() {
         return Ok(false);
     }
     fs::unlink_if_same(lock_path, seen.id)
@@ -231,11 +300,12 @@ pub fn attempt(
                         ),
                         ..Holder::default()
                     }),
+                    seen: None,
                 })
             }
             Observed::File(seen) => {
                 holder = describe_holder(&seen, &rt.identity, &ours);
-                if reclaim(lock_path, &seen)? || (seen.verdict.removable && seen.flock_free) {
+                if reclaim(lock_path, &seen)? || seen.reclaimable_now() {
                     continue; // reclaimed, or replaced between our open and our check: again
                 }
                 if seen.verdict.report_only {
@@ -250,14 +320,17 @@ pub fn attempt(
                     std::thread::yield_now();
                     continue;
                 }
+                seen.let_go();
                 return Ok(Attempt::Busy {
                     holder: Box::new(holder),
+                    seen: Some(seen),
                 });
             }
         }
     }
     Ok(Attempt::Busy {
         holder: Box::new(holder),
+        seen: None,
     })
 }
 
@@ -310,6 +383,7 @@ fn check_table(
                         pid_alive: true,
                         here: Some(here),
                     }),
+                    seen: None,
                 }));
             }
             held.count += 1;
@@ -337,6 +411,7 @@ fn check_table(
                 owner: "waiters queued in this process".into(),
                 ..Holder::default()
             }),
+            seen: None,
         }));
     }
     Ok(TableView::of(table, lock_path))
@@ -359,7 +434,6 @@ fn hold(
     nonce: String,
     options: &Options,
 ) -> Result<LockGuard, Error> {
-    let service = rt.service(); // started with the first lock: heartbeat and watchdog
     let mut table = rt.table();
     if table.ended.contains(&options.hold_owner) {
         // Still flocked by us, so nobody else can have replaced it; a failure leaves a file
@@ -376,8 +450,11 @@ fn hold(
     };
     let generation = table.insert(lock_path.to_path_buf(), file, id, new);
     let deadline = table.entries.get(lock_path).and_then(Held::deadline);
-    if let Some(deadline) = deadline.filter(|&d| table.arm_watchdog(d)) {
-        service.watchdog_at(deadline);
+    // The service was started before the file was created (see `begin_acquire`).
+    if let Some(service) = rt.service_if_started() {
+        if let Some(deadline) = deadline.filter(|&d| table.arm_watchdog(d)) {
+            service.watchdog_at(deadline);
+        }
     }
     Ok(LockGuard::new(lock_path.to_path_buf(), generation))
 }

@@ -105,6 +105,12 @@ pub fn try_flock(file: &File) -> io::Result<bool> {
     }
 }
 
+/// Lets go of a flock taken by [`try_flock`] (no inotify event: only a close raises one).
+pub fn unlock(file: &File) -> io::Result<()> {
+    // SAFETY: flock on an fd we own.
+    crate::sys::retry_eintr(|| unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) }).map(drop)
+}
+
 /// (dev, ino): the identity of a lock file, checked before every unlink.
 pub type FileId = (u64, u64);
 
@@ -406,6 +412,36 @@ pub fn open_existing(lock_path: &Path, max_read: usize) -> Result<Existing, Erro
         file,
         bytes,
     })
+}
+
+/// Reads a lock file again through a descriptor kept open (from offset 0, at most
+/// `max_read + 1` bytes) with its current mtime: a re-inspection that opens and closes
+/// nothing, so it raises no close event for anyone watching the file.
+pub fn reread(file: &File, max_read: usize) -> io::Result<(SystemTime, Vec<u8>)> {
+    use std::os::unix::fs::FileExt;
+    let mtime = file
+        .metadata()?
+        .modified()
+        .unwrap_or(SystemTime::UNIX_EPOCH);
+    let mut bytes = Vec::with_capacity(512);
+    let mut chunk = [0u8; 4096];
+    while bytes.len() <= max_read {
+        match file.read_at(&mut chunk, bytes.len() as u64) {
+            Ok(0) => break,
+            Ok(n) => bytes.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+    bytes.truncate(max_read + 1);
+    Ok((mtime, bytes))
+}
+
+pub fn mtime(file: &File) -> io::Result<SystemTime> {
+    Ok(file
+        .metadata()?
+        .modified()
+        .unwrap_or(SystemTime::UNIX_EPOCH))
 }
 
 /// Sets the file's mtime to now through its fd: the heartbeat other kernels judge us by.

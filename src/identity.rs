@@ -52,6 +52,15 @@ pub fn read_starttime(pid: &str) -> Option<u64> {
     parse_starttime(&stat)
 }
 
+/// Field 3 of `/proc/<pid>/stat`: `Z` for a process that has ended but is not yet reaped.
+fn parse_state(stat: &[u8]) -> Option<u8> {
+    let after_comm = stat.iter().rposition(|&b| b == b')')? + 1;
+    stat[after_comm..]
+        .iter()
+        .copied()
+        .find(|b| !b.is_ascii_whitespace())
+}
+
 fn parse_starttime(stat: &[u8]) -> Option<u64> {
     let after_comm = stat.iter().rposition(|&b| b == b')')? + 1;
     let rest = std::str::from_utf8(&stat[after_comm..]).ok()?;
@@ -78,12 +87,16 @@ pub fn probe_pid(pid: u32) -> PidProbe {
     // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
     let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
     let alive = rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-    if alive {
-        PidProbe::Alive {
-            starttime: read_starttime(&pid.to_string()),
-        }
-    } else {
-        PidProbe::Dead
+    if !alive {
+        return PidProbe::Dead;
+    }
+    let stat = fs::read(format!("/proc/{pid}/stat")).ok();
+    match stat.as_deref() {
+        // A zombie has ended (its pidfd says so at once); only its parent has not looked yet.
+        Some(stat) if parse_state(stat) == Some(b'Z') => PidProbe::Dead,
+        stat => PidProbe::Alive {
+            starttime: stat.and_then(parse_starttime),
+        },
     }
 }
 
@@ -111,7 +124,24 @@ mod tests {
         }
         stat.extend_from_slice(b" 987654 23 24");
         assert_eq!(parse_starttime(&stat), Some(987_654));
+        assert_eq!(parse_state(&stat), Some(b'S'));
         assert_eq!(parse_starttime(b"garbage"), None);
+        assert_eq!(parse_state(b"garbage"), None);
+    }
+
+    /// An ended process its parent has not reaped yet is dead (kill(pid, 0) still finds it).
+    #[test]
+    fn a_zombie_is_dead() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let stat = format!("/proc/{pid}/stat");
+        let started = std::time::Instant::now();
+        while fs::read(&stat).ok().and_then(|s| parse_state(&s)) != Some(b'Z') {
+            assert!(started.elapsed().as_secs() < 10, "`true` never ended");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(probe_pid(pid), PidProbe::Dead);
+        child.wait().unwrap();
     }
 
     #[test]

@@ -42,6 +42,7 @@ mod service;
 pub mod settings;
 #[doc(hidden)]
 pub mod stats;
+mod sys;
 mod table;
 #[doc(hidden)]
 pub mod verdict;

@@ -12,6 +12,8 @@ pub struct Runtime {
     pub identity: ProcessIdentity,
     table: Mutex<Table>,
     service: OnceLock<Service>,
+    /// One start at a time (per runtime, so a child forked mid-start can start its own).
+    service_start: Mutex<()>,
 }
 
 static CURRENT: AtomicPtr<Runtime> = AtomicPtr::new(std::ptr::null_mut());
@@ -45,6 +47,7 @@ pub fn runtime() -> &'static Runtime {
         identity: ProcessIdentity::current(),
         table: Mutex::new(Table::new()),
         service: OnceLock::new(),
+        service_start: Mutex::new(()),
     }));
     CURRENT.store(fresh as *const Runtime as *mut Runtime, Ordering::Release);
     fresh
@@ -55,9 +58,21 @@ impl Runtime {
         self.table.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The lock service, started on first need.
-    pub fn service(&'static self) -> &'static Service {
-        self.service.get_or_init(|| Service::start(self))
+    /// The lock service, started on first need. Fails (and can be tried again) when the
+    /// system refuses what the service needs to run: a descriptor, a thread.
+    pub fn service(&'static self) -> std::io::Result<&'static Service> {
+        if let Some(service) = self.service.get() {
+            return Ok(service);
+        }
+        let _starting = self
+            .service_start
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if let Some(service) = self.service.get() {
+            return Ok(service);
+        }
+        let service = Service::start(self)?;
+        Ok(self.service.get_or_init(|| service))
     }
 
     pub fn service_if_started(&self) -> Option<&Service> {

@@ -160,6 +160,10 @@ pub struct Verdict {
     /// An acquire must fail at once with a stale error instead of waiting: a live holder,
     /// not this process's, that is merely old (`too-old` / `hold-exceeded`).
     pub report_only: bool,
+    /// While the lock is neither removable nor reported: the first instant (Unix ms) at which
+    /// an age rule could give another answer, if no other fact changes first. Waiters arm one
+    /// timer for it.
+    pub recheck_at_ms: Option<i64>,
 }
 
 impl Verdict {
@@ -182,25 +186,63 @@ pub fn decide(obs: &Observation<'_>, me: &Observer<'_>) -> Verdict {
     let only_old = reasons.iter().all(|r| r.only_old());
     let stale = !reasons.is_empty();
     let past_grace = me.now_ms.saturating_sub(obs.mtime_ms) > grace_ms;
+    let removable = stale && !only_old && (!malformed_only || past_grace);
+    let report_only = stale && only_old && !obs.held_by_us;
     Verdict {
         format: if p.flock {
             Format::Flock
         } else {
             Format::Legacy
         },
-        removable: stale && !only_old && (!malformed_only || past_grace),
-        report_only: stale && only_old && !obs.held_by_us,
+        removable,
+        report_only,
         reasons,
+        recheck_at_ms: (!removable && !report_only)
+            .then(|| recheck_at(obs, me, stale && malformed_only))
+            .flatten(),
+    }
+}
+
+/// The earliest instant after now at which one of the age rules that apply to this file
+/// crosses its threshold (each rule holds from one millisecond past it); `in_grace`: a
+/// malformed file waits out its mtime grace.
+fn recheck_at(obs: &Observation<'_>, me: &Observer<'_>, in_grace: bool) -> Option<i64> {
+    let p = obs.payload;
+    let stale_ms = me.stale.as_millis() as i64;
+    let after = |from: Option<i64>, ms: i64| from.map(|t| t.saturating_add(ms).saturating_add(1));
+    let max_hold = p.max_hold_ms.map(|m| m as i64);
+    let candidates = if p.flock && !same_kernel(p, me) {
+        vec![after(Some(obs.mtime_ms), stale_ms)]
+    } else if p.flock {
+        vec![max_hold.and_then(|m| after(p.created_at_ms, m.saturating_add(FLOCK_HOLD_SLACK_MS)))]
+    } else {
+        vec![
+            after(p.created_at_ms, stale_ms),
+            max_hold.and_then(|m| after(p.created_at_ms, m)),
+            in_grace
+                .then(|| after(Some(obs.mtime_ms), me.malformed_grace.as_millis() as i64))
+                .flatten(),
+        ]
+    };
+    candidates
+        .into_iter()
+        .flatten()
+        .filter(|&at| at > me.now_ms)
+        .min()
+}
+
+/// Same `bootId`, or without one, same hostname: pids and flocks are comparable.
+fn same_kernel(p: &Payload, me: &Observer<'_>) -> bool {
+    match (&p.boot_id, &me.identity.boot_id) {
+        (Some(theirs), Some(ours)) => theirs == ours,
+        _ => p.hostname.as_deref() == Some(me.identity.hostname.as_str()),
     }
 }
 
 fn flock_reasons(obs: &Observation<'_>, me: &Observer<'_>) -> Vec<StaleReason> {
     let p = obs.payload;
     let stale_ms = me.stale.as_millis() as i64;
-    let same_kernel = match (&p.boot_id, &me.identity.boot_id) {
-        (Some(theirs), Some(ours)) => theirs == ours,
-        _ => p.hostname.as_deref() == Some(me.identity.hostname.as_str()),
-    };
+    let same_kernel = same_kernel(p, me);
     let same_process = p.pid_ns == me.identity.pid_ns && p.pid == Some(me.identity.pid);
     let reason = if !same_kernel {
         (me.now_ms.saturating_sub(obs.mtime_ms) > stale_ms).then_some(StaleReason::HeartbeatExpired)
@@ -810,5 +852,90 @@ mod tests {
                 )
             },
         ]);
+    }
+
+    /// The instant an age rule would change the answer, for the waiters' one timer per path.
+    #[test]
+    fn says_when_an_age_rule_would_change_the_answer() {
+        let host = me();
+        let stale = Duration::from_secs(30 * 60);
+        let flip = |minutes_ago: i64, after_ms: i64| Some(NOW - minutes_ago * MIN + after_ms + 1);
+        let flock_here = ours(99, OLD_NONCE, 4026531836, "boot-1", "gw-a");
+        let flock_elsewhere = ours(5, OLD_NONCE, 4026531836, "boot-2", "gw-z");
+        let grace = malformed_grace(None, stale).as_millis() as i64;
+        let cases = [
+            (
+                "live holder here, no max-hold: no age rule",
+                &flock_here,
+                500,
+                None,
+                None,
+            ),
+            (
+                "other kernel: heartbeat turning old",
+                &flock_elsewhere,
+                10,
+                None,
+                flip(10, 30 * MIN),
+            ),
+            (
+                "other kernel, expired: removable now",
+                &flock_elsewhere,
+                31,
+                None,
+                None,
+            ),
+            (
+                "legacy live pid: createdAt turning too old",
+                &legacy(Some(50), Some(12), None, None),
+                0,
+                ALIVE,
+                flip(12, 30 * MIN),
+            ),
+            (
+                "legacy malformed and fresh: its mtime past the grace",
+                &legacy(None, Some(1), None, None),
+                0,
+                None,
+                flip(0, grace),
+            ),
+            (
+                "legacy dead pid: removable now",
+                &legacy(Some(50), Some(1), None, None),
+                0,
+                Some(PidProbe::Dead),
+                None,
+            ),
+        ];
+        for (name, payload, mtime_ago_min, probe, expected) in cases {
+            let at = |now_ms: i64| {
+                decide(
+                    &Observation {
+                        payload,
+                        mtime_ms: NOW - mtime_ago_min * MIN,
+                        flock_free: false,
+                        pid_probe: probe,
+                        held_by_us: false,
+                        owner_is_gateway: None,
+                    },
+                    &Observer {
+                        identity: &host,
+                        nonce: OUR_NONCE,
+                        now_ms,
+                        stale,
+                        purpose: Purpose::Acquire,
+                        malformed_grace: malformed_grace(None, stale),
+                    },
+                )
+            };
+            let v = at(NOW);
+            assert_eq!(v.recheck_at_ms, expected, "{name}");
+            if let Some(flip) = expected {
+                // Exactly then, and not a millisecond sooner, the answer changes.
+                let changed = |v: &Verdict| v.removable || v.report_only;
+                assert!(!changed(&v) && !changed(&at(flip - 1)), "{name}");
+                assert!(changed(&at(flip)), "{name}");
+            }
+        }
     }
 }

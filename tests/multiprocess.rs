@@ -4,8 +4,8 @@
 mod common;
 
 use common::{
-    counters_to_myself, pid_namespace_prefix, try_in_process, wait_until_waiting, worker, Holder,
-    StormCounts, TempDir,
+    counters_to_myself, pid_namespace_prefix, try_in_process, until, wait_until_waiting,
+    watches_inode, worker, Holder, StormCounts, TempDir,
 };
 use session_write_lock::stats::stats;
 use session_write_lock::{acquire, Options};
@@ -101,19 +101,29 @@ fn a_release_in_another_process_wakes_the_waiter() {
         "owner named: {err}"
     );
     let _counters = counters_to_myself();
-    let before = stats().waits;
+    let before = stats();
     let waiter = std::thread::spawn({
         let file = file.clone();
         move || acquire(&file, &waiting(Duration::from_secs(10))).map(|_| Instant::now())
     });
     // The waiter found the lock busy and waits: the release below is what it must notice.
-    wait_until_waiting(before);
+    wait_until_waiting(before.waits);
+    let lock = std::fs::canonicalize(&dir.0).unwrap().join("s.jsonl.lock");
+    let ino = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&lock).unwrap());
+    until("the lock service watches the lock file", || {
+        watches_inode(std::process::id(), ino)
+    });
     let released_at = Instant::now();
     holder.release();
     let acquired_at = waiter
         .join()
         .unwrap()
         .expect("waiter gets the released lock");
+    let after = stats();
+    assert!(
+        after.event_wakeups > before.event_wakeups,
+        "the waiter was woken by an event: {before:?} -> {after:?}"
+    );
     println!(
         "hand-off after {:?} (includes the holder's pipe round trip)",
         acquired_at.duration_since(released_at)

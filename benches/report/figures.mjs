@@ -9,6 +9,9 @@ export const TARGETS = {
   nodeOverFloor: 1.3, // the Node cycle (acquire-site capture on) at most this many times the floor
   handoffP50Ms: 1,
   deadHolderMs: 50,
+  idleWaitersCpuPct: 1, // of one core, with 10,000 waiters doing nothing
+  scaleKillP50Ms: 1, // a holder's SIGKILL to its waiter's acquire, at every number of waiters
+  scaleKillP99Ms: 5,
 };
 
 const groupBy = (records, key) => {
@@ -85,6 +88,11 @@ export function figures(records) {
     for (const key of stormKeys) s[key] = sum(s.all, key);
     s.timedOut = s.all.some((r) => r.timedOut);
   }
+  // By implementation, then by number of waiters (one run each).
+  const waitersScale = {};
+  for (const r of records.filter((r) => r.bench === 'waiters-scale' && !r.error)) {
+    (waitersScale[r.impl] ??= {})[r.waiters] = r;
+  }
   const errors = records.filter((r) => r.error).map((r) => r.error);
   const result = {
     machine,
@@ -95,6 +103,7 @@ export function figures(records) {
     deadHolder,
     releaseAll,
     waiters,
+    waitersScale,
     storm,
     stackCapture,
     errors,
@@ -117,7 +126,16 @@ export function cycleRatio(cycle, impl, reference) {
 
 // Each target: what it asks, the measured value, PASS/MISS, and by how much when missed. The
 // cycle targets are judged in the primary directory; `tmpfs` is the same ratio on tmpfs.
-function targets({ cycle, cycleTmpfs, handoff, deadHolder, waiters, storm, stackCapture }) {
+function targets({
+  cycle,
+  cycleTmpfs,
+  handoff,
+  deadHolder,
+  waiters,
+  waitersScale,
+  storm,
+  stackCapture,
+}) {
   const list = [];
   // unit: 'ratio' | 'ms' | 'count'
   const add = (name, goal, unit, value, pass, shortfall) =>
@@ -207,6 +225,32 @@ function targets({ cycle, cycleTmpfs, handoff, deadHolder, waiters, storm, stack
     dead <= TARGETS.deadHolderMs,
     dead != null && `${(dead - TARGETS.deadHolderMs).toFixed(1)} ms over`,
   );
+
+  const scaleRuns = Object.values(waitersScale).flatMap((byN) => Object.values(byN));
+  const largest = scaleRuns.length ? Math.max(...scaleRuns.map((r) => r.waiters)) : null;
+  const idle = scaleRuns.filter((r) => r.waiters === largest).map((r) => r.idle_cpu_pct);
+  const idleWorst = idle.length ? Math.max(...idle) : null;
+  add(
+    `Idle waiters (${largest ?? 'n/a'}, Rust and Node)`,
+    `< ${TARGETS.idleWaitersCpuPct} % of one core over 10 idle seconds`,
+    'pct',
+    idleWorst,
+    idleWorst < TARGETS.idleWaitersCpuPct,
+    idleWorst != null && `${(idleWorst - TARGETS.idleWaitersCpuPct).toFixed(2)} points over`,
+  );
+  const worst = (key) =>
+    scaleRuns.length ? Math.max(...scaleRuns.map((r) => r[key] ?? Infinity)) : null;
+  const [p50Worst, p99Worst] = [worst('kill_p50_ms'), worst('kill_p99_ms')];
+  add(
+    'Holder SIGKILLed among N waiters (every N, Rust and Node)',
+    `p50 ≤ ${TARGETS.scaleKillP50Ms} ms and p99 ≤ ${TARGETS.scaleKillP99Ms} ms`,
+    'ms',
+    p50Worst,
+    p50Worst <= TARGETS.scaleKillP50Ms && p99Worst <= TARGETS.scaleKillP99Ms,
+    p50Worst != null &&
+      `worst p50 ${p50Worst.toFixed(2)} ms, worst p99 ${p99Worst.toFixed(2)} ms`,
+  );
+  list[list.length - 1].note = p99Worst != null ? `worst p99 ${p99Worst.toFixed(2)} ms` : undefined;
 
   const swlViolations =
     storm.swl || waiters.swl ? (storm.swl?.violations ?? 0) + (waiters.swl?.violations ?? 0) : null;

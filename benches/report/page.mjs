@@ -17,6 +17,7 @@ const name = (impl) => NAMES[impl] ?? impl;
 // Milliseconds with sensible precision: 0.142 ms, 12.3 ms, 2657 ms.
 const ms = (v) =>
   v == null ? 'n/a' : `${v < 10 ? v.toFixed(2) : v < 100 ? v.toFixed(1) : v.toFixed(0)} ms`;
+const pct = (v) => (v == null ? 'n/a' : `${v.toFixed(v < 1 ? 3 : 2)} %`);
 const us = (ns) => (ns == null ? 'n/a' : `${(ns / 1000).toFixed(1)} µs`);
 const times = (v) => (v == null ? 'n/a' : `${v.toFixed(v < 10 ? 2 : 1)}×`);
 const ratio = (a, b) => (a != null && b != null && b > 0 ? a / b : null);
@@ -52,8 +53,18 @@ ${table(
     ],
     ['run', `${m.date}, commit ${m.commit}`],
   ],
-)}${m.fs_journal === false ? NO_JOURNAL : ''}`;
+)}${m.fs_journal === false ? NO_JOURNAL : ''}${loaded(m, end) ? LOADED : ''}`;
 }
+
+// Whether the machine was busy with other work during the run (load average above its cores).
+const loaded = (m, end) =>
+  [m.loadavg_start?.[0], end.loadavg_end?.[0]].some((l) => l != null && l > (m.nproc ?? Infinity));
+
+const LOADED = `
+
+**The machine was loaded during this run** (a load average above its number of cores, from
+other work sharing it): every latency and CPU figure here is pessimistic, the tails (p99, max)
+most of all.`;
 
 const tmpfsDirectory = ({ tmpfs }) =>
   tmpfs?.bench_dir
@@ -74,7 +85,9 @@ tmpfs: \`TMPDIR=/dev/shm ./scripts/bench.sh\`.`;
 
 // A target's measured value in its unit.
 const measured = (t) =>
-  t.value == null ? 'n/a' : { ratio: times, ms, count: (n) => `${n} violations` }[t.unit](t.value);
+  t.value == null
+    ? 'n/a'
+    : { ratio: times, ms, pct, count: (n) => `${n} violations` }[t.unit](t.value);
 
 // A target's note, led by the same ratio on tmpfs for the cycle targets.
 const noteOf = (t) =>
@@ -181,7 +194,7 @@ ${table(['implementation', 'p50', 'p99', 'max', 'p50 ÷ session-write-lock'], ro
 function deadHolderSection({ deadHolder, machine }) {
   const swl = deadHolder.swl?.median_ms;
   const how = {
-    swl: 'the flock is gone with the process; re-inspected at least every 20 ms',
+    swl: "the flock is gone with the process; the kernel's close of its descriptor wakes the waiter (inotify)",
     ts: 'dead pid, seen at its next poll (backoff 50 ms, 100 ms, …)',
     'proper-lockfile':
       `lock directory's mtime older than its stale threshold (${deadHolder['proper-lockfile']?.all[0]?.stale_ms ?? 'n/a'} ms, ` +
@@ -259,6 +272,35 @@ runs, except the "worst" columns (the highest of all runs). Event loop delay:
 ${table(['implementation', 'served', 'timeouts', 'violations', 'wait p50', 'wait max (worst)', 'all served after', 'loop delay p99', 'loop delay max (worst)'], rows)}`;
 }
 
+function waitersScaleSection({ waitersScale, machine }) {
+  const { sizes = [], samples, idleS } = machine.plan?.waitersScale ?? {};
+  const cells = (r) =>
+    r ? [pct(r.idle_cpu_pct), `${ms(r.kill_p50_ms)} / ${ms(r.kill_p99_ms)} / ${ms(r.kill_max_ms)}`] : ['n/a', 'n/a'];
+  const rows = sizes.map((n) => [
+    n.toLocaleString('en-US'),
+    ...cells(waitersScale['swl-rust']?.[n]),
+    ...cells(waitersScale.swl?.[n]),
+  ]);
+  const unsettled = Object.values(waitersScale)
+    .flatMap((byN) => Object.values(byN))
+    .filter((r) => r.settled === false)
+    .map((r) => `${name(r.impl)} at ${r.waiters}`);
+  const l = machine.limits ?? {};
+  return `## Waiters at scale: idle cost and a dead holder among N waiters
+
+N waiters in one process on N locks, each in its own directory, all held by other (small)
+processes: \`benches/rust_waiters.rs\` (Rust) and \`benches/node/waiters-scale.mjs\` (Node).
+**Idle CPU**: user + system time of the waiting process (every thread) over ${idleS} s in which
+nothing happens, from the moment every waiter is settled (watched, its lock file kept open), as
+a percentage of one core. **Kill → acquire**: ${samples} of the N holders are SIGKILLed one at a
+time; time from just before \`kill()\` to the waiter holding the lock (Node: its promise
+resolved), p50 / p99 / max. Limits here: inotify \`max_user_watches\` ${l.inotify_max_user_watches ?? 'n/a'}
+(two watches per waited-on lock), hard \`RLIMIT_NOFILE\` ${l.nofile_hard ?? 'n/a'} (one descriptor per
+waited-on lock; both benchmarks raise the soft limit to it).${unsettled.length ? ` Not seen settled (window opened anyway): ${unsettled.join(', ')}.` : ''}
+
+${table(['waiters', 'Rust: idle CPU', 'Rust: kill → acquire p50 / p99 / max', 'Node: idle CPU', 'Node: kill → acquire p50 / p99 / max'], rows)}`;
+}
+
 function stormSection({ storm, machine }) {
   const { runs, workers, iterations } = machine.plan?.storm ?? {};
   const rows = ['swl', 'ts', 'proper-lockfile'].map((impl) => {
@@ -322,6 +364,8 @@ ${releaseAllSection(f)}
 ${waitersSection(f)}
 
 ${stormSection(f)}
+
+${waitersScaleSection(f)}
 
 ${METHOD}${errors}
 `;

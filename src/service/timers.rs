@@ -1,16 +1,17 @@
 //! A min-heap of deadlines. Timers are not cancelled; each one checks on firing whether what
-//! it was for still exists.
+//! it was for still exists (a path's check timer carries the sequence number it was armed
+//! with, so only the latest one counts).
 
+use crate::sys::Token;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
-use std::path::PathBuf;
 use std::time::Instant;
 
 pub enum Timer {
-    /// Re-inspect the lock path's queue.
-    Tick(PathBuf),
-    /// A waiter's timeout: (lock path, waiter id).
-    Deadline(PathBuf, u64),
+    /// Look at a waited-on path again: (its token, the arming's sequence number).
+    Check(Token, u64),
+    /// A waiter's timeout: (its path's token, waiter id).
+    Deadline(Token, u64),
     /// The earliest max-hold deadline of the held locks.
     Watchdog,
     Heartbeat,

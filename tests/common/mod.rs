@@ -275,3 +275,62 @@ pub fn wait_until_waiting(before: u64) {
         std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
+
+// Handshakes with the lock service of a process, read from /proc (Linux).
+
+/// Polls `ready` until it holds (failing the test after a generous bound).
+pub fn until(what: &str, mut ready: impl FnMut() -> bool) {
+    let started = std::time::Instant::now();
+    while !ready() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "timed out waiting until {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    // Let the look that follows a new watch finish before the test acts.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+}
+
+/// The `/proc/<pid>/fdinfo` texts of `pid`'s descriptors whose link reads `kind`.
+pub fn fdinfos(pid: u32, kind: &str) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy() == kind))
+        .filter_map(|e| {
+            std::fs::read_to_string(format!(
+                "/proc/{pid}/fdinfo/{}",
+                e.file_name().to_string_lossy()
+            ))
+            .ok()
+        })
+        .collect()
+}
+
+/// `pid`'s inotify instance watches the inode `ino`.
+pub fn watches_inode(pid: u32, ino: u64) -> bool {
+    let needle = format!(" ino:{ino:x} ");
+    fdinfos(pid, "anon_inode:inotify")
+        .iter()
+        .any(|info| info.contains(&needle))
+}
+
+/// `pid` holds a pidfd of `target`.
+pub fn watches_pid(pid: u32, target: u32) -> bool {
+    let needle = format!("Pid:\t{target}\n");
+    fdinfos(pid, "anon_inode:[pidfd]")
+        .iter()
+        .any(|info| info.contains(&needle))
+}
+
+/// `pid` has `path` open.
+pub fn has_open(pid: u32, path: &Path) -> bool {
+    std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|entries| {
+        entries
+            .flatten()
+            .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l == path))
+    })
+}

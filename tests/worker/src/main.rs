@@ -16,6 +16,13 @@
 //!   acquire again with timeout 0. Prints `held <pid> takeover_us=<n>` only if that second
 //!   acquire succeeded and the old handle's release was a no-op (`NotHeld`), else
 //!   `failed <why>` and exit 1. Then holds like `hold` (prints `released`).
+//! - `wait FILE TIMEOUT_MS STALE_MS`: acquire, printing `waiting` when the lock service took
+//!   the wait over (or `at-once`), then `acquired at_ns=<CLOCK_MONOTONIC ns> waits=W
+//!   event_wakeups=E timer_reinspections=T` (the process's counters) or `error <ERRNO> <message>`
+//!   (exit 2); holds like `hold` (prints `released`).
+//! - `no-fds FILE`: with all descriptor slots but one taken (a low RLIMIT_NOFILE), acquire:
+//!   prints `error <ERRNO> <message>`, waits for a stdin line, frees some descriptors and
+//!   acquires again: prints `acquired` (or `error …`, exit 2).
 //!
 //! - `exhaust DIR`: run with a low `RLIMIT_NOFILE`: take locks `DIR/<n>.jsonl` until one fails,
 //!   try twice more, then release-all. Prints `held <n>`, `error <ERRNO> <message>` per failure
@@ -27,7 +34,8 @@ mod pids;
 
 use pids::dead_pid;
 use session_write_lock::{
-    acquire, release_all, reset_instance_nonce, Error, Options, ReleaseOutcome,
+    acquire, begin_acquire, release_all, reset_instance_nonce, Acquisition, Error, Options,
+    ReleaseOutcome,
 };
 use std::fs::OpenOptions;
 use std::io::{BufRead, Read, Write};
@@ -50,6 +58,12 @@ fn main() {
         "victim" => victim(&file, Path::new(&args[3])),
         "restart" => restart(&file),
         "exhaust" => exhaust(&file),
+        "wait" => wait(
+            &file,
+            args[3].parse().expect("timeout ms"),
+            args[4].parse().expect("stale ms"),
+        ),
+        "no-fds" => no_fds(&file),
         other => panic!("unknown mode {other}"),
     }
 }
@@ -261,5 +275,93 @@ impl StaleLock {
 impl Drop for StaleLock {
     fn drop(&mut self) {
         std::fs::remove_file(&self.temp).expect("remove stale temp");
+    }
+}
+
+fn monotonic_ns() -> u128 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128
+}
+
+fn wait(file: &Path, timeout_ms: u64, stale_ms: u64) {
+    let options = Options {
+        timeout: Some(Duration::from_millis(timeout_ms)),
+        stale: Duration::from_millis(stale_ms),
+        allow_reentrant: false,
+        ..Options::default()
+    };
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let on_wait = move || {
+        move |result| {
+            let _ = tx.send(result);
+        }
+    };
+    let result = match begin_acquire(file, &options, on_wait) {
+        Acquisition::Ready(result) => {
+            say("at-once");
+            result
+        }
+        Acquisition::Waiting => {
+            say("waiting");
+            rx.recv().expect("the lock service answers")
+        }
+    };
+    let at = monotonic_ns();
+    match result {
+        Ok(guard) => {
+            let s = session_write_lock::stats::stats();
+            say(&format!(
+                "acquired at_ns={at} waits={} event_wakeups={} timer_reinspections={}",
+                s.waits, s.event_wakeups, s.timer_reinspections
+            ));
+            wait_for_stdin_line();
+            drop(guard);
+            say("released");
+        }
+        Err(e) => {
+            say(&format!("error {} {e}", e.code().unwrap_or("-")));
+            std::process::exit(2);
+        }
+    }
+}
+
+fn no_fds(file: &Path) {
+    let mut limit = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: reading, then lowering, our own soft limit (the hard one stays).
+    assert_eq!(
+        unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) },
+        0
+    );
+    limit.rlim_cur = 64;
+    assert_eq!(unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &limit) }, 0);
+    let mut fillers = Vec::new();
+    while let Ok(f) = std::fs::File::open("/dev/null") {
+        fillers.push(f);
+    }
+    // One slot free: enough for a lock file, not for the lock service as well.
+    fillers.pop();
+    match acquire(file, &Options::default()) {
+        Ok(_guard) => {
+            say("acquired without a free descriptor");
+            std::process::exit(1);
+        }
+        Err(e) => say(&format!("error {} {e}", e.code().unwrap_or("-"))),
+    }
+    wait_for_stdin_line();
+    fillers.truncate(fillers.len().saturating_sub(16));
+    match acquire(file, &Options::default()) {
+        Ok(_guard) => say("acquired"),
+        Err(e) => {
+            say(&format!("error {} {e}", e.code().unwrap_or("-")));
+            std::process::exit(2);
+        }
     }
 }

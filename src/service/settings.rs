@@ -1,0 +1,48 @@
+//! The service's settings, read once from the environment when it starts.
+
+use std::time::Duration;
+
+/// Held locks' mtime is refreshed (and their path checked) this often, unless
+/// `SESSION_WRITE_LOCK_HEARTBEAT_MS` says otherwise.
+const DEFAULT_HEARTBEAT: Duration = Duration::from_secs(10);
+/// First safety re-inspection of a waited-on path (against lost events), unless
+/// `SESSION_WRITE_LOCK_SAFETY_MS` says otherwise; the interval then grows sixteenfold up to
+/// [`SAFETY_CAP`] (or the setting, when that is longer): 1 s, 16 s, then every 60 s. One check
+/// soon after a waiter starts, then rarely: lost events are rare (a queue overflow is
+/// reported and makes every waiter look), and each check costs every idle waiter.
+const DEFAULT_SAFETY: Duration = Duration::from_secs(1);
+const SAFETY_CAP: Duration = Duration::from_secs(60);
+pub const SAFETY_GROWTH: u32 = 16;
+/// Polling, where a path has no event source: first interval and cap (doubling).
+pub const POLL_FIRST: Duration = Duration::from_millis(10);
+pub const POLL_CAP: Duration = Duration::from_millis(250);
+
+pub struct Settings {
+    pub heartbeat: Duration,
+    pub safety: Duration,
+    /// False with `SESSION_WRITE_LOCK_NO_INOTIFY=1`: waiters poll (to test that fallback).
+    pub file_events: bool,
+}
+
+fn millis(name: &str) -> Option<Duration> {
+    std::env::var(name)
+        .ok()
+        .and_then(|ms| ms.parse::<u64>().ok())
+        .filter(|&ms| ms > 0)
+        .map(Duration::from_millis)
+}
+
+impl Settings {
+    pub fn from_env() -> Settings {
+        Settings {
+            heartbeat: millis("SESSION_WRITE_LOCK_HEARTBEAT_MS").unwrap_or(DEFAULT_HEARTBEAT),
+            safety: millis("SESSION_WRITE_LOCK_SAFETY_MS").unwrap_or(DEFAULT_SAFETY),
+            file_events: std::env::var_os("SESSION_WRITE_LOCK_NO_INOTIFY")
+                .is_none_or(|v| v.is_empty() || v == "0"),
+        }
+    }
+
+    pub fn safety_cap(&self) -> Duration {
+        self.safety.max(SAFETY_CAP)
+    }
+}

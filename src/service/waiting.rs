@@ -1,0 +1,359 @@
+//! Waiting on behalf of callers, one FIFO queue per lock path. A path is looked at again only
+//! when something says its answer may have changed:
+//! - an event of its sources: its name in the directory (created, deleted, renamed), the last
+//!   close of the lock file judged busy (a holder dying or letting go, another process
+//!   dropping its flock), the end of a legacy holder's pid;
+//! - its one timer, armed for the earliest of: the instant an age rule flips the verdict, the
+//!   safety re-inspection against lost events (backing off), and polling with backoff where a
+//!   source is missing.
+//!
+//! The lock file judged busy is kept open and judged again by re-reading it, which opens and
+//! closes nothing: our own looks never raise the close events we wait for.
+
+use super::event_loop::Loop;
+use super::settings::{POLL_CAP, POLL_FIRST, SAFETY_GROWTH};
+use super::timers::Timer;
+use super::Waiter;
+use crate::acquire::CancelToken;
+use crate::attempt::{
+    attempt, describe_holder, rejudge, Attempt, FileObservation, Judge, TableView,
+};
+use crate::error::Error;
+use crate::fs::FileId;
+use crate::guard::LockGuard;
+use crate::identity::PidProbe;
+use crate::iso_time;
+use crate::sys::{Token, WatchError};
+use crate::verdict::Format;
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::time::{Duration, Instant, SystemTime};
+
+/// Looks in a row after adding sources (each new source warrants one more look, since what it
+/// reports may have happened just before it was added); bounded against a path that keeps
+/// changing hands.
+const MAX_LOOKS: usize = 4;
+
+pub(super) struct Queue {
+    lock_path: PathBuf,
+    waiters: VecDeque<(u64, Waiter)>,
+    /// The lock file last judged busy, still open.
+    kept: Option<Box<FileObservation>>,
+    entry_watched: bool,
+    file_watched: Option<FileId>,
+    pid_watched: Option<u32>,
+    /// A pid reported ended while `kill(pid, 0)` still finds it (a zombie not yet reaped).
+    pid_ended: Option<u32>,
+    /// Set while some source is missing: the path is polled, this often (backing off).
+    polling: Option<Duration>,
+    poll_at: Instant,
+    safety: Duration,
+    safety_at: Instant,
+    /// The one armed check timer: (when, sequence number).
+    armed: Option<(Instant, u64)>,
+    seq: u64,
+}
+
+/// The pid of a live legacy holder other than us: its end is worth an event.
+fn legacy_holder_pid(seen: &FileObservation, own_pid: u32) -> Option<u32> {
+    let alive = matches!(seen.pid_probe, Some(PidProbe::Alive { .. }));
+    let pid = seen.payload.pid.filter(|&pid| pid != own_pid)?;
+    (seen.verdict.format == Format::Legacy && alive).then_some(pid)
+}
+
+/// The monotonic instant of a wall-clock time (Unix ms), as seen now.
+fn instant_of(unix_ms: i64) -> Instant {
+    let ahead = unix_ms.saturating_sub(iso_time::unix_ms(SystemTime::now()));
+    Instant::now() + Duration::from_millis(u64::try_from(ahead).unwrap_or(0))
+}
+
+impl Loop {
+    pub(super) fn enqueue(&mut self, waiter: Waiter) {
+        let id = self.next_waiter_id;
+        self.next_waiter_id += 1;
+        let token = match self.by_path.get(&waiter.lock_path) {
+            Some(&token) => token,
+            None => {
+                let token = self.next_token;
+                self.next_token += 1;
+                let now = Instant::now();
+                self.by_path.insert(waiter.lock_path.clone(), token);
+                self.queues.insert(
+                    token,
+                    Queue {
+                        lock_path: waiter.lock_path.clone(),
+                        waiters: VecDeque::new(),
+                        kept: None,
+                        entry_watched: false,
+                        file_watched: None,
+                        pid_watched: None,
+                        pid_ended: None,
+                        polling: None,
+                        poll_at: now,
+                        safety: self.settings.safety,
+                        safety_at: now + self.settings.safety,
+                        armed: None,
+                        seq: 0,
+                    },
+                );
+                token
+            }
+        };
+        if let Some(deadline) = waiter.deadline {
+            self.timers.push(deadline, Timer::Deadline(token, id));
+        }
+        let Some(queue) = self.queues.get_mut(&token) else {
+            return;
+        };
+        let first = queue.waiters.is_empty();
+        queue.waiters.push_back((id, waiter));
+        if first {
+            // The holder may have let go since the caller's try: look, then watch.
+            self.settle(token);
+        }
+    }
+
+    /// The pidfds of these tokens fired: their holders ended (or became zombies).
+    pub(super) fn pids_ended(&mut self, tokens: &[Token]) {
+        for token in tokens {
+            if let Some(queue) = self.queues.get_mut(token) {
+                queue.pid_ended = queue.pid_watched.take();
+            }
+        }
+    }
+
+    /// Looks at a path, serves its waiters while the lock can be had, watches what can change
+    /// the answer (looking once more after adding a source), and arms its timer.
+    pub(super) fn settle(&mut self, token: Token) {
+        for _ in 0..MAX_LOOKS {
+            if !self.look(token) {
+                return; // no waiters left
+            }
+            if !self.watch_sources(token) {
+                break;
+            }
+        }
+        self.arm(token);
+    }
+
+    /// Judges the kept file again (cheap, no open or close) or, when there is none or it is
+    /// no longer busy, tries for the head waiters. False once the queue is gone.
+    fn look(&mut self, token: Token) -> bool {
+        let Some(queue) = self.queues.get_mut(&token) else {
+            return false;
+        };
+        let (Some(kept), Some((_, head))) = (queue.kept.take(), queue.waiters.front_mut()) else {
+            return self.serve(token);
+        };
+        let ours = TableView::of(&self.rt.table(), &queue.lock_path);
+        let judge = Judge::acquire(&head.options);
+        let judged = rejudge(&self.rt.identity, &ours, &queue.lock_path, kept, &judge);
+        match judged {
+            // Still busy (a stale-but-kept verdict is the head's error: the full try says it).
+            Ok(Some(seen)) if !seen.reclaimable_now() && !seen.verdict.report_only => {
+                seen.let_go();
+                *head.holder = describe_holder(&seen, &self.rt.identity, &ours);
+                queue.kept = Some(Box::new(seen));
+                true
+            }
+            // Gone, replaced, reclaimable or unreadable: a full try says what now (with the
+            // file closed first, so that its flock is not in the try's way).
+            other => {
+                drop(other);
+                self.serve(token)
+            }
+        }
+    }
+
+    /// Tries for the waiters in arrival order until one finds the lock busy.
+    fn serve(&mut self, token: Token) -> bool {
+        loop {
+            let Some(queue) = self.queues.get_mut(&token) else {
+                return false;
+            };
+            let Some((_, head)) = queue.waiters.front_mut() else {
+                break;
+            };
+            if head.cancel.as_ref().is_some_and(CancelToken::is_cancelled) {
+                let lock_path = queue.lock_path.clone();
+                self.finish_head(token, Err(Error::Cancelled { lock_path }));
+                continue;
+            }
+            match attempt(self.rt, &queue.lock_path, &head.options, true) {
+                Ok(Attempt::Busy { holder, seen }) => {
+                    head.holder = holder;
+                    queue.kept = seen;
+                    return true;
+                }
+                Ok(Attempt::Acquired(guard)) => self.finish_head(token, Ok(guard)),
+                Err(e) => self.finish_head(token, Err(e)),
+            }
+        }
+        self.drop_queue(token);
+        false
+    }
+
+    /// Adds the sources the path lacks. True when one was added (look once more), and puts the
+    /// path on polling while one is missing.
+    fn watch_sources(&mut self, token: Token) -> bool {
+        let Some(queue) = self.queues.get_mut(&token) else {
+            return false;
+        };
+        let mut added = false;
+        let mut exhausted = None;
+        let mut note = |result: Result<(), WatchError>| match result {
+            Ok(()) => {
+                added = true;
+                true
+            }
+            Err(WatchError::Exhausted(e)) => {
+                exhausted = Some(e);
+                false
+            }
+            Err(_) => false,
+        };
+        if !queue.entry_watched {
+            if let (Some(dir), Some(name)) = (queue.lock_path.parent(), queue.lock_path.file_name())
+            {
+                queue.entry_watched = note(self.poller.watch_entry(token, dir, name));
+            }
+        }
+        let kept = queue.kept.as_deref();
+        let file_missing = kept.is_some_and(|k| queue.file_watched != Some(k.id));
+        if let Some(kept) = kept.filter(|_| file_missing) {
+            if note(self.poller.watch_file(token, &kept.file)) {
+                queue.file_watched = Some(kept.id);
+            }
+        }
+        let pid = kept.and_then(|k| legacy_holder_pid(k, self.rt.identity.pid));
+        if let Some(pid) =
+            pid.filter(|&p| queue.pid_watched != Some(p) && queue.pid_ended != Some(p))
+        {
+            if note(self.poller.watch_pid(token, pid)) {
+                queue.pid_watched = Some(pid);
+            }
+        }
+        let missing = !queue.entry_watched
+            || kept.is_some_and(|k| queue.file_watched != Some(k.id))
+            || pid.is_some_and(|p| queue.pid_watched != Some(p));
+        queue.polling = match (missing, queue.polling) {
+            (false, _) => None,
+            (true, Some(interval)) => Some(interval),
+            (true, None) => {
+                queue.poll_at = Instant::now() + POLL_FIRST;
+                Some(POLL_FIRST)
+            }
+        };
+        if let Some(e) = exhausted.filter(|_| !self.exhaustion_logged) {
+            self.exhaustion_logged = true;
+            crate::log::emit(&format!(
+                "[session-write-lock] event sources exhausted ({e}); the paths concerned are polled (every 10 to 250 ms)"
+            ));
+        }
+        added
+    }
+
+    /// Arms the path's one timer for the earliest of its time rules, safety check and poll.
+    fn arm(&mut self, token: Token) {
+        let Some(queue) = self.queues.get_mut(&token) else {
+            return;
+        };
+        let flip = queue
+            .kept
+            .as_ref()
+            .and_then(|k| k.verdict.recheck_at_ms)
+            .map(instant_of);
+        let poll = queue.polling.map(|_| queue.poll_at);
+        let at = [Some(queue.safety_at), flip, poll]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(queue.safety_at);
+        if queue.armed.is_some_and(|(armed, _)| armed == at) {
+            return;
+        }
+        queue.seq += 1;
+        queue.armed = Some((at, queue.seq));
+        self.timers.push(at, Timer::Check(token, queue.seq));
+    }
+
+    /// The path's timer fired: back off what was due, look again.
+    pub(super) fn timed_check(&mut self, token: Token, seq: u64) {
+        let cap = self.settings.safety_cap();
+        let Some(queue) = self.queues.get_mut(&token) else {
+            return;
+        };
+        if queue.armed.map(|(_, s)| s) != Some(seq) {
+            return; // superseded
+        }
+        queue.armed = None;
+        let now = Instant::now();
+        if queue.safety_at <= now {
+            queue.safety = (queue.safety * SAFETY_GROWTH).min(cap);
+            queue.safety_at = now + queue.safety;
+        }
+        if let Some(interval) = queue.polling.filter(|_| queue.poll_at <= now) {
+            let next = (interval * 2).min(POLL_CAP);
+            queue.polling = Some(next);
+            queue.poll_at = now + next;
+        }
+        crate::stats::count_timer_reinspection();
+        self.settle(token);
+    }
+
+    /// A waiter's deadline: one last look, then the busy error.
+    pub(super) fn expire(&mut self, token: Token, id: u64) {
+        let waiting = |q: &Queue| q.waiters.iter().any(|(i, _)| *i == id);
+        if !self.queues.get(&token).is_some_and(waiting) {
+            return;
+        }
+        self.settle(token);
+        let Some(queue) = self.queues.get_mut(&token) else {
+            return;
+        };
+        let Some(pos) = queue.waiters.iter().position(|(i, _)| *i == id) else {
+            return;
+        };
+        let Some((_, waiter)) = queue.waiters.remove(pos) else {
+            return;
+        };
+        let error = Error::Busy {
+            lock_path: queue.lock_path.clone(),
+            holder: waiter.holder.clone(),
+            timeout: waiter.options.timeout,
+        };
+        self.finish(waiter, Err(error));
+        if pos == 0 {
+            self.settle(token); // the next waiter may have other options, or none is left
+        }
+    }
+
+    fn finish_head(&mut self, token: Token, result: Result<LockGuard, Error>) {
+        let head = self
+            .queues
+            .get_mut(&token)
+            .and_then(|q| q.waiters.pop_front());
+        if let Some((_, waiter)) = head {
+            self.finish(waiter, result);
+        }
+    }
+
+    fn finish(&mut self, waiter: Waiter, result: Result<LockGuard, Error>) {
+        self.rt.table().remove_waiter(&waiter.lock_path);
+        let callback = waiter.callback;
+        // A panicking callback must not stop the service for everyone else.
+        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || callback(result))).is_err()
+        {
+            crate::log::emit(
+                "[session-write-lock] a lock callback panicked; the lock service carries on",
+            );
+        }
+    }
+
+    fn drop_queue(&mut self, token: Token) {
+        if let Some(queue) = self.queues.remove(&token) {
+            self.by_path.remove(&queue.lock_path);
+        }
+        self.poller.forget(token);
+    }
+}

@@ -1,0 +1,344 @@
+//! How waiters are woken (see `docs/PROTOCOL.md`, "Waiting"): by the events that change the
+//! answer, not by a timer. Each waiter runs in its own worker process, whose counters then say
+//! how it got the lock; the safety re-inspection is set to 60 s there, so only an event (or
+//! the one timer armed for an age rule) can explain a prompt acquire. Latencies are printed,
+//! never asserted beyond a generous bound.
+
+mod common;
+
+use common::{
+    dead_pid, fdinfos, has_open, until, watches_inode, watches_pid, worker, Holder, TempDir,
+};
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+const NO_SAFETY_TICK: (&str, &str) = ("SESSION_WRITE_LOCK_SAFETY_MS", "60000");
+const GENEROUS: Duration = Duration::from_secs(5);
+
+fn monotonic_ns() -> u128 {
+    let mut now = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: a valid timespec to fill.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
+    now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128
+}
+
+fn lock_path(dir: &TempDir) -> PathBuf {
+    std::fs::canonicalize(&dir.0).unwrap().join("s.jsonl.lock")
+}
+
+/// What a `wait` worker reported once it held the lock.
+#[derive(Debug)]
+struct Acquired {
+    at_ns: u128,
+    event_wakeups: u64,
+    timer_reinspections: u64,
+}
+
+/// A worker process waiting for a lock (`swl-test-worker wait`).
+struct Waiting {
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl Waiting {
+    fn start(file: &Path, stale_ms: u64, env: &[(&str, &str)]) -> Waiting {
+        let mut child = worker()
+            .arg("wait")
+            .arg(file)
+            .arg("10000")
+            .arg(stale_ms.to_string())
+            .envs(env.iter().copied())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stdin = child.stdin.take().unwrap();
+        let mut stdout = BufReader::new(child.stdout.take().unwrap());
+        let mut line = String::new();
+        stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "waiting", "the worker must have to wait");
+        Waiting {
+            child,
+            stdin,
+            stdout,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    fn acquired(&mut self) -> Acquired {
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        let field = |name: &str| -> u128 {
+            line.split_whitespace()
+                .find_map(|f| f.strip_prefix(name)?.strip_prefix('='))
+                .unwrap_or_else(|| panic!("no {name} in the worker's answer: {line:?}"))
+                .parse()
+                .unwrap()
+        };
+        assert!(line.starts_with("acquired "), "{line:?}");
+        Acquired {
+            at_ns: field("at_ns"),
+            event_wakeups: field("event_wakeups") as u64,
+            timer_reinspections: field("timer_reinspections") as u64,
+        }
+    }
+
+    fn finish(mut self) {
+        self.stdin.write_all(b"release\n").unwrap();
+        let mut line = String::new();
+        self.stdout.read_line(&mut line).unwrap();
+        assert_eq!(line.trim(), "released");
+        self.child.wait().unwrap();
+    }
+}
+
+fn report(what: &str, from_ns: u128, got: &Acquired) {
+    println!(
+        "{what}: acquired {:.3} ms later (event wake-ups {}, timed re-inspections {})",
+        (got.at_ns.saturating_sub(from_ns)) as f64 / 1e6,
+        got.event_wakeups,
+        got.timer_reinspections
+    );
+    assert!(
+        got.at_ns.saturating_sub(from_ns) < GENEROUS.as_nanos(),
+        "{what}: took longer than {GENEROUS:?}"
+    );
+}
+
+/// A legacy (TypeScript) lock file of `pid`, created `age` ago.
+fn write_legacy(lock: &Path, pid: u32, age: Duration) {
+    let created = session_write_lock::iso_time::format(SystemTime::now() - age);
+    std::fs::write(lock, format!(r#"{{"pid":{pid},"createdAt":"{created}"}}"#)).unwrap();
+}
+
+#[test]
+fn a_sigkilled_flock_holder_wakes_the_waiter_by_an_event() {
+    let dir = TempDir::new("ev-flock");
+    let file = dir.join("s.jsonl");
+    let holder = Holder::start(&[], &file);
+    let mut waiter = Waiting::start(&file, 1_800_000, &[NO_SAFETY_TICK]);
+    let ino = std::fs::metadata(lock_path(&dir)).unwrap().ino();
+    until("the waiter watches the lock file", || {
+        watches_inode(waiter.pid(), ino)
+    });
+    let killed = monotonic_ns();
+    holder.kill();
+    let got = waiter.acquired();
+    report("SIGKILLed flock holder", killed, &got);
+    assert!(got.event_wakeups >= 1, "woken by an event: {got:?}");
+    assert_eq!(got.timer_reinspections, 0, "not by a timer: {got:?}");
+    waiter.finish();
+}
+
+#[test]
+fn a_legacy_holders_end_wakes_the_waiter_by_an_event() {
+    let dir = TempDir::new("ev-legacy");
+    let file = dir.join("s.jsonl");
+    let lock = lock_path(&dir);
+    let mut holder = Command::new("sleep").arg("60").spawn().unwrap();
+    write_legacy(&lock, holder.id(), Duration::ZERO);
+    let mut waiter = Waiting::start(&file, 1_800_000, &[NO_SAFETY_TICK]);
+    until("the waiter watches the holder's pid", || {
+        watches_pid(waiter.pid(), holder.id())
+    });
+    let killed = monotonic_ns();
+    holder.kill().unwrap();
+    let got = waiter.acquired();
+    holder.wait().unwrap();
+    report("SIGKILLed legacy holder (pidfd)", killed, &got);
+    assert!(got.event_wakeups >= 1, "woken by an event: {got:?}");
+    assert_eq!(got.timer_reinspections, 0, "not by a timer: {got:?}");
+    waiter.finish();
+}
+
+/// A stale lock file whose flock someone else holds for a while (another reclaimer, a child
+/// that inherited an inspecting descriptor) is tried again when that flock is let go.
+#[test]
+fn a_stale_file_is_reclaimed_when_another_process_lets_go_of_its_flock() {
+    let dir = TempDir::new("ev-flocked");
+    let file = dir.join("s.jsonl");
+    let lock = lock_path(&dir);
+    write_legacy(&lock, dead_pid(), Duration::ZERO);
+    let other = std::fs::File::open(&lock).unwrap();
+    // SAFETY: flock on a descriptor we own.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&other), libc::LOCK_EX) },
+        0
+    );
+    let mut waiter = Waiting::start(&file, 1_800_000, &[NO_SAFETY_TICK]);
+    let ino = std::fs::metadata(&lock).unwrap().ino();
+    until("the waiter watches the lock file", || {
+        watches_inode(waiter.pid(), ino)
+    });
+    let closed = monotonic_ns();
+    drop(other);
+    let got = waiter.acquired();
+    report("flock of a stale file let go", closed, &got);
+    assert!(got.event_wakeups >= 1, "woken by an event: {got:?}");
+    assert_eq!(got.timer_reinspections, 0, "not by a timer: {got:?}");
+    waiter.finish();
+}
+
+/// Waiting costs nothing while nothing happens: a second of waiting on a live holder, then its
+/// release, takes a handful of wake-ups (no re-inspection loop, no self-inflicted events).
+#[test]
+fn waiting_on_a_live_holder_costs_no_wakeups_until_it_lets_go() {
+    let dir = TempDir::new("ev-idle");
+    let file = dir.join("s.jsonl");
+    let holder = Holder::start(&[], &file);
+    let mut waiter = Waiting::start(&file, 1_800_000, &[NO_SAFETY_TICK]);
+    let ino = std::fs::metadata(lock_path(&dir)).unwrap().ino();
+    until("the waiter watches the lock file", || {
+        watches_inode(waiter.pid(), ino)
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let released = monotonic_ns();
+    holder.release();
+    let got = waiter.acquired();
+    report("hand-off after 1 s of waiting", released, &got);
+    assert!(
+        (1..=4).contains(&got.event_wakeups),
+        "a release is one or two events, idle waiting none: {got:?}"
+    );
+    assert_eq!(got.timer_reinspections, 0, "{got:?}");
+    waiter.finish();
+}
+
+/// An age rule flips at a known instant: one timer, armed for it, and no look before. Here a
+/// malformed legacy file (no pid: a writer may still be filling it) becomes removable once its
+/// mtime is past the grace, min(5 s, staleMs) for a short acquire timeout.
+#[test]
+fn an_age_rule_is_waited_for_by_one_timer_at_its_instant() {
+    let dir = TempDir::new("ev-age");
+    let file = dir.join("s.jsonl");
+    let lock = lock_path(&dir);
+    let created = session_write_lock::iso_time::format(SystemTime::now());
+    std::fs::write(&lock, format!(r#"{{"createdAt":"{created}"}}"#)).unwrap();
+    // Stale after 3 s (so the grace is 3 s); written 2.6 s ago: removable in 0.4 s.
+    let written = SystemTime::now() - Duration::from_millis(2_600);
+    let f = std::fs::File::options().write(true).open(&lock).unwrap();
+    f.set_modified(written).unwrap();
+    drop(f);
+    let started = monotonic_ns();
+    let mut waiter = Waiting::start(&file, 3_000, &[NO_SAFETY_TICK]);
+    let got = waiter.acquired();
+    report("malformed legacy lock past its grace", started, &got);
+    assert!(
+        (1..=2).contains(&got.timer_reinspections),
+        "one timer at the flip: {got:?}"
+    );
+    waiter.finish();
+}
+
+#[test]
+fn without_inotify_waiters_poll_and_still_acquire() {
+    let dir = TempDir::new("ev-noinotify");
+    let file = dir.join("s.jsonl");
+    let lock = lock_path(&dir);
+    let holder = Holder::start(&[], &file);
+    let env = [NO_SAFETY_TICK, ("SESSION_WRITE_LOCK_NO_INOTIFY", "1")];
+    let mut waiter = Waiting::start(&file, 1_800_000, &env);
+    until("the waiter keeps the lock file open", || {
+        has_open(waiter.pid(), &lock)
+    });
+    assert!(
+        fdinfos(waiter.pid(), "anon_inode:inotify").is_empty(),
+        "inotify is switched off"
+    );
+    let killed = monotonic_ns();
+    holder.kill();
+    let got = waiter.acquired();
+    report("SIGKILLed holder, polling", killed, &got);
+    assert_eq!(got.event_wakeups, 0, "{got:?}");
+    assert!(got.timer_reinspections >= 1, "found by polling: {got:?}");
+    waiter.finish();
+}
+
+/// Waiters of one process on one path get it in the order they asked.
+#[test]
+fn waiters_on_one_path_are_served_in_arrival_order() {
+    use session_write_lock::{begin_acquire, Acquisition, Options};
+    let dir = TempDir::new("ev-fifo");
+    let file = dir.join("s.jsonl");
+    let holder = Holder::start(&[], &file);
+    let served = Arc::new(Mutex::new(Vec::new()));
+    let options = Options {
+        timeout: Some(Duration::from_secs(10)),
+        allow_reentrant: false,
+        ..Options::default()
+    };
+    for i in 0..8 {
+        let served = Arc::clone(&served);
+        let on_wait = move || {
+            move |result: Result<session_write_lock::LockGuard, session_write_lock::Error>| {
+                // The guard is dropped at once: the next waiter's turn.
+                served.lock().unwrap().push((i, result.is_ok()));
+            }
+        };
+        let acquisition = begin_acquire(&file, &options, on_wait);
+        assert!(
+            matches!(acquisition, Acquisition::Waiting),
+            "waiter {i} waits"
+        );
+    }
+    holder.release();
+    until("every waiter was served", || {
+        served.lock().unwrap().len() == 8
+    });
+    let served = served.lock().unwrap().clone();
+    assert_eq!(served, (0..8).map(|i| (i, true)).collect::<Vec<_>>());
+}
+
+/// A lock service that cannot start (no descriptor left) is a clear error naming the lock
+/// path, and no lock file is left; once descriptors are free again, acquiring works.
+#[test]
+fn a_service_that_cannot_start_is_an_error_and_leaves_no_file() {
+    let dir = TempDir::new("ev-nofds");
+    let file = dir.join("s.jsonl");
+    let mut child = worker()
+        .arg("no-fds")
+        .arg(&file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    stdout.read_line(&mut line).unwrap();
+    let lock = lock_path(&dir);
+    assert!(
+        line.starts_with("error EMFILE ") && line.contains(&lock.display().to_string()),
+        "a clear error with the path: {line:?}"
+    );
+    let left: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "nothing left behind: {left:?}");
+    stdin.write_all(b"go\n").unwrap();
+    line.clear();
+    stdout.read_line(&mut line).unwrap();
+    assert_eq!(
+        line.trim(),
+        "acquired",
+        "with descriptors back, acquiring works"
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
