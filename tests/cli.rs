@@ -357,3 +357,36 @@ fn status_of_a_path_that_does_not_exist_is_an_error() {
     assert!(text(&out).contains("alive"), "{}", text(&out));
     holder.release();
 }
+
+/// A reader that closes the pipe early (`session-lock status … | head -0`) ends the CLI the
+/// way it ends other Unix tools, by SIGPIPE, never by a panic on EPIPE.
+#[test]
+fn a_closed_stdout_ends_status_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = TempDir::new("cli-epipe");
+    // Enough lines that the output cannot fit in what was written before the pipe closed.
+    let files: Vec<String> = (0..2000)
+        .map(|i| {
+            let file = dir.join(&format!("s{i}.jsonl"));
+            std::fs::write(&file, "").unwrap();
+            s(&file).to_string()
+        })
+        .collect();
+    let mut fds = [0; 2];
+    // SAFETY: a fresh pipe; both ends are owned below.
+    assert_eq!(unsafe { libc::pipe(fds.as_mut_ptr()) }, 0);
+    // SAFETY: closing the read end at once: every write to the other end fails with EPIPE.
+    unsafe { libc::close(fds[0]) };
+    // SAFETY: the write end becomes the child's stdout and is closed here by the Stdio.
+    let stdout = unsafe { <Stdio as std::os::fd::FromRawFd>::from_raw_fd(fds[1]) };
+    let out = Command::new(env!("CARGO_BIN_EXE_session-lock"))
+        .arg("status")
+        .args(&files)
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{stderr}");
+}

@@ -80,6 +80,11 @@ const USAGE_ERROR: u8 = 2;
 const IO_ERROR: u8 = 3;
 
 fn main() -> ExitCode {
+    // Like other Unix tools (and flock(1)), end quietly when a reader closes our stdout
+    // (`session-lock status … | head -1`): Rust ignores SIGPIPE, and its println! would then
+    // panic on EPIPE. A command that `run` starts gets the default disposition either way.
+    // SAFETY: restoring a signal's default action before any thread exists.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("status") => status(&args[1..]),

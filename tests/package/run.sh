@@ -21,7 +21,7 @@ ok() { passed=$((passed + 1)); echo "ok - $*"; }
 fail() { echo "FAIL: $*" >&2; swl_record package "$passed" 1 0; exit 1; }
 
 platform=linux-x64-gnu
-if [ "$(uname -s)-$(uname -m)" != Linux-x86_64 ] || ldd --version 2>&1 | grep -qi musl; then
+if [ "$(uname -s)-$(uname -m)" != Linux-x86_64 ] || [[ "$(ldd --version 2>&1)" == *musl* ]]; then
   swl_skip "the npm install test" "it publishes the linux-x64-gnu package, and this is $(uname -s) $(uname -m)"
   exit 0
 fi
@@ -33,10 +33,13 @@ size=$(stat -c %s "$node_file")
 echo "$node_file: $size bytes"
 [ "$size" -le $((1536 * 1024)) ] || fail "the release addon is $size bytes, more than 1.5 MiB"
 ok "release addon is at most 1.5 MiB ($size bytes)"
-if nm -D --defined-only "$node_file" | grep -q ' swl_'; then
-  fail "the Node addon exports C ABI symbols: $(nm -D --defined-only "$node_file" | grep ' swl_' | head -3)"
+# The symbols are read once, not piped into `grep -q`: under pipefail grep's early exit kills nm
+# with SIGPIPE, which turns a match into a failed pipeline.
+symbols="$(nm -D --defined-only "$node_file")"
+if grep -q ' swl_' <<<"$symbols"; then
+  fail "the Node addon exports C ABI symbols: $(grep ' swl_' <<<"$symbols" | head -3)"
 fi
-nm -D --defined-only "$node_file" | grep -q ' napi_register_module_v1$' || fail "no napi_register_module_v1 in $node_file"
+grep -q ' napi_register_module_v1$' <<<"$symbols" || fail "no napi_register_module_v1 in $node_file"
 ok "the addon exports napi_register_module_v1 and no swl_* symbol"
 
 echo "== package contents and typings"
@@ -177,7 +180,7 @@ for kind in module commonjs; do
     fail "the project did not get exactly the two packages, both from $registry"
   [ -f "$project/node_modules/session-write-lock-$platform/session-write-lock.$platform.node" ] ||
     fail "npm did not install session-write-lock-$platform"
-  if find "$project/node_modules/session-write-lock" -name '*.node' | grep -q .; then
+  if [ -n "$(find "$project/node_modules/session-write-lock" -name '*.node')" ]; then
     fail "the main package contains a .node file"
   fi
   cp tests/package/check.ts "$project/"
