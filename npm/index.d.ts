@@ -315,7 +315,10 @@ export function isSessionWriteLockBusyWithActiveRun(error: unknown): error is Se
 
 /** Test hook of the gateway's module: removes the package's process listeners. */
 export function drainSessionWriteLockStateForTest(): Promise<void>;
-/** Test hook: releases every hold and removes the package's process listeners. */
+/**
+ * Test hook: releases every hold, removes the package's process listeners and restores the
+ * real start-time reading (see `testing.setProcessStartTimeResolverForTest`).
+ */
 export function resetSessionWriteLockStateForTest(): void;
 
 /** The gateway's test hooks, backed by the native engine. */
@@ -334,6 +337,14 @@ export interface SessionWriteLockTesting {
   /** The watchdog as if the clock read `nowMs`; resolves to how many holds it ended. */
   runLockWatchdogCheck(nowMs?: number): Promise<number>;
   resolveRemainingAcquireTimeoutMs(timeoutMs: number, startedAtMs: number, nowMs: number): number;
+  /**
+   * Replaces how a process's start time is read (our pid and others) for the `recycled-pid`
+   * and `orphan-self-pid` rules; `null` restores the real reading, and so does
+   * `resetSessionWriteLockStateForTest` (drain does not). A throw or an answer that is not a
+   * non-negative integer means "unknown". It is called on the JS thread when a call starts,
+   * for our pid and the pid in each lock file that call looks at (docs/PROTOCOL.md, "Test hooks").
+   */
+  setProcessStartTimeResolverForTest(resolver: ((pid: number) => number | bigint | null | undefined) | null): void;
 }
 
 export const testing: SessionWriteLockTesting;

@@ -4,6 +4,8 @@
 // (promises, handles that support `await using`, its error classes and guards, AbortSignal,
 // settings, test hooks), records where each hold was taken, and wires up process cleanup.
 
+const fs = require("node:fs");
+const path = require("node:path");
 const native = require("./native.js");
 const {
   registerProcessCleanup,
@@ -202,8 +204,63 @@ function abortableWait(waiting, signal, cancel) {
   });
 }
 
+/** The test hook's resolver (`setProcessStartTimeResolverForTest`), or null. */
+let startTimeResolver = null;
+
+/** The resolver's answer for one pid: a whole number, or null ("unknown") for anything else. */
+function resolveStartTime(pid) {
+  let value;
+  try {
+    value = startTimeResolver(pid);
+  } catch {
+    return null;
+  }
+  if (typeof value === "bigint") value = Number(value);
+  return Number.isSafeInteger(value) && value >= 0 ? value : null;
+}
+
+function payloadPid(text) {
+  try {
+    return JSON.parse(text)?.pid;
+  } catch {
+    return undefined;
+  }
+}
+
+/** The pid a lock file names, if it can be read (`pinStartTimes` checks it). */
+function lockFilePid(lockPath) {
+  try {
+    return payloadPid(fs.readFileSync(lockPath, "utf8"));
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * With a resolver set, asks it here, on the JS thread, for our pid and the given ones, and
+ * hands the answers to the native code (which never calls JavaScript back).
+ */
+function pinStartTimes(otherPids) {
+  if (!startTimeResolver) return;
+  const pids = new Set([process.pid]);
+  for (const pid of otherPids) if (Number.isSafeInteger(pid) && pid > 0) pids.add(pid);
+  native.setStartTimePins([...pids].map((pid) => ({ pid, starttime: resolveStartTime(pid) ?? undefined })));
+}
+
+function setProcessStartTimeResolverForTest(resolver) {
+  if (resolver !== null && resolver !== undefined && typeof resolver !== "function") {
+    throw new TypeError("invalid resolver: must be a function or null");
+  }
+  startTimeResolver = resolver ?? null;
+  if (startTimeResolver) pinStartTimes([]);
+  else native.setStartTimePins(null);
+}
+
 async function acquireSessionWriteLock(params) {
   const site = captureAcquireSite();
+  if (startTimeResolver && isObject(params) && typeof params.sessionFile === "string") {
+    pinStartTimes([lockFilePid(path.resolve(`${params.sessionFile}.lock`))]);
+  }
   const signal = isObject(params) ? params.signal : undefined;
   if (signal?.aborted) throw abortError(signal);
   registerProcessCleanup(native.releaseEveryHoldSync);
@@ -294,6 +351,7 @@ async function cleanStaleLockFiles(params) {
   const cleaned = [];
   for (const lockPath of await native.listLockFiles(sessionsDir)) {
     await nextTurn(); // a large directory never holds up the event loop
+    pinStartTimes([lockFilePid(lockPath)]);
     const base = { lockPath, staleMs, nowMs };
     let seen;
     if (!readArgs) {
@@ -331,6 +389,7 @@ async function drainSessionWriteLockStateForTest() {
 function resetSessionWriteLockStateForTest() {
   releaseAllSessionWriteLocksSync();
   unregisterProcessCleanup();
+  setProcessStartTimeResolverForTest(null);
 }
 
 const testing = Object.freeze({
@@ -339,6 +398,7 @@ const testing = Object.freeze({
   /** The pure verdict on a payload (the pid is probed now). */
   inspectLockPayloadForTest(payload, staleMs, nowMs, { respectMaxHold = false } = {}) {
     const text = typeof payload === "string" ? payload : JSON.stringify(payload ?? null);
+    if (startTimeResolver) pinStartTimes([payloadPid(text)]);
     const seen = native.inspectLockPayload({ payload: text, staleMs, nowMs, respectMaxHold });
     const { pid, pidAlive, createdAt, ageMs, stale, staleReasons } = seen;
     return { pid, pidAlive, createdAt, ageMs, stale, staleReasons };
@@ -350,6 +410,12 @@ const testing = Object.freeze({
     if (timeoutMs === Infinity) return Infinity;
     return Math.max(0, timeoutMs - Math.max(0, nowMs - startedAtMs));
   },
+  /**
+   * Replaces how start times are read (our pid and others; `null` restores the real reading).
+   * A throw or a non-integer answer means "unknown". The resolver is asked on the JS thread
+   * for our pid and the pids named by the lock files a call looks at, when the call starts.
+   */
+  setProcessStartTimeResolverForTest: (resolver) => setProcessStartTimeResolverForTest(resolver),
 });
 
 module.exports = {

@@ -188,7 +188,7 @@ fn judge_file(
             owner_is_gateway,
         },
         &Observer {
-            identity,
+            identity: &identity.for_verdict(),
             nonce: &ours.nonce,
             now_ms: iso_time::unix_ms(judge.now),
             stale: judge.stale,

@@ -1,8 +1,40 @@
 //! Who we are (for the payload and the verdict) and what the kernel says about another pid.
 //! Everything here is read from `/proc` and `libc`; the decisions live in `verdict`.
 
+use std::borrow::Cow;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, PoisonError, RwLock};
+
+/// A test hook (docs/PROTOCOL.md, "Test hooks"): answers a pid's start time in place of
+/// `/proc`, for our own pid and others, wherever a verdict compares start times. `None` is
+/// "unknown". Payloads still record the real start time.
+#[doc(hidden)]
+pub type StartTimeResolver = Arc<dyn Fn(u32) -> Option<u64> + Send + Sync>;
+
+static RESOLVER: RwLock<Option<StartTimeResolver>> = RwLock::new(None);
+
+/// Installs (`Some`) or removes (`None`, the real reading again) the start-time resolver.
+#[doc(hidden)]
+pub fn set_start_time_resolver(resolver: Option<StartTimeResolver>) {
+    *RESOLVER.write().unwrap_or_else(PoisonError::into_inner) = resolver;
+}
+
+/// The resolver's answer, `None` when none is set; a panicking resolver answers "unknown".
+fn resolved_starttime(pid: u32) -> Option<Option<u64>> {
+    let resolver = RESOLVER
+        .read()
+        .unwrap_or_else(PoisonError::into_inner)
+        .clone()?;
+    Some(catch_unwind(AssertUnwindSafe(|| resolver(pid))).unwrap_or(None))
+}
+
+/// The real start time of `pid` from `/proc`, for resolvers that answer only some pids.
+#[doc(hidden)]
+pub fn read_process_start_time(pid: u32) -> Option<u64> {
+    read_starttime(&pid.to_string())
+}
 
 /// Facts about this process that go into every payload. Read once per process (again after fork).
 /// (Internal: public only for the verdict's tests and fuzz target.)
@@ -30,6 +62,17 @@ impl ProcessIdentity {
             pid_ns: crate::fs::retry(|| fs::metadata("/proc/self/ns/pid"))
                 .ok()
                 .map(|m| m.ino()),
+        }
+    }
+
+    /// This identity as the verdict sees it: the start-time resolver, when set, answers ours.
+    pub fn for_verdict(&self) -> Cow<'_, ProcessIdentity> {
+        match resolved_starttime(self.pid) {
+            None => Cow::Borrowed(self),
+            Some(starttime) => Cow::Owned(ProcessIdentity {
+                starttime,
+                ..self.clone()
+            }),
         }
     }
 }
@@ -95,7 +138,7 @@ pub fn probe_pid(pid: u32) -> PidProbe {
         // A zombie has ended (its pidfd says so at once); only its parent has not looked yet.
         Some(stat) if parse_state(stat) == Some(b'Z') => PidProbe::Dead,
         stat => PidProbe::Alive {
-            starttime: stat.and_then(parse_starttime),
+            starttime: resolved_starttime(pid).unwrap_or_else(|| stat.and_then(parse_starttime)),
         },
     }
 }
@@ -130,6 +173,36 @@ mod tests {
     }
 
     /// An ended process its parent has not reaped yet is dead (kill(pid, 0) still finds it).
+    #[test]
+    fn the_start_time_resolver_answers_in_place_of_proc_until_removed() {
+        // Only pid 1 (always alive) is pinned, so parallel tests reading other pids are untouched.
+        let real = read_process_start_time(1);
+        set_start_time_resolver(Some(Arc::new(|pid| {
+            if pid == 1 {
+                Some(7)
+            } else {
+                read_process_start_time(pid)
+            }
+        })));
+        let pinned = probe_pid(1);
+        set_start_time_resolver(Some(Arc::new(|pid| {
+            if pid == 1 {
+                panic!("a panicking resolver is unknown")
+            }
+            read_process_start_time(pid)
+        })));
+        let panicked = probe_pid(1);
+        set_start_time_resolver(None);
+        assert_eq!(pinned, PidProbe::Alive { starttime: Some(7) });
+        assert_eq!(panicked, PidProbe::Alive { starttime: None });
+        assert_eq!(probe_pid(1), PidProbe::Alive { starttime: real });
+        let me = ProcessIdentity {
+            pid: 1,
+            ..ProcessIdentity::current()
+        };
+        assert!(matches!(me.for_verdict(), Cow::Borrowed(_)));
+    }
+
     #[test]
     fn a_zombie_is_dead() {
         let mut child = std::process::Command::new("true").spawn().unwrap();

@@ -188,7 +188,7 @@ pub fn inspect_payload(
             owner_is_gateway: None,
         },
         &crate::verdict::Observer {
-            identity: &rt.identity,
+            identity: &rt.identity.for_verdict(),
             nonce: &nonce,
             now_ms,
             stale,

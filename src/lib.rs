@@ -57,7 +57,9 @@ pub use error::{errno_name, Error, Holder};
 pub use guard::LockGuard;
 // Internal types the verdict's property tests and the fuzz target need.
 #[doc(hidden)]
-pub use identity::{PidProbe, ProcessIdentity};
+pub use identity::{
+    read_process_start_time, set_start_time_resolver, PidProbe, ProcessIdentity, StartTimeResolver,
+};
 pub use inspect::{
     clean_stale, clean_temp_files, inspect, inspect_lock_file, inspect_payload, inspect_with,
     lock_files_in, CleanReport, Inspection,
