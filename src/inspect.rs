@@ -141,6 +141,9 @@ pub fn inspect_lock_file(
         Observed::File(seen) => seen,
     };
     let removed = options.remove && reclaim(lock_path, &seen)?;
+    // Closing is not enough: a child another thread spawns meanwhile shares the descriptor,
+    // and with it the flock, until it execs, and others would see a live holder.
+    seen.let_go();
     let p = &seen.payload;
     let pid_alive = seen.holder_alive();
     let now_ms = iso_time::unix_ms(now);
