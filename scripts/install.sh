@@ -44,7 +44,7 @@ fi
 
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
-built="$target_dir/$profile"
+built="$target_dir/${CARGO_BUILD_TARGET:+$CARGO_BUILD_TARGET/}$profile"
 version="$(cargo pkgid -p session-write-lock-c | sed 's/.*[#@]//')"
 major="${version%%.*}"
 

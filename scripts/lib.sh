@@ -1,9 +1,12 @@
 # Shared by the project's scripts (source it): installing Debian packages, loud skips, and the
 # one summary line of the test command. Nothing here runs on its own.
 
-# swl_apt_install WHY PKG... — installs the missing Debian packages, saying which and why first.
-# Waits for another apt run to finish instead of failing (suites may install side by side).
+# swl_apt_install [-t RELEASE] WHY PKG... — installs the missing Debian packages, saying which
+# and why first; with -t, from that release (e.g. bookworm-security). Waits for another apt run
+# to finish instead of failing (suites may install side by side).
 swl_apt_install() {
+  local release=()
+  if [ "$1" = -t ]; then release=(-t "$2"); shift 2; fi
   local why=$1 pkg missing=()
   shift
   for pkg in "$@"; do
@@ -14,8 +17,9 @@ swl_apt_install() {
   local sudo=()
   [ "$(id -u)" = 0 ] || sudo=(sudo)
   local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 -q)
-  if ! "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null 2>&1; then
-    "${apt[@]}" update >/dev/null && "${apt[@]}" install -y --no-install-recommends "${missing[@]}" >/dev/null
+  local install=(install -y --no-install-recommends "${release[@]}" "${missing[@]}")
+  if ! "${apt[@]}" "${install[@]}" >/dev/null 2>&1; then
+    "${apt[@]}" update >/dev/null && "${apt[@]}" "${install[@]}" >/dev/null
   fi
 }
 

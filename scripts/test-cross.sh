@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# The Rust and C suites built for another Linux target and run on this machine:
+#   scripts/test-cross.sh musl      x86_64-unknown-linux-musl, dynamically linked against musl
+#   scripts/test-cross.sh aarch64   aarch64-unknown-linux-gnu, run by qemu-aarch64 (binfmt_misc)
+# The standard library is built from source with Debian's Rust (scripts/cross/toolchain.sh),
+# everything under target/cross/. The Rust suite is `cargo test` of the core crate (unit and
+# integration tests, whose workers are programs of the same target); the C suite is
+# tests/c/run.sh against that target's shared and static library, compiled by its C compiler.
+# Each prints its summary line; the counts go into the test command's.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/lib.sh
+source scripts/cross/toolchain.sh
+
+case "${1:-}" in
+  musl) triple=x86_64-unknown-linux-musl c_env=(CC=musl-gcc) ;;
+  aarch64) triple=aarch64-unknown-linux-gnu c_env=(CC=aarch64-linux-gnu-gcc) ;;
+  *) echo "usage: $0 musl|aarch64" >&2; exit 2 ;;
+esac
+if ! swl_cross_env "$triple"; then
+  swl_skip "$triple suites" "this machine cannot run $triple programs (binfmt_misc needs root)"
+  exit 0
+fi
+# The static C programs link the archive's unwinder from musl-sys/ (see swl_cross_musl).
+[ "$1" = musl ] && c_env+=(LDFLAGS="-L$SWL_MUSL_SYS")
+# The library alone resolves its dependencies without the dev-dependencies' features: in the
+# Rust suite's target directory each suite would rebuild what the other built.
+c_env+=(CARGO_TARGET_DIR="$CARGO_TARGET_DIR/c")
+
+# counted SUITE CMD... — runs CMD, its output shown as it comes, prints and records the counts
+# it printed (cargo's "test result:" lines, the C runs' "N passed, N failed"); a failure that
+# printed no failed test counts as one.
+counted() {
+  local suite=$1 log status=0 passed failed skipped
+  shift
+  log="$(mktemp)"
+  "$@" 2>&1 | tee "$log" || status=$?
+  read -r passed failed skipped < <(awk '
+    /^test result: / {
+      for (i = 1; i < NF; i++) {
+        if ($(i + 1) ~ /^passed;/) p += $i
+        if ($(i + 1) ~ /^failed;/) f += $i
+        if ($(i + 1) ~ /^ignored;/) s += $i
+      }
+    }
+    /^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 }
+    END { print p + 0, f + 0, s + 0 }' "$log")
+  rm -f "$log"
+  [ "$status" = 0 ] || [ "$failed" != 0 ] || failed=1
+  echo "== $suite: $passed passed, $failed failed, $skipped skipped"
+  swl_record "$suite" "$passed" "$failed" "$skipped"
+  return "$status"
+}
+
+status=0
+# Every crate but the Node addon's (its tests are the Node suite's); the worker's crate
+# builds the worker the core's tests start.
+counted "Rust tests ($triple)" cargo test --no-fail-fast \
+  -p session-write-lock -p session-write-lock-c -p swl-test-worker || status=1
+env "${c_env[@]}" bash tests/c/run.sh || status=1 # records its own counts
+exit "$status"
