@@ -27,35 +27,11 @@ fi
 # Rust suite's target directory each suite would rebuild what the other built.
 c_env+=(CARGO_TARGET_DIR="$CARGO_TARGET_DIR/c")
 
-# counted SUITE CMD... — runs CMD, its output shown as it comes, prints and records the counts
-# it printed (cargo's "test result:" lines, the C runs' "N passed, N failed"); a failure that
-# printed no failed test counts as one.
-counted() {
-  local suite=$1 log status=0 passed failed skipped
-  shift
-  log="$(mktemp)"
-  "$@" 2>&1 | tee "$log" || status=$?
-  read -r passed failed skipped < <(awk '
-    /^test result: / {
-      for (i = 1; i < NF; i++) {
-        if ($(i + 1) ~ /^passed;/) p += $i
-        if ($(i + 1) ~ /^failed;/) f += $i
-        if ($(i + 1) ~ /^ignored;/) s += $i
-      }
-    }
-    /^[0-9]+ passed, [0-9]+ failed$/ { p += $1; f += $3 }
-    END { print p + 0, f + 0, s + 0 }' "$log")
-  rm -f "$log"
-  [ "$status" = 0 ] || [ "$failed" != 0 ] || failed=1
-  echo "== $suite: $passed passed, $failed failed, $skipped skipped"
-  swl_record "$suite" "$passed" "$failed" "$skipped"
-  return "$status"
-}
-
+swl_apt_install "fault injection in tests/creation_fallbacks.rs" strace
 status=0
 # Every crate but the Node addon's (its tests are the Node suite's); the worker's crate
 # builds the worker the core's tests start.
-counted "Rust tests ($triple)" cargo test --no-fail-fast \
+swl_run_counted "Rust tests ($triple)" cargo test --no-fail-fast \
   -p session-write-lock -p session-write-lock-c -p swl-test-worker || status=1
 env "${c_env[@]}" bash tests/c/run.sh || status=1 # records its own counts
 exit "$status"

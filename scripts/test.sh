@@ -2,8 +2,9 @@
 # Runs every test suite: formatting and lints, Rust (unit, property and multi-process
 # integration), the fuzz target's build, C (against the shared and the static library, both
 # under valgrind), Node (against the built addon), the cross-language reliability run
-# (storm, hostile files, compromise), and crash points and injected errors under strace
-# (tests/faultinject). Every suite runs even when an earlier one failed; each
+# (storm, hostile files, compromise), crash points and injected errors under strace
+# (tests/faultinject), then the Rust and C suites again for x86_64 musl and for aarch64 under
+# qemu (scripts/test-cross.sh). Every suite runs even when an earlier one failed; each
 # prints its own summary, and the command ends with one line over all of them:
 # "N passed, N failed, N skipped" (counted from what the suites printed). Exits non-zero when
 # anything failed.
@@ -31,13 +32,13 @@ check() {
   fi
 }
 
-# suite NAME SCRIPT — a suite script that records its own counts; if it fails without having
-# recorded a failure (it crashed, or did not build), that counts as one.
+# suite NAME SCRIPT [ARG...] — a suite script that records its own counts; if it fails without
+# having recorded a failure (it crashed, or did not build), that counts as one.
 suite() {
   local name=$1 before
   before=$(failures_recorded)
   echo "== $name"
-  if ! bash "$2"; then
+  if ! bash "${@:2}"; then
     failed+=("$name")
     [ "$(failures_recorded)" != "$before" ] || swl_record "$name" 0 1 0
   fi
@@ -56,6 +57,8 @@ suite "Node suite" tests/node/run.sh
 suite "reliability run" tests/reliability/run.sh
 suite "package install test" tests/package/run.sh
 suite "crash points and injected errors" tests/faultinject/run.sh
+suite "x86_64 musl suites" scripts/test-cross.sh musl
+suite "aarch64 suites under qemu" scripts/test-cross.sh aarch64
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "!!! failed: ${failed[*]}" >&2
