@@ -46,11 +46,13 @@ fn strace_prefix(fault: Fault, dir: &Path, log: &Path) -> Vec<String> {
         .map(|s| s.to_string())
         .collect();
     args.push(log.display().to_string());
+    // Opens are `openat`, or `open` where the libc's open() uses it (musl on x86_64); `?` lets
+    // strace ignore a name the architecture does not have (aarch64 has no `open`).
     match fault {
         Fault::NoLink => args.extend(
             [
                 "-e",
-                "trace=openat,link,linkat",
+                "trace=?open,openat,link,linkat",
                 "-e",
                 "inject=link,linkat:error=EPERM",
             ]
@@ -61,7 +63,13 @@ fn strace_prefix(fault: Fault, dir: &Path, log: &Path) -> Vec<String> {
         Fault::NoTmpfile => {
             args.extend(["-P".to_string(), dir.display().to_string()]);
             args.extend(
-                ["-e", "trace=openat", "-e", "inject=openat:error=EOPNOTSUPP"].map(String::from),
+                [
+                    "-e",
+                    "trace=?open,openat",
+                    "-e",
+                    "inject=?open,openat:error=EOPNOTSUPP",
+                ]
+                .map(String::from),
             );
         }
     }
