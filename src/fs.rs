@@ -3,14 +3,14 @@
 //! take its flock, and unlink only the inode we mean. No decisions are made here.
 
 use crate::error::Error;
+use crate::sys::{self, check, open_raw, Opened};
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsRawFd, FromRawFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::SystemTime;
 
 pub const LOCK_SUFFIX: &str = ".lock";
@@ -67,34 +67,6 @@ pub fn cstring(path: &Path) -> Result<CString, Error> {
         .map_err(|_| Error::invalid("path", "must not contain a NUL byte"))
 }
 
-fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc < 0 {
-        Err(io::Error::last_os_error())
-    } else {
-        Ok(rc)
-    }
-}
-
-/// Makes a system call again for as long as a signal interrupts it (`EINTR`): an interruption
-/// is never an answer.
-pub fn retry<T>(mut call: impl FnMut() -> io::Result<T>) -> io::Result<T> {
-    loop {
-        match call() {
-            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            other => return other,
-        }
-    }
-}
-
-fn open_raw(path: &CString, flags: libc::c_int, mode: libc::mode_t) -> io::Result<File> {
-    // SAFETY: a valid NUL-terminated path.
-    let fd = retry(|| {
-        check(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) })
-    })?;
-    // SAFETY: a new fd, owned by the File from now on.
-    Ok(unsafe { File::from_raw_fd(fd) })
-}
-
 /// `flock(LOCK_EX|LOCK_NB)`: true when we now hold it, false when someone else does.
 pub fn try_flock(file: &File) -> io::Result<bool> {
     // SAFETY: flock on an fd we own.
@@ -114,10 +86,7 @@ pub fn unlock(file: &File) -> io::Result<()> {
 /// (dev, ino): the identity of a lock file, checked before every unlink.
 pub type FileId = (u64, u64);
 
-pub fn file_id(file: &File) -> io::Result<FileId> {
-    let m = retry(|| file.metadata())?;
-    Ok((m.dev(), m.ino()))
-}
+pub use crate::sys::{file_id, retry};
 
 /// The identity of whatever is at `path` now (not following a symlink), `None` when nothing is.
 pub fn path_id(path: &Path) -> io::Result<Option<FileId>> {
@@ -165,66 +134,22 @@ pub fn create_lock_file(lock_path: &Path, payload: &[u8]) -> Result<Created, Err
     }
 }
 
-/// Linux `O_TMPFILE`: the file has no name until it is linked, so there is no temp file to
+/// A file with no name until it is linked (Linux `O_TMPFILE`), so there is no temp file to
 /// unlink (one directory operation fewer) and none a crash could leave behind. `None` where
-/// the kernel or filesystem lacks it, or on any failure: the named temp file then runs and
-/// reports errors with their paths.
+/// the platform, kernel or filesystem lacks it, or on any failure: the named temp file then
+/// runs and reports errors with their paths.
 fn create_anonymous(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Option<Created> {
     let dir = cstring(lock_path.parent()?).ok()?;
-    let mut file = open_raw(&dir, libc::O_TMPFILE | libc::O_RDWR, 0o644).ok()?;
+    let mut file = sys::open_anonymous(&dir).ok()?;
     write_and_flock(&mut file, payload).ok()?;
-    let linked = retry(|| link_anonymous(&file, lock_c));
-    match linked {
-        Ok(_) => Some(Created::Held {
+    match retry(|| sys::link_anonymous(&file, lock_c)) {
+        Ok(()) => Some(Created::Held {
             id: file_id(&file).ok()?,
             file,
         }),
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Some(Created::Exists),
         Err(_) => None,
     }
-}
-
-/// Whether `linkat(fd, "", AT_EMPTY_PATH)` is refused here (kernels before 6.10 allow it only
-/// with CAP_DAC_READ_SEARCH); then the file is linked through its `/proc/self/fd` entry.
-static EMPTY_PATH_REFUSED: AtomicBool = AtomicBool::new(false);
-
-fn link_anonymous(file: &File, lock_c: &CString) -> io::Result<libc::c_int> {
-    if !EMPTY_PATH_REFUSED.load(Ordering::Relaxed) {
-        // SAFETY: a valid fd, an empty path with AT_EMPTY_PATH, and a NUL-terminated target.
-        let linked = check(unsafe {
-            libc::linkat(
-                file.as_raw_fd(),
-                c"".as_ptr(),
-                libc::AT_FDCWD,
-                lock_c.as_ptr(),
-                libc::AT_EMPTY_PATH,
-            )
-        });
-        match linked {
-            Err(e) if e.raw_os_error() == Some(libc::ENOENT) && lock_dir_exists(lock_c) => {
-                EMPTY_PATH_REFUSED.store(true, Ordering::Relaxed)
-            }
-            other => return other,
-        }
-    }
-    let fd_path = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
-    // SAFETY: valid NUL-terminated paths; AT_SYMLINK_FOLLOW links the file the fd refers to.
-    check(unsafe {
-        libc::linkat(
-            libc::AT_FDCWD,
-            fd_path.as_ptr(),
-            libc::AT_FDCWD,
-            lock_c.as_ptr(),
-            libc::AT_SYMLINK_FOLLOW,
-        )
-    })
-}
-
-/// ENOENT from linkat means "not allowed" only if the lock's directory is really there.
-fn lock_dir_exists(lock_c: &CString) -> bool {
-    Path::new(std::ffi::OsStr::from_bytes(lock_c.as_bytes()))
-        .parent()
-        .is_some_and(Path::is_dir)
 }
 
 /// The portable way: a hidden, uniquely named temp file beside the lock, linked into place.
@@ -349,23 +274,6 @@ fn occupant_of(kind: std::fs::FileType) -> Option<Occupant> {
     }
 }
 
-/// Opens the regular file behind an `O_PATH` handle for reading: through `/proc/self/fd`,
-/// which reopens that very inode; without `/proc`, by name, checking it is still `id`.
-fn reopen_regular(handle: &File, path: &CString, id: FileId) -> io::Result<Option<File>> {
-    let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
-    let via_proc = CString::new(format!("/proc/self/fd/{}", handle.as_raw_fd()))?;
-    // Not O_NOFOLLOW here: the /proc entry is a magic link to the inode itself.
-    match open_raw(&via_proc, libc::O_RDONLY | libc::O_NONBLOCK, 0) {
-        Ok(file) => return Ok(Some(file)),
-        Err(e) if e.raw_os_error() != Some(libc::ENOENT) || Path::new("/proc/self/fd").exists() => {
-            return Err(e)
-        }
-        Err(_) => {}
-    }
-    let file = open_raw(path, flags, 0)?;
-    Ok((file_id(&file)? == id).then_some(file))
-}
-
 pub enum Existing {
     /// Nothing there (any more): try to create again.
     Gone,
@@ -384,20 +292,12 @@ pub enum Existing {
 /// effects). Reads at most `max_read + 1` bytes, so oversize files are recognised cheaply.
 pub fn open_existing(lock_path: &Path, max_read: usize) -> Result<Existing, Error> {
     let c = cstring(lock_path)?;
-    // O_PATH opens the name, not the object: no driver, FIFO or symlink target is touched.
-    let handle = match open_raw(&c, libc::O_PATH | libc::O_NOFOLLOW, 0) {
-        Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Existing::Gone),
-        Err(e) => return Err(Error::io("open lock file", lock_path, e)),
-    };
-    let meta =
-        retry(|| handle.metadata()).map_err(|e| Error::io("stat lock file", lock_path, e))?;
-    if let Some(occupant) = occupant_of(meta.file_type()) {
-        return Ok(Existing::NotAFile(occupant));
-    }
-    let file = match reopen_regular(&handle, &c, (meta.dev(), meta.ino())) {
-        Ok(Some(file)) => file,
-        Ok(None) => return Ok(Existing::Gone), // replaced meanwhile: look again
+    let (file, meta) = match sys::open_without_effects(&c) {
+        Ok(Opened::Regular(file, meta)) => (file, meta),
+        Ok(Opened::Other(meta)) => {
+            return Ok(occupant_of(meta.file_type()).map_or(Existing::Gone, Existing::NotAFile))
+        }
+        Ok(Opened::Changed) => return Ok(Existing::Gone), // replaced meanwhile: look again
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Existing::Gone),
         Err(e) => return Err(Error::io("open lock file", lock_path, e)),
     };
@@ -481,31 +381,6 @@ mod tests {
         let file = dir.join("s.jsonl");
         let lock = resolve_lock_path(&file, false).unwrap().unwrap();
         assert_eq!(lock.file_name().unwrap(), "s.jsonl.lock");
-        std::fs::remove_dir_all(dir).unwrap();
-    }
-
-    /// Both ways of linking an O_TMPFILE file give a complete, flocked lock file.
-    #[test]
-    fn anonymous_files_link_with_and_without_at_empty_path() {
-        let dir = scratch("link");
-        for refused in [false, true] {
-            // Only ever set to true: other tests then use the /proc way, which works too.
-            if refused {
-                EMPTY_PATH_REFUSED.store(true, Ordering::Relaxed);
-            }
-            let lock = dir.join(format!("s{refused}.jsonl.lock"));
-            let Some(Created::Held { file, id }) =
-                create_anonymous(&lock, &cstring(&lock).unwrap(), b"{\"pid\":1}")
-            else {
-                panic!("O_TMPFILE is supported here (refused={refused})");
-            };
-            assert_eq!(std::fs::read(&lock).unwrap(), b"{\"pid\":1}");
-            assert_eq!(path_id(&lock).unwrap(), Some(id));
-            let other = File::open(&lock).unwrap();
-            assert!(!try_flock(&other).unwrap(), "the creator holds the flock");
-            drop(file);
-            assert!(try_flock(&other).unwrap(), "and lets go when it closes");
-        }
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

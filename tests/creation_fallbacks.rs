@@ -4,6 +4,8 @@
 //! the directory's inotify events prove which way was taken. Acquire, contention, release and
 //! mutual exclusion (a storm mixing both ways with the normal one) are checked on each.
 //! Needs strace (scripts/test.sh installs it); without it each test says SKIPPED loudly.
+// Linux only: strace fault injection and inotify are how these tests see the ways taken.
+#![cfg(target_os = "linux")]
 
 mod common;
 

@@ -1,5 +1,15 @@
-//! Platform system calls for waiting: the lock service's one interface to the events that can
-//! change the answer for a waited-on lock path (see `docs/PROTOCOL.md`, "Waiting").
+//! The platform layer: the only place with system calls that differ between platforms (see
+//! `docs/PROTOCOL.md`, "Platforms"). One module per platform provides the same names:
+//! - creation: `open_anonymous(dir)` + `link_anonymous(file, path)`, a file with no name
+//!   linked into place (`Unsupported` where there is none: the caller names a hidden temp file);
+//! - inspection: [`open_without_effects`], what is at a path, opened only if a regular file;
+//! - identity: `own_start_time`, `start_time_and_zombie(pid)`, `boot_id`, `pid_namespace`,
+//!   `cmdline(pid)`; start times are opaque numbers compared only on the same host;
+//! - waiting: the events that can change the answer for a waited-on lock path (see
+//!   `docs/PROTOCOL.md`, "Waiting").
+//!
+//! `linux/` is Linux; `apple.rs` and `freebsd.rs` are macOS and FreeBSD; `unix.rs` is what
+//! they share and the portable fallback (also used on Linux with the `portable` feature).
 //!
 //! A [`Poller`] sleeps until it is woken ([`Waker`]), a watched source fires, or a timeout
 //! passes. Sources belong to a [`Token`] (one per waited-on lock path):
@@ -12,12 +22,18 @@
 //! Where a source is unavailable (another platform, disabled, or the kernel's limits are
 //! exhausted) `watch_*` says so and the service polls that path with backoff instead.
 
+use std::ffi::CStr;
+use std::fs::{File, Metadata};
 use std::io;
+use std::os::fd::FromRawFd;
+use std::os::unix::fs::MetadataExt;
 
 /// Names the owner of a set of sources (the service uses one per waited-on lock path).
 pub type Token = u64;
 
 /// Why a source could not be watched.
+// Only Linux's sources fail otherwise than `Unsupported` until kqueue lands (docs/PROTOCOL.md).
+#[cfg_attr(any(not(target_os = "linux"), feature = "portable"), allow(dead_code))]
 #[derive(Debug)]
 pub enum WatchError {
     /// No such event source here, or it is switched off.
@@ -28,6 +44,7 @@ pub enum WatchError {
     Failed,
 }
 
+#[cfg_attr(any(not(target_os = "linux"), feature = "portable"), allow(dead_code))]
 impl WatchError {
     /// Sorts an errno: resource exhaustion or another failure.
     pub fn from_io(e: io::Error) -> WatchError {
@@ -68,12 +85,74 @@ pub fn retry_eintr<T: PartialOrd + From<i8>>(mut call: impl FnMut() -> T) -> io:
     }
 }
 
+/// Makes a system call again for as long as a signal interrupts it (`EINTR`): an interruption
+/// is never an answer.
+pub fn retry<T>(mut call: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    loop {
+        match call() {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            other => return other,
+        }
+    }
+}
+
+/// A system call's `-1` as the `errno` it set.
+pub fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
+}
+
+/// `open(2)` with `O_CLOEXEC`, retried on `EINTR`.
+pub fn open_raw(path: &CStr, flags: libc::c_int, mode: libc::mode_t) -> io::Result<File> {
+    // SAFETY: a valid NUL-terminated path.
+    let fd = retry(|| {
+        check(unsafe { libc::open(path.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) })
+    })?;
+    // SAFETY: a new fd, owned by the File from now on.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// (dev, ino) of an open file.
+pub fn file_id(file: &File) -> io::Result<(u64, u64)> {
+    let m = retry(|| file.metadata())?;
+    Ok((m.dev(), m.ino()))
+}
+
+/// What [`open_without_effects`] found at a path.
+pub enum Opened {
+    /// Not a regular file (never opened for real): its `lstat`.
+    Other(Metadata),
+    /// A regular file, opened for reading, and its metadata.
+    Regular(File, Metadata),
+    /// The name was replaced between looking and opening: look again.
+    Changed,
+}
+
 #[cfg(target_os = "linux")]
 mod linux;
 #[cfg(target_os = "linux")]
-pub use linux::{Poller, Waker};
+use linux as platform;
 
-#[cfg(any(not(target_os = "linux"), test))]
+#[cfg(any(target_os = "macos", target_os = "freebsd"))]
+mod bsd;
+
+#[cfg(target_os = "macos")]
+mod apple;
+#[cfg(target_os = "macos")]
+use apple as platform;
+
+#[cfg(target_os = "freebsd")]
+mod freebsd;
+#[cfg(target_os = "freebsd")]
+use freebsd as platform;
+
+#[cfg(any(not(target_os = "linux"), feature = "portable", test))]
 mod unix;
-#[cfg(not(target_os = "linux"))]
-pub use unix::{Poller, Waker};
+
+pub use platform::{
+    boot_id, cmdline, link_anonymous, open_anonymous, open_without_effects, own_start_time,
+    pid_namespace, start_time_and_zombie, Poller, Waker,
+};

@@ -1,0 +1,63 @@
+//! FreeBSD: identity from sysctl (`KERN_PROC_PID`: start time in microseconds since the
+//! epoch, zombie state; `kern.boottime` as the boot id; `KERN_PROC_ARGS`); no pid namespaces.
+//! Creation, inspection and waiting are the portable ones of `unix.rs` (kqueue
+//! `EVFILT_VNODE`/`EVFILT_PROC` events are follow-up work).
+
+use super::bsd::{micros, split_args, sysctl_bytes};
+pub use super::unix::{link_anonymous, open_anonymous, open_without_effects, Poller, Waker};
+use std::mem::MaybeUninit;
+
+pub fn own_start_time() -> Option<u64> {
+    start_time_and_zombie(std::process::id()).and_then(|(starttime, _)| starttime)
+}
+
+/// `None` also when the kernel's `kinfo_proc` is not the size this build knows.
+pub fn start_time_and_zombie(pid: u32) -> Option<(Option<u64>, bool)> {
+    let pid = libc::c_int::try_from(pid).ok()?;
+    let mib = [libc::CTL_KERN, libc::KERN_PROC, libc::KERN_PROC_PID, pid];
+    let info: libc::kinfo_proc = sysctl_struct(&mib)?;
+    let start = info.ki_start;
+    let starttime = micros(
+        u64::try_from(start.tv_sec).ok()?,
+        u64::try_from(start.tv_usec).ok()?,
+    );
+    Some((Some(starttime), info.ki_stat == libc::SZOMB))
+}
+
+/// `kern.boottime`, which moves only when the clock is stepped: then a lock of this boot looks
+/// like another host's, which only makes it wait for its heartbeat to expire (never reclaims
+/// a live one).
+pub fn boot_id() -> Option<String> {
+    let boot: libc::timeval = sysctl_struct(&[libc::CTL_KERN, libc::KERN_BOOTTIME])?;
+    Some(format!("boottime-{}.{:06}", boot.tv_sec, boot.tv_usec))
+}
+
+pub fn pid_namespace() -> Option<u64> {
+    None
+}
+
+pub fn cmdline(pid: u32) -> Option<Vec<String>> {
+    let pid = libc::c_int::try_from(pid).ok()?;
+    sysctl_bytes(&[libc::CTL_KERN, libc::KERN_PROC, libc::KERN_PROC_ARGS, pid])
+        .map(|bytes| split_args(&bytes))
+}
+
+/// The value of the sysctl named `mib`, read into a `T` of exactly the kernel's size.
+/// `None` when it cannot be read or has another size.
+pub fn sysctl_struct<T: Copy>(mib: &[libc::c_int]) -> Option<T> {
+    let mut value = MaybeUninit::<T>::zeroed();
+    let mut len = std::mem::size_of::<T>();
+    // SAFETY: the buffer is valid for `len` bytes; the kernel writes at most `len`.
+    let rc = unsafe {
+        libc::sysctl(
+            mib.as_ptr().cast_mut(),
+            mib.len() as libc::c_uint,
+            value.as_mut_ptr().cast(),
+            &mut len,
+            std::ptr::null_mut(),
+            0,
+        )
+    };
+    // SAFETY: the kernel filled all of T (a plain C struct, valid for any bytes).
+    (rc == 0 && len == std::mem::size_of::<T>()).then(|| unsafe { value.assume_init() })
+}
