@@ -43,8 +43,10 @@ pub fn open_without_effects(path: &CStr) -> io::Result<Opened> {
     let flags = libc::O_RDONLY | libc::O_NOFOLLOW | libc::O_NONBLOCK;
     let file = match open_raw(path, flags, 0) {
         Ok(file) => file,
-        // Replaced by a symlink meanwhile.
-        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => return Ok(Opened::Changed),
+        // Replaced by a symlink meanwhile (FreeBSD says EMLINK, the others ELOOP).
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ELOOP | libc::EMLINK)) => {
+            return Ok(Opened::Changed)
+        }
         Err(e) => return Err(e),
     };
     if file_id(&file)? != (meta.dev(), meta.ino()) {
