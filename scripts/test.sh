@@ -4,7 +4,8 @@
 # under valgrind), Node (against the built addon), the cross-language reliability run
 # (storm, hostile files, compromise), crash points and injected errors under strace
 # (tests/faultinject), then the Rust and C suites again for x86_64 musl
-# (scripts/test-cross.sh musl). Every suite runs even when an earlier one failed; each
+# (scripts/test-cross.sh musl), and cargo check + clippy of every crate for the macOS and
+# FreeBSD targets (scripts/check-targets.sh). Every suite runs even when an earlier one failed; each
 # prints its own summary, and the command ends with one line over all of them:
 # "N passed, N failed, N skipped" (counted from what the suites printed). Exits non-zero when
 # anything failed.
@@ -58,6 +59,7 @@ suite "reliability run" tests/reliability/run.sh
 suite "package install test" tests/package/run.sh
 suite "crash points and injected errors" tests/faultinject/run.sh
 suite "x86_64 musl suites" scripts/test-cross.sh musl
+suite "macOS and FreeBSD builds (cargo check + clippy)" scripts/check-targets.sh
 # Not yet here: `scripts/test-cross.sh aarch64` (the C suite hangs under qemu-aarch64, and two
 # tests lose their fork()ed child there; see README, Platforms).
 
