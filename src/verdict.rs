@@ -211,7 +211,7 @@ fn recheck_at(obs: &Observation<'_>, me: &Observer<'_>, in_grace: bool) -> Optio
     let stale_ms = me.stale.as_millis() as i64;
     let after = |from: Option<i64>, ms: i64| from.map(|t| t.saturating_add(ms).saturating_add(1));
     let max_hold = p.max_hold_ms.map(|m| m as i64);
-    let candidates = if p.flock && !same_kernel(p, me) {
+    let candidates = if p.flock && !same_kernel(p, me.identity) {
         vec![after(Some(obs.mtime_ms), stale_ms)]
     } else if p.flock {
         vec![max_hold.and_then(|m| after(p.created_at_ms, m.saturating_add(FLOCK_HOLD_SLACK_MS)))]
@@ -232,17 +232,24 @@ fn recheck_at(obs: &Observation<'_>, me: &Observer<'_>, in_grace: bool) -> Optio
 }
 
 /// Same `bootId`, or without one, same hostname: pids and flocks are comparable.
-fn same_kernel(p: &Payload, me: &Observer<'_>) -> bool {
-    match (&p.boot_id, &me.identity.boot_id) {
+pub fn same_kernel(p: &Payload, me: &ProcessIdentity) -> bool {
+    match (&p.boot_id, &me.boot_id) {
         (Some(theirs), Some(ours)) => theirs == ours,
-        _ => p.hostname.as_deref() == Some(me.identity.hostname.as_str()),
+        _ => p.hostname.as_deref() == Some(me.hostname.as_str()),
     }
+}
+
+/// The pid of a file of this library when it names a process we can watch: on this kernel,
+/// in our pid namespace.
+pub fn local_flock_pid(p: &Payload, me: &ProcessIdentity) -> Option<u32> {
+    p.pid
+        .filter(|_| p.flock && same_kernel(p, me) && p.pid_ns == me.pid_ns)
 }
 
 fn flock_reasons(obs: &Observation<'_>, me: &Observer<'_>) -> Vec<StaleReason> {
     let p = obs.payload;
     let stale_ms = me.stale.as_millis() as i64;
-    let same_kernel = same_kernel(p, me);
+    let same_kernel = same_kernel(p, me.identity);
     let same_process = p.pid_ns == me.identity.pid_ns && p.pid == Some(me.identity.pid);
     let reason = if !same_kernel {
         (me.now_ms.saturating_sub(obs.mtime_ms) > stale_ms).then_some(StaleReason::HeartbeatExpired)
@@ -937,5 +944,53 @@ mod tests {
                 assert!(changed(&at(flip)), "{name}");
             }
         }
+    }
+
+    /// Only a flock holder on this kernel and in our pid namespace has a pid we can watch.
+    #[test]
+    fn a_flock_holders_pid_is_local_on_this_kernel_and_pid_namespace() {
+        let host = me();
+        let ns = 4026531836;
+        let here = ours(42, OLD_NONCE, ns, "boot-1", "gw-a");
+        assert_eq!(local_flock_pid(&here, &host), Some(42));
+        let cases = [
+            ("another boot", ours(42, OLD_NONCE, ns, "boot-2", "gw-a")),
+            (
+                "another pid namespace",
+                ours(42, OLD_NONCE, ns + 1, "boot-1", "gw-a"),
+            ),
+            (
+                "a legacy file",
+                Payload {
+                    flock: false,
+                    ..here.clone()
+                },
+            ),
+            (
+                "no pid",
+                Payload {
+                    pid: None,
+                    ..here.clone()
+                },
+            ),
+        ];
+        for (name, payload) in cases {
+            assert_eq!(local_flock_pid(&payload, &host), None, "{name}");
+        }
+        let no_boot = |host: &str| Payload {
+            boot_id: None,
+            hostname: Some(host.into()),
+            ..here.clone()
+        };
+        assert_eq!(
+            local_flock_pid(&no_boot("gw-a"), &host),
+            Some(42),
+            "same hostname"
+        );
+        assert_eq!(
+            local_flock_pid(&no_boot("gw-b"), &host),
+            None,
+            "another host"
+        );
     }
 }

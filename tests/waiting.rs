@@ -132,12 +132,47 @@ fn a_sigkilled_flock_holder_wakes_the_waiter_by_an_event() {
     until("the waiter watches the lock file", || {
         watches_inode(waiter.pid(), ino)
     });
+    assert!(
+        !watches_pid(waiter.pid(), holder.child.id()),
+        "the close answers for a flock holder: its pid is not watched"
+    );
     let killed = monotonic_ns();
     holder.kill();
     let got = waiter.acquired();
     report("SIGKILLed flock holder", killed, &got);
     assert!(got.event_wakeups >= 1, "woken by an event: {got:?}");
     assert_eq!(got.timer_reinspections, 0, "not by a timer: {got:?}");
+    waiter.finish();
+}
+
+/// Where the kernel reports no closes (macOS; switched off here), a flock holder's end on this
+/// host is seen through its pid instead, and the path is not polled.
+#[test]
+fn without_close_events_a_flock_holders_end_is_seen_through_its_pid() {
+    let dir = TempDir::new("ev-noclose");
+    let file = dir.join("s.jsonl");
+    let holder = Holder::start(&[], &file);
+    let holder_pid = holder.child.id();
+    let env = [NO_SAFETY_TICK, ("SESSION_WRITE_LOCK_NO_CLOSE_EVENTS", "1")];
+    let mut waiter = Waiting::start(&file, 1_800_000, &env);
+    until("the waiter watches the holder's pid", || {
+        watches_pid(waiter.pid(), holder_pid)
+    });
+    let ino = std::fs::metadata(lock_path(&dir)).unwrap().ino();
+    assert!(!watches_inode(waiter.pid(), ino), "no close watch");
+    let killed = monotonic_ns();
+    holder.kill();
+    let got = waiter.acquired();
+    report(
+        "SIGKILLed flock holder, no close events (pid)",
+        killed,
+        &got,
+    );
+    assert!(got.event_wakeups >= 1, "woken by an event: {got:?}");
+    assert_eq!(
+        got.timer_reinspections, 0,
+        "not by a timer or polling: {got:?}"
+    );
     waiter.finish();
 }
 

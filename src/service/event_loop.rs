@@ -73,6 +73,7 @@ impl Loop {
                 self.pending.extend(self.inbox.take());
             }
             self.pids_ended(&ready.ended);
+            self.entries_unwatched(&ready.unwatched);
             let tokens = if ready.lost {
                 self.queues.keys().copied().collect()
             } else {

@@ -72,7 +72,7 @@ impl Service {
     /// waiters poll with backoff, which is logged once.
     pub fn start(rt: &'static Runtime) -> io::Result<Service> {
         let settings = Settings::from_env();
-        let (poller, no_events) = Poller::new(settings.file_events)?;
+        let (poller, no_events) = Poller::new(settings.sources)?;
         if let Some(why) = no_events {
             crate::log::emit(&format!(
                 "[session-write-lock] {why}; waiters poll their lock files (every 10 to 250 ms)"

@@ -1,5 +1,6 @@
 //! The service's settings, read once from the environment when it starts.
 
+use crate::sys::EventSources;
 use std::time::Duration;
 
 /// Held locks' mtime is refreshed (and their path checked) this often, unless
@@ -20,8 +21,15 @@ pub const POLL_CAP: Duration = Duration::from_millis(250);
 pub struct Settings {
     pub heartbeat: Duration,
     pub safety: Duration,
-    /// False with `SESSION_WRITE_LOCK_NO_INOTIFY=1`: waiters poll (to test that fallback).
-    pub file_events: bool,
+    /// `files` false with `SESSION_WRITE_LOCK_NO_INOTIFY=1`: waiters poll (to test that
+    /// fallback); `closes` false with `SESSION_WRITE_LOCK_NO_CLOSE_EVENTS=1`: holders' pids
+    /// stand in for lock files' closes, as on macOS (to test that way of waiting elsewhere).
+    pub sources: EventSources,
+}
+
+/// An environment switch that is on when set to anything but empty or "0".
+fn switched_on(name: &str) -> bool {
+    std::env::var_os(name).is_some_and(|v| !v.is_empty() && v != "0")
 }
 
 fn millis(name: &str) -> Option<Duration> {
@@ -37,8 +45,10 @@ impl Settings {
         Settings {
             heartbeat: millis("SESSION_WRITE_LOCK_HEARTBEAT_MS").unwrap_or(DEFAULT_HEARTBEAT),
             safety: millis("SESSION_WRITE_LOCK_SAFETY_MS").unwrap_or(DEFAULT_SAFETY),
-            file_events: std::env::var_os("SESSION_WRITE_LOCK_NO_INOTIFY")
-                .is_none_or(|v| v.is_empty() || v == "0"),
+            sources: EventSources {
+                files: !switched_on("SESSION_WRITE_LOCK_NO_INOTIFY"),
+                closes: !switched_on("SESSION_WRITE_LOCK_NO_CLOSE_EVENTS"),
+            },
         }
     }
 

@@ -2,7 +2,8 @@
 //! when something says its answer may have changed:
 //! - an event of its sources: its name in the directory (created, deleted, renamed), the last
 //!   close of the lock file judged busy (a holder dying or letting go, another process
-//!   dropping its flock), the end of a legacy holder's pid;
+//!   dropping its flock), the end of a legacy holder's pid — and where the poller sees no
+//!   closes (macOS), the end of a flock holder's pid on this host in place of the close;
 //! - its one timer, armed for the earliest of: the instant an age rule flips the verdict, the
 //!   safety re-inspection against lost events (backing off), and polling with backoff where a
 //!   source is missing.
@@ -21,10 +22,10 @@ use crate::attempt::{
 use crate::error::Error;
 use crate::fs::FileId;
 use crate::guard::LockGuard;
-use crate::identity::PidProbe;
+use crate::identity::{PidProbe, ProcessIdentity};
 use crate::iso_time;
 use crate::sys::{Token, WatchError};
-use crate::verdict::Format;
+use crate::verdict::{local_flock_pid, same_kernel, Format};
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
@@ -54,11 +55,36 @@ pub(super) struct Queue {
     seq: u64,
 }
 
-/// The pid of a live legacy holder other than us: its end is worth an event.
-fn legacy_holder_pid(seen: &FileObservation, own_pid: u32) -> Option<u32> {
-    let alive = matches!(seen.pid_probe, Some(PidProbe::Alive { .. }));
-    let pid = seen.payload.pid.filter(|&pid| pid != own_pid)?;
-    (seen.verdict.format == Format::Legacy && alive).then_some(pid)
+/// The pid whose end is worth an event, other than ours: a live legacy holder's; and where
+/// closes are not seen (`closes`: false), a flock holder's on this host, in place of the close
+/// of its lock file.
+fn holder_pid(seen: &FileObservation, me: &ProcessIdentity, closes: bool) -> Option<u32> {
+    let pid = match seen.verdict.format {
+        Format::Legacy => {
+            let alive = matches!(seen.pid_probe, Some(PidProbe::Alive { .. }));
+            seen.payload.pid.filter(|_| alive)
+        }
+        Format::Flock if !closes && !seen.flock_free => local_flock_pid(&seen.payload, me),
+        Format::Flock => None,
+    };
+    pid.filter(|&pid| pid != me.pid)
+}
+
+/// Whether a kept file lacks the source that reports its holder letting go: its close watch
+/// where closes are seen; elsewhere its holder's pid watch (`pid`), except for a holder on
+/// another host, which nothing here could report (its heartbeat's timer judges it).
+fn kept_unwatched(
+    kept: &FileObservation,
+    watched: Option<FileId>,
+    pid: Option<u32>,
+    me: &ProcessIdentity,
+    closes: bool,
+) -> bool {
+    if closes {
+        return watched != Some(kept.id);
+    }
+    let remote = kept.verdict.format == Format::Flock && !same_kernel(&kept.payload, me);
+    pid.is_none() && !remote
 }
 
 /// The monotonic instant of a wall-clock time (Unix ms), as seen now.
@@ -118,6 +144,15 @@ impl Loop {
         for token in tokens {
             if let Some(queue) = self.queues.get_mut(token) {
                 queue.pid_ended = queue.pid_watched.take();
+            }
+        }
+    }
+
+    /// The directories of these tokens' lock paths went away: their entries are watched anew.
+    pub(super) fn entries_unwatched(&mut self, tokens: &[Token]) {
+        for token in tokens {
+            if let Some(queue) = self.queues.get_mut(token) {
+                queue.entry_watched = false;
             }
         }
     }
@@ -219,13 +254,15 @@ impl Loop {
             }
         }
         let kept = queue.kept.as_deref();
+        let closes = self.poller.sees_closes();
         let file_missing = kept.is_some_and(|k| queue.file_watched != Some(k.id));
-        if let Some(kept) = kept.filter(|_| file_missing) {
+        if let Some(kept) = kept.filter(|_| closes && file_missing) {
             if note(self.poller.watch_file(token, &kept.file)) {
                 queue.file_watched = Some(kept.id);
             }
         }
-        let pid = kept.and_then(|k| legacy_holder_pid(k, self.rt.identity.pid));
+        let me = &self.rt.identity;
+        let pid = kept.and_then(|k| holder_pid(k, me, closes));
         if let Some(pid) =
             pid.filter(|&p| queue.pid_watched != Some(p) && queue.pid_ended != Some(p))
         {
@@ -234,7 +271,7 @@ impl Loop {
             }
         }
         let missing = !queue.entry_watched
-            || kept.is_some_and(|k| queue.file_watched != Some(k.id))
+            || kept.is_some_and(|k| kept_unwatched(k, queue.file_watched, pid, me, closes))
             || pid.is_some_and(|p| queue.pid_watched != Some(p));
         queue.polling = match (missing, queue.polling) {
             (false, _) => None,

@@ -1,11 +1,21 @@
 //! macOS: identity from libproc (`proc_pidinfo(PROC_PIDTBSDINFO)`: start time in microseconds
 //! since the epoch, zombie state) and sysctl (`kern.bootsessionuuid`, `KERN_PROCARGS2`); no
-//! pid namespaces. Creation, inspection and waiting are the portable ones of `unix.rs`
-//! (kqueue `EVFILT_VNODE`/`EVFILT_PROC` events are follow-up work).
+//! pid namespaces. Creation and inspection are the portable ones of `unix.rs`; waiting is
+//! kqueue (`kqueue.rs`), without file closes: macOS has no `NOTE_CLOSE`, so the service
+//! watches a local holder's pid instead (docs/PROTOCOL.md, "Platforms").
 
 use super::bsd::{micros, split_args, sysctl_bytes};
-pub use super::unix::{link_anonymous, open_anonymous, open_without_effects, Poller, Waker};
+use super::kqueue::Closes;
+pub use super::kqueue::{Poller, Waker};
+pub use super::unix::{link_anonymous, open_anonymous, open_without_effects};
 use std::ffi::CStr;
+
+/// A directory is opened for events only: no read access needed, and it does not keep its
+/// volume from being unmounted.
+pub const DIR_OPEN_FLAGS: libc::c_int = libc::O_EVTONLY | libc::O_DIRECTORY;
+
+/// No kevent reports a file's close here.
+pub static CLOSES: Option<Closes> = None;
 
 fn bsdinfo(pid: u32) -> Option<libc::proc_bsdinfo> {
     let pid = libc::c_int::try_from(pid).ok()?;

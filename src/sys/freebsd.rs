@@ -1,11 +1,37 @@
 //! FreeBSD: identity from sysctl (`KERN_PROC_PID`: start time in microseconds since the
 //! epoch, zombie state; `kern.boottime` as the boot id; `KERN_PROC_ARGS`); no pid namespaces.
-//! Creation, inspection and waiting are the portable ones of `unix.rs` (kqueue
-//! `EVFILT_VNODE`/`EVFILT_PROC` events are follow-up work).
+//! Creation and inspection are the portable ones of `unix.rs`; waiting is kqueue
+//! (`kqueue.rs`), with the last close of a lock file seen as `NOTE_CLOSE`/`NOTE_CLOSE_WRITE`.
 
 use super::bsd::{micros, split_args, sysctl_bytes};
-pub use super::unix::{link_anonymous, open_anonymous, open_without_effects, Poller, Waker};
+use super::kqueue::Closes;
+pub use super::kqueue::{Poller, Waker};
+pub use super::unix::{link_anonymous, open_anonymous, open_without_effects};
+use super::{check, retry};
+use std::fs::File;
+use std::io;
 use std::mem::MaybeUninit;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+pub const DIR_OPEN_FLAGS: libc::c_int = libc::O_RDONLY | libc::O_DIRECTORY;
+
+/// A close of the file by anyone, read-only or not (FreeBSD 11 and later). Both are reported
+/// when the last descriptor of an open file description goes, as inotify's close events.
+pub static CLOSES: Option<Closes> = Some(Closes {
+    notes: libc::NOTE_CLOSE | libc::NOTE_CLOSE_WRITE,
+    reopen,
+});
+
+/// Opens the file `file` is open on anew (`openat(fd, "", O_EMPTY_PATH)`, FreeBSD 13 and
+/// later; before that it fails and the path is polled): the same file whatever its path
+/// leads to by now.
+fn reopen(file: &File) -> io::Result<OwnedFd> {
+    let flags = libc::O_EMPTY_PATH | libc::O_RDONLY | libc::O_CLOEXEC;
+    // SAFETY: a descriptor we borrow and an empty NUL-terminated path.
+    let fd = retry(|| check(unsafe { libc::openat(file.as_raw_fd(), c"".as_ptr(), flags) }))?;
+    // SAFETY: a new descriptor, owned from now on.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
 
 pub fn own_start_time() -> Option<u64> {
     start_time_and_zombie(std::process::id()).and_then(|(starttime, _)| starttime)

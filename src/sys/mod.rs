@@ -8,15 +8,18 @@
 //! - waiting: the events that can change the answer for a waited-on lock path (see
 //!   `docs/PROTOCOL.md`, "Waiting").
 //!
-//! `linux/` is Linux; `apple.rs` and `freebsd.rs` are macOS and FreeBSD; `unix.rs` is what
-//! they share and the portable fallback (also used on Linux with the `portable` feature).
+//! `linux/` is Linux; `apple.rs` and `freebsd.rs` are macOS and FreeBSD, which share `bsd.rs`
+//! (sysctl) and `kqueue.rs` (waiting, its bookkeeping in `watches.rs`); `unix.rs` is the
+//! portable creation and inspection (macOS, FreeBSD, and Linux with the `portable` feature),
+//! `poll.rs` the portable poller (Linux with the `portable` feature).
 //!
 //! A [`Poller`] sleeps until it is woken ([`Waker`]), a watched source fires, or a timeout
 //! passes. Sources belong to a [`Token`] (one per waited-on lock path):
 //! - `watch_entry(token, dir, name)`: `name` in `dir` was created, deleted or renamed, or the
 //!   directory itself went away;
 //! - `watch_file(token, file)`: the last descriptor of that open file was closed somewhere
-//!   (a holder died or let go, or another process dropped its flock);
+//!   (a holder died or let go, or another process dropped its flock); only on platforms that
+//!   report closes, `sees_closes()` (not macOS: there the service watches the holder's pid);
 //! - `watch_pid(token, pid)`: the process ended (reported once, then forgotten).
 //!
 //! Where a source is unavailable (another platform, disabled, or the kernel's limits are
@@ -31,9 +34,28 @@ use std::os::unix::fs::MetadataExt;
 /// Names the owner of a set of sources (the service uses one per waited-on lock path).
 pub type Token = u64;
 
+/// Which event sources the lock service allows (its settings; tests switch them off).
+// The portable poller has none to switch off.
+#[cfg_attr(feature = "portable", allow(dead_code))]
+#[derive(Debug, Clone, Copy)]
+pub struct EventSources {
+    /// Directory entries and file closes (inotify, kqueue `EVFILT_VNODE`).
+    pub files: bool,
+    /// File closes in particular: without them a holder's pid stands in (as on macOS).
+    pub closes: bool,
+}
+
+#[cfg(test)]
+impl EventSources {
+    pub const ALL: EventSources = EventSources {
+        files: true,
+        closes: true,
+    };
+}
+
 /// Why a source could not be watched.
-// Only Linux's sources fail otherwise than `Unsupported` until kqueue lands (docs/PROTOCOL.md).
-#[cfg_attr(any(not(target_os = "linux"), feature = "portable"), allow(dead_code))]
+// The portable poller's sources fail only as `Unsupported`.
+#[cfg_attr(feature = "portable", allow(dead_code))]
 #[derive(Debug)]
 pub enum WatchError {
     /// No such event source here, or it is switched off.
@@ -44,7 +66,7 @@ pub enum WatchError {
     Failed,
 }
 
-#[cfg_attr(any(not(target_os = "linux"), feature = "portable"), allow(dead_code))]
+#[cfg_attr(feature = "portable", allow(dead_code))]
 impl WatchError {
     /// Sorts an errno: resource exhaustion or another failure.
     pub fn from_io(e: io::Error) -> WatchError {
@@ -69,6 +91,9 @@ pub struct Ready {
     pub lost: bool,
     /// Tokens whose watched process ended (also in `tokens`); their pid watch is gone.
     pub ended: Vec<Token>,
+    /// Tokens whose directory watch ended with the directory (deleted, renamed, unmounted;
+    /// also in `tokens`): their entry must be watched again.
+    pub unwatched: Vec<Token>,
 }
 
 /// Retries a system call that returns -1 with `errno` set, as long as it fails with `EINTR`.
@@ -138,6 +163,10 @@ use linux as platform;
 
 #[cfg(any(target_os = "macos", target_os = "freebsd"))]
 mod bsd;
+#[cfg(any(target_os = "macos", target_os = "freebsd"))]
+mod kqueue;
+#[cfg(any(target_os = "macos", target_os = "freebsd", test))]
+mod watches;
 
 #[cfg(target_os = "macos")]
 mod apple;
@@ -149,6 +178,8 @@ mod freebsd;
 #[cfg(target_os = "freebsd")]
 use freebsd as platform;
 
+#[cfg(all(target_os = "linux", any(feature = "portable", test)))]
+mod poll;
 #[cfg(any(not(target_os = "linux"), feature = "portable", test))]
 mod unix;
 

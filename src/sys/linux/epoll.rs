@@ -3,7 +3,7 @@
 
 use super::inotify::Inotify;
 use super::pidfd::Pidfds;
-use crate::sys::{retry_eintr, Ready, Token, WatchError};
+use crate::sys::{retry_eintr, EventSources, Ready, Token, WatchError};
 use std::ffi::OsStr;
 use std::fs::File;
 use std::io;
@@ -32,6 +32,8 @@ pub struct Poller {
     epoll: OwnedFd,
     wake: OwnedFd,
     inotify: Option<Inotify>,
+    /// File closes are reported here (not switched off); inotify may still be missing.
+    closes: bool,
     pids: Pidfds,
 }
 
@@ -53,9 +55,9 @@ fn epoll_add(epoll: &OwnedFd, fd: RawFd, key: u64) -> io::Result<()> {
 }
 
 impl Poller {
-    /// The poller, and why there are no file events when `file_events` is false or inotify
+    /// The poller, and why there are no file events when they are switched off or inotify
     /// cannot be had (the waiters then poll). Fails only when it cannot wait at all.
-    pub fn new(file_events: bool) -> io::Result<(Poller, Option<String>)> {
+    pub fn new(sources: EventSources) -> io::Result<(Poller, Option<String>)> {
         // SAFETY: plain system calls; each returned fd is owned at once.
         let epoll = owned(retry_eintr(|| unsafe {
             libc::epoll_create1(libc::EPOLL_CLOEXEC)
@@ -64,7 +66,7 @@ impl Poller {
             libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC)
         })?);
         epoll_add(&epoll, wake.as_raw_fd(), WAKE_KEY)?;
-        let (inotify, why) = if file_events {
+        let (inotify, why) = if sources.files {
             match Inotify::new() {
                 Ok(inotify) => match epoll_add(&epoll, inotify.fd(), INOTIFY_KEY) {
                     Ok(()) => (Some(inotify), None),
@@ -78,6 +80,7 @@ impl Poller {
         let poller = Poller {
             epoll,
             wake,
+            closes: sources.closes,
             inotify,
             pids: Pidfds::default(),
         };
@@ -107,10 +110,16 @@ impl Poller {
         }
     }
 
+    /// Whether this platform reports the last close of a file (`watch_file` may still fail:
+    /// without inotify the path is polled).
+    pub fn sees_closes(&self) -> bool {
+        self.closes
+    }
+
     pub fn watch_file(&mut self, token: Token, file: &File) -> Result<(), WatchError> {
         match &mut self.inotify {
-            Some(inotify) => inotify.watch_file(token, file),
-            None => Err(WatchError::Unsupported),
+            Some(inotify) if self.closes => inotify.watch_file(token, file),
+            _ => Err(WatchError::Unsupported),
         }
     }
 
@@ -179,7 +188,7 @@ mod tests {
     /// A pid watch stays quiet while the process lives and reports its end once.
     #[test]
     fn a_pid_watch_reports_the_end_of_the_process() {
-        let (mut poller, _) = Poller::new(true).unwrap();
+        let (mut poller, _) = Poller::new(EventSources::ALL).unwrap();
         let mut child = std::process::Command::new("sleep")
             .arg("30")
             .spawn()

@@ -211,6 +211,7 @@ impl Inotify {
                 sources.entry = None;
             }
             ready.tokens.push(token);
+            ready.unwatched.push(token);
         }
     }
 

@@ -22,4 +22,7 @@ pub use {
 };
 
 #[cfg(feature = "portable")]
-pub use super::unix::{link_anonymous, open_anonymous, open_without_effects, Poller, Waker};
+pub use super::{
+    poll::{Poller, Waker},
+    unix::{link_anonymous, open_anonymous, open_without_effects},
+};
