@@ -394,3 +394,76 @@ impl Loop {
         self.poller.forget(token);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::Payload;
+    use crate::verdict::Verdict;
+    use std::fs::File;
+
+    fn me() -> ProcessIdentity {
+        ProcessIdentity {
+            pid: 1,
+            starttime: None,
+            hostname: "mac-a".into(),
+            boot_id: Some("boot-1".into()),
+            pid_ns: None,
+        }
+    }
+
+    fn kept(format: Format, pid: u32, boot: &str, probe: Option<PidProbe>) -> FileObservation {
+        FileObservation {
+            file: File::open("/dev/null").unwrap(),
+            id: (1, 2),
+            mtime: SystemTime::now(),
+            flock_free: false,
+            payload: Payload {
+                pid: Some(pid),
+                boot_id: Some(boot.into()),
+                flock: format == Format::Flock,
+                ..Payload::default()
+            },
+            pid_probe: probe,
+            verdict: Verdict {
+                format,
+                reasons: Vec::new(),
+                removable: false,
+                report_only: false,
+                recheck_at_ms: None,
+            },
+        }
+    }
+
+    const ALIVE: Option<PidProbe> = Some(PidProbe::Alive { starttime: None });
+
+    /// Where closes are seen a flock holder's file is watched, not its pid; where they are
+    /// not, a local holder's pid stands in, and a remote holder is left to its timer.
+    #[test]
+    fn a_holders_pid_stands_in_for_closes_only_where_there_are_none() {
+        let me = me();
+        let local = kept(Format::Flock, 42, "boot-1", None);
+        let remote = kept(Format::Flock, 42, "boot-2", None);
+        let legacy = kept(Format::Legacy, 43, "boot-1", ALIVE);
+        let dead_legacy = kept(Format::Legacy, 43, "boot-1", Some(PidProbe::Dead));
+        let ours = kept(Format::Flock, 1, "boot-1", None);
+
+        assert_eq!(holder_pid(&local, &me, true), None);
+        assert_eq!(holder_pid(&local, &me, false), Some(42));
+        assert_eq!(holder_pid(&remote, &me, false), None);
+        assert_eq!(holder_pid(&legacy, &me, true), Some(43));
+        assert_eq!(holder_pid(&legacy, &me, false), Some(43));
+        assert_eq!(holder_pid(&dead_legacy, &me, false), None);
+        assert_eq!(holder_pid(&ours, &me, false), None);
+
+        // With closes: watched once the file is.
+        assert!(kept_unwatched(&local, None, None, &me, true));
+        assert!(!kept_unwatched(&local, Some((1, 2)), None, &me, true));
+        assert!(kept_unwatched(&local, Some((1, 3)), None, &me, true));
+        // Without: the pid answers; a remote holder needs nothing; anything else is polled.
+        assert!(!kept_unwatched(&local, None, Some(42), &me, false));
+        assert!(!kept_unwatched(&remote, None, None, &me, false));
+        assert!(kept_unwatched(&dead_legacy, None, None, &me, false));
+        assert!(kept_unwatched(&ours, None, None, &me, false));
+    }
+}
