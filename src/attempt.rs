@@ -7,6 +7,7 @@ use crate::fs::{self, Created, Existing, FileId, Occupant};
 use crate::guard::LockGuard;
 use crate::identity::{probe_pid, read_cmdline, PidProbe, ProcessIdentity};
 use crate::iso_time;
+use crate::option_name::OptionName;
 use crate::options::Options;
 use crate::owner_argv::ArgvMatcher;
 use crate::payload::{clip_owner, Payload, WrittenPayload, MAX_READ};
@@ -419,7 +420,7 @@ fn check_table(
 
 fn owner_ended() -> Error {
     Error::invalid(
-        "holdOwner",
+        OptionName::HoldOwner,
         "the owner of this request has ended (its Node environment is gone)",
     )
 }

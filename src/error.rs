@@ -1,5 +1,6 @@
 //! The one error type of the crate: every binding maps it, none invents its own.
 
+use crate::option_name::OptionName;
 use crate::table::HeldLock;
 use std::fmt;
 use std::io;
@@ -49,8 +50,8 @@ pub enum Error {
     },
     /// An option or path was rejected before any I/O happened.
     InvalidArgument {
-        /// The option or argument, named as the Node API names it (`timeoutMs`, `sessionFile`).
-        name: &'static str,
+        /// The option or argument; each binding spells it its own way.
+        name: OptionName,
         /// What is wrong with it.
         message: String,
     },
@@ -74,7 +75,7 @@ impl Error {
         }
     }
 
-    pub(crate) fn invalid(name: &'static str, message: impl Into<String>) -> Error {
+    pub(crate) fn invalid(name: OptionName, message: impl Into<String>) -> Error {
         Error::InvalidArgument {
             name,
             message: message.into(),

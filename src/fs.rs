@@ -3,6 +3,7 @@
 //! take its flock, and unlink only the inode we mean. No decisions are made here.
 
 use crate::error::Error;
+use crate::option_name::OptionName;
 use crate::sys::{self, check, open_raw, Opened};
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
@@ -21,17 +22,20 @@ pub const LOCK_SUFFIX: &str = ".lock";
 pub fn resolve_lock_path(session_file: &Path, create_dir: bool) -> Result<Option<PathBuf>, Error> {
     let bytes = session_file.as_os_str().as_bytes();
     if bytes.is_empty() {
-        return Err(Error::invalid("sessionFile", "must not be empty"));
+        return Err(Error::invalid(OptionName::SessionFile, "must not be empty"));
     }
     if bytes.contains(&0) {
-        return Err(Error::invalid("sessionFile", "must not contain a NUL byte"));
+        return Err(Error::invalid(
+            OptionName::SessionFile,
+            "must not contain a NUL byte",
+        ));
     }
     // Judged on the bytes as given: `absolute` would turn `dir/.` into `dir`, locking
     // `<parent>/dir.lock` for what names a directory.
     let last = bytes.rsplit(|&b| b == b'/').next().unwrap_or(bytes);
     if matches!(last, b"" | b"." | b"..") {
         return Err(Error::invalid(
-            "sessionFile",
+            OptionName::SessionFile,
             format!(
                 "must name a file, not a directory (it ends in `/`, `.` or `..`): {}",
                 session_file.display()
@@ -42,7 +46,7 @@ pub fn resolve_lock_path(session_file: &Path, create_dir: bool) -> Result<Option
         std::path::absolute(session_file).map_err(|e| Error::io("resolve", session_file, e))?;
     let (Some(dir), Some(name)) = (absolute.parent(), absolute.file_name()) else {
         return Err(Error::invalid(
-            "sessionFile",
+            OptionName::SessionFile,
             format!("must name a file: {}", session_file.display()),
         ));
     };
@@ -64,7 +68,7 @@ pub fn resolve_lock_path(session_file: &Path, create_dir: bool) -> Result<Option
 
 pub fn cstring(path: &Path) -> Result<CString, Error> {
     CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| Error::invalid("path", "must not contain a NUL byte"))
+        .map_err(|_| Error::invalid(OptionName::Path, "must not contain a NUL byte"))
 }
 
 /// `flock(LOCK_EX|LOCK_NB)`: true when we now hold it, false when someone else does.
@@ -372,7 +376,7 @@ mod tests {
         ] {
             match resolve_lock_path(Path::new(bad), false) {
                 Err(Error::InvalidArgument { name, .. }) => {
-                    assert_eq!(name, "sessionFile", "{bad:?}")
+                    assert_eq!(name, OptionName::SessionFile, "{bad:?}")
                 }
                 other => panic!("{bad:?}: expected an invalid argument, got {other:?}"),
             }

@@ -7,6 +7,7 @@ use crate::attempt::{
 use crate::error::Error;
 use crate::fs::{self, resolve_lock_path};
 use crate::iso_time;
+use crate::option_name::OptionName;
 use crate::options::CleanOptions;
 use crate::runtime::runtime;
 use crate::verdict::{malformed_grace, Purpose};
@@ -228,7 +229,7 @@ pub fn lock_files_in(dir: impl AsRef<Path>) -> Result<(Vec<PathBuf>, Vec<PathBuf
     let bytes = dir.as_os_str().as_bytes();
     if bytes.is_empty() || bytes.contains(&0) {
         return Err(Error::invalid(
-            "sessionsDir",
+            OptionName::SessionsDir,
             "must be a non-empty path without NUL bytes",
         ));
     }

@@ -31,6 +31,7 @@ mod inspect;
 pub mod iso_time;
 mod log;
 mod maps;
+mod option_name;
 mod options;
 mod owner;
 pub mod owner_argv;
@@ -65,6 +66,7 @@ pub use inspect::{
     lock_files_in, CleanReport, Inspection,
 };
 pub use log::{set_log_hook, LogHook};
+pub use option_name::OptionName;
 pub use options::{resolve_max_hold_from_timeout, CleanOptions, Options};
 pub use owner::HoldOwner;
 pub use table::{HeldLock, ReleaseOutcome};

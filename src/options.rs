@@ -1,6 +1,7 @@
 //! Acquire and clean options, validated once here for every binding.
 
 use crate::error::Error;
+use crate::option_name::OptionName;
 use crate::owner::HoldOwner;
 use crate::owner_argv::ArgvMatcher;
 use std::time::{Duration, SystemTime};
@@ -66,16 +67,18 @@ impl Options {
         Ok(Options {
             timeout: match timeout_ms {
                 None => defaults.timeout,
-                Some(ms) => millis("timeoutMs", ms, Limit::InfinityMeansNone, true)?,
+                Some(ms) => millis(OptionName::TimeoutMs, ms, Limit::InfinityMeansNone, true)?,
             },
             stale: match stale_ms {
                 None => defaults.stale,
                 // Limit::Finite never answers "no limit"; the default stands in for it anyway.
-                Some(ms) => millis("staleMs", ms, Limit::Finite, false)?.unwrap_or(defaults.stale),
+                Some(ms) => {
+                    millis(OptionName::StaleMs, ms, Limit::Finite, false)?.unwrap_or(defaults.stale)
+                }
             },
             max_hold: match max_hold_ms {
                 None => defaults.max_hold,
-                Some(ms) => millis("maxHoldMs", ms, Limit::InfinityMeansNone, false)?,
+                Some(ms) => millis(OptionName::MaxHoldMs, ms, Limit::InfinityMeansNone, false)?,
             },
             allow_reentrant: allow_reentrant.unwrap_or(defaults.allow_reentrant),
             ..defaults
@@ -125,7 +128,7 @@ enum Limit {
 
 /// Validates one millisecond option and names it in the error.
 fn millis(
-    name: &'static str,
+    name: OptionName,
     ms: f64,
     limit: Limit,
     zero_ok: bool,
@@ -203,22 +206,22 @@ mod tests {
     }
 
     /// (timeoutMs, staleMs, maxHoldMs, the option the error must name)
-    type Row = (Option<f64>, Option<f64>, Option<f64>, &'static str);
+    type Row = (Option<f64>, Option<f64>, Option<f64>, OptionName);
 
     #[test]
     fn invalid_values_name_the_option() {
         let cases: [Row; 6] = [
-            (Some(f64::NAN), None, None, "timeoutMs"),
-            (Some(-1.0), None, None, "timeoutMs"),
-            (None, Some(0.0), None, "staleMs"),
-            (None, Some(f64::INFINITY), None, "staleMs"),
-            (None, None, Some(-5.0), "maxHoldMs"),
-            (None, None, Some(f64::NAN), "maxHoldMs"),
+            (Some(f64::NAN), None, None, OptionName::TimeoutMs),
+            (Some(-1.0), None, None, OptionName::TimeoutMs),
+            (None, Some(0.0), None, OptionName::StaleMs),
+            (None, Some(f64::INFINITY), None, OptionName::StaleMs),
+            (None, None, Some(-5.0), OptionName::MaxHoldMs),
+            (None, None, Some(f64::NAN), OptionName::MaxHoldMs),
         ];
         for (t, s, m, expected) in cases {
             match Options::from_millis(t, s, m, None) {
                 Err(Error::InvalidArgument { name, .. }) => assert_eq!(name, expected),
-                other => panic!("{expected}: expected invalid argument, got {other:?}"),
+                other => panic!("{expected:?}: expected invalid argument, got {other:?}"),
             }
         }
     }

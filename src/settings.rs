@@ -4,6 +4,7 @@
 //! configuration, then the built-in default. Nothing here ever fails: a value that does not
 //! qualify is ignored.
 
+use crate::option_name::OptionName;
 use crate::options::{Options, DEFAULT_MAX_HOLD, DEFAULT_STALE, DEFAULT_TIMEOUT};
 use std::ffi::CStr;
 use std::time::Duration;
@@ -23,22 +24,13 @@ pub enum Setting {
 }
 
 impl Setting {
-    /// The environment variables of this setting, first match wins: the gateway's name, then
-    /// the same with the `SESSION_WRITE_LOCK_` prefix.
-    pub fn env_names(self) -> [&'static CStr; 2] {
+    /// The option this setting is the default of; its environment variables are that
+    /// option's [`OptionName::env_names`].
+    pub fn option(self) -> OptionName {
         match self {
-            Setting::AcquireTimeout => [
-                c"OPENCLAW_SESSION_WRITE_LOCK_ACQUIRE_TIMEOUT_MS",
-                c"SESSION_WRITE_LOCK_ACQUIRE_TIMEOUT_MS",
-            ],
-            Setting::Stale => [
-                c"OPENCLAW_SESSION_WRITE_LOCK_STALE_MS",
-                c"SESSION_WRITE_LOCK_STALE_MS",
-            ],
-            Setting::MaxHold => [
-                c"OPENCLAW_SESSION_WRITE_LOCK_MAX_HOLD_MS",
-                c"SESSION_WRITE_LOCK_MAX_HOLD_MS",
-            ],
+            Setting::AcquireTimeout => OptionName::TimeoutMs,
+            Setting::Stale => OptionName::StaleMs,
+            Setting::MaxHold => OptionName::MaxHoldMs,
         }
     }
 
@@ -112,6 +104,7 @@ impl Settings {
     ) -> Settings {
         let pick = |setting: Setting, configured: Option<f64>, default: f64| {
             setting
+                .option()
                 .env_names()
                 .iter()
                 .find_map(|name| parse_env_ms(&env(name)?, setting))

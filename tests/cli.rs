@@ -220,6 +220,14 @@ fn usage_and_io_errors_have_their_exit_codes() {
             text(&out)
         );
     }
+    // A value the library rejects is named as the flag that gave it.
+    let out = cli(&["clean", s(&dir.join("")), "--stale-ms", "0"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("invalid --stale-ms: must be greater than 0"),
+        "{}",
+        text(&out)
+    );
     let file = dir.join("plain");
     std::fs::write(&file, "x").unwrap();
     let out = cli(&["clean", s(&file)]);

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{dead_pid, TempDir};
-use session_write_lock::{acquire, clean_stale, inspect, CleanOptions, Error, Options};
+use session_write_lock::{acquire, clean_stale, inspect, CleanOptions, Error, OptionName, Options};
 use std::fs::{File, FileTimes};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -435,15 +435,14 @@ fn awkward_paths_work_or_fail_clearly() {
     );
     drop(guard);
 
-    for (path, option) in [
-        (PathBuf::from(""), "sessionFile"),
-        (
-            PathBuf::from(std::ffi::OsStr::from_bytes(b"a\0b")),
-            "sessionFile",
-        ),
+    for path in [
+        PathBuf::from(""),
+        PathBuf::from(std::ffi::OsStr::from_bytes(b"a\0b")),
     ] {
         match acquire(&path, &once()) {
-            Err(Error::InvalidArgument { name, .. }) => assert_eq!(name, option),
+            Err(Error::InvalidArgument { name, .. }) => {
+                assert_eq!(name, OptionName::SessionFile)
+            }
             other => panic!("{path:?}: {other:?}"),
         }
     }
@@ -459,7 +458,7 @@ fn awkward_paths_work_or_fail_clearly() {
         "the error names the directory: {err}"
     );
     match clean_stale(Path::new(""), &CleanOptions::default()) {
-        Err(Error::InvalidArgument { name, .. }) => assert_eq!(name, "sessionsDir"),
+        Err(Error::InvalidArgument { name, .. }) => assert_eq!(name, OptionName::SessionsDir),
         other => panic!("empty sessionsDir: {other:?}"),
     }
 }

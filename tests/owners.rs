@@ -6,7 +6,7 @@ mod common;
 
 use common::TempDir;
 use session_write_lock::{
-    acquire, end_owner, instance_nonce, release_every_hold, Error, HoldOwner, Options,
+    acquire, end_owner, instance_nonce, release_every_hold, Error, HoldOwner, OptionName, Options,
     ReleaseOutcome,
 };
 use std::time::Duration;
@@ -56,7 +56,7 @@ fn owners_end_alone_never_join_and_exit_cleanup_ends_them_all() {
     assert_eq!(held_b.release().unwrap(), ReleaseOutcome::NotHeld);
 
     match acquire(&file_b, &as_owner(b)) {
-        Err(Error::InvalidArgument { name, .. }) => assert_eq!(name, "holdOwner"),
+        Err(Error::InvalidArgument { name, .. }) => assert_eq!(name, OptionName::HoldOwner),
         other => panic!("an ended owner never holds again: {other:?}"),
     }
 

@@ -117,7 +117,15 @@ impl Failure {
                 ExitCode::from(USAGE_ERROR)
             }
             Failure::Lock(e) => {
-                eprintln!("session-lock: {e}");
+                // An option is named as this tool's user typed it.
+                let flag = match &e {
+                    Error::InvalidArgument { name, message } => name.cli_flag().zip(Some(message)),
+                    _ => None,
+                };
+                match flag {
+                    Some((flag, message)) => eprintln!("session-lock: invalid {flag}: {message}"),
+                    None => eprintln!("session-lock: {e}"),
+                }
                 ExitCode::from(match e {
                     Error::Busy { .. } | Error::Stale { .. } | Error::Cancelled { .. } => BUSY,
                     Error::InvalidArgument { .. } => USAGE_ERROR,

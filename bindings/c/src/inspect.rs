@@ -3,7 +3,7 @@
 use super::boundary::{clear_out, status_boundary};
 use super::status::{swl_status, Failure};
 use super::strings::{into_c_string, path_arg};
-use session_write_lock::{CleanOptions, Options};
+use session_write_lock::{CleanOptions, OptionName, Options};
 use std::ffi::c_char;
 
 /// Serialises `value` into a string for `*out`.
@@ -40,7 +40,7 @@ pub unsafe extern "C" fn swl_inspect(
         // SAFETY: the caller's promise on `json_out`.
         unsafe { clear_out(json_out, "json_out") }?;
         // SAFETY: the caller's promise on `session_file`.
-        let path = unsafe { path_arg(session_file, "session_file") }?;
+        let path = unsafe { path_arg(session_file, OptionName::SessionFile) }?;
         if let Some(inspection) = session_write_lock::inspect(path, Options::default().stale)? {
             let text = json(&inspection)?;
             // SAFETY: as above.
@@ -74,10 +74,10 @@ pub unsafe extern "C" fn swl_clean_stale(
         // SAFETY: the caller's promise on `json_out`.
         unsafe { clear_out(json_out, "json_out") }?;
         // SAFETY: the caller's promise on `sessions_dir`.
-        let dir = unsafe { path_arg(sessions_dir, "sessions_dir") }?;
+        let dir = unsafe { path_arg(sessions_dir, OptionName::SessionsDir) }?;
         if stale_ms <= 0 {
             return Err(Failure::invalid(
-                "stale_ms",
+                OptionName::StaleMs,
                 format!("must be greater than 0, got {stale_ms}"),
             ));
         }

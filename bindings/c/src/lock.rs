@@ -4,7 +4,7 @@ use super::boundary::{boundary, clear_out, status_boundary};
 use super::options::{read_options, swl_options};
 use super::status::{swl_status, Failure};
 use super::strings::{copy_to_buffer, path_arg};
-use session_write_lock::{LockGuard, ReleaseOutcome};
+use session_write_lock::{LockGuard, OptionName, ReleaseOutcome};
 use std::ffi::c_char;
 
 /// A held lock (opaque). Made by `swl_acquire`; ended and freed by `swl_release`.
@@ -41,7 +41,7 @@ pub unsafe extern "C" fn swl_acquire(
         // SAFETY: the caller's promise on `out`.
         unsafe { clear_out(out, "out") }?;
         // SAFETY: the caller's promise on `session_file`.
-        let path = unsafe { path_arg(session_file, "session_file") }?;
+        let path = unsafe { path_arg(session_file, OptionName::SessionFile) }?;
         if opts.is_null() {
             return Err(Failure::null("opts"));
         }

@@ -5,7 +5,7 @@
 //! its default. The one list of fields that makes this work is [`for_each_field`].
 
 use super::status::Failure;
-use session_write_lock::Options;
+use session_write_lock::{OptionName, Options};
 use std::ffi::{c_char, CStr};
 use std::mem::{offset_of, size_of};
 use std::time::Duration;
@@ -72,7 +72,7 @@ impl swl_options {
             -1 => f64::INFINITY,
             ms if ms < 0 => {
                 return Err(Failure::invalid(
-                    "timeout_ms",
+                    OptionName::TimeoutMs,
                     format!("must be >= 0, or -1 to wait forever, got {ms}"),
                 ))
             }
@@ -80,7 +80,7 @@ impl swl_options {
         };
         if self.stale_ms <= 0 {
             return Err(Failure::invalid(
-                "stale_ms",
+                OptionName::StaleMs,
                 format!("must be greater than 0, got {}", self.stale_ms),
             ));
         }
@@ -88,7 +88,7 @@ impl swl_options {
             -1 => f64::INFINITY,
             ms if ms <= 0 => {
                 return Err(Failure::invalid(
-                    "max_hold_ms",
+                    OptionName::MaxHoldMs,
                     format!("must be greater than 0, or -1 for no limit, got {ms}"),
                 ))
             }
@@ -104,7 +104,7 @@ impl swl_options {
             // SAFETY: a non-NULL `owner` is a NUL-terminated string (the caller's promise).
             let text = unsafe { CStr::from_ptr(self.owner) }
                 .to_str()
-                .map_err(|_| Failure::invalid("owner", "is not valid UTF-8"))?;
+                .map_err(|_| Failure::invalid(OptionName::Owner, "is not valid UTF-8"))?;
             options.owner = Some(text.to_owned());
         }
         Ok(options)
@@ -197,7 +197,7 @@ pub unsafe fn read_options(opts: *const swl_options) -> Result<swl_options, Fail
     let size = unsafe { base.cast::<usize>().read_unaligned() };
     if size < size_of::<usize>() {
         return Err(Failure::invalid(
-            "size",
+            OptionName::Size,
             format!("must be set by swl_options_init, got {size}"),
         ));
     }
@@ -237,7 +237,7 @@ pub unsafe fn read_options(opts: *const swl_options) -> Result<swl_options, Fail
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::status::swl_status;
+    use crate::status::{c_spelling, swl_status};
 
     #[test]
     fn defaults_are_the_core_defaults() {
@@ -314,6 +314,57 @@ mod tests {
             unsafe { o.to_core() }.unwrap().timeout,
             Some(Duration::ZERO)
         );
+    }
+
+    /// The fields of `swl_options` as the committed header declares them (tests/header_fresh.rs
+    /// keeps the header in step with the struct).
+    fn header_fields() -> Vec<String> {
+        let header = include_str!("../../../include/session_write_lock.h");
+        let end = header
+            .find("} swl_options;")
+            .expect("the header declares swl_options");
+        let start = header[..end]
+            .rfind("typedef struct {")
+            .expect("swl_options is a typedef'd struct");
+        header[start..end]
+            .lines()
+            .skip(1)
+            .map(str::trim)
+            .filter(|line| line.ends_with(';') && !line.starts_with('*'))
+            .map(|line| {
+                let declaration = line.trim_end_matches(';');
+                let name = declaration.rsplit([' ', '*']).next().unwrap_or_default();
+                name.to_owned()
+            })
+            .collect()
+    }
+
+    /// Every field of the C struct is an option the core can name in an error, spelled as C
+    /// spells it; a field without a name (or missing from `for_each_field!`) fails here.
+    #[test]
+    fn every_field_has_an_option_name() {
+        let fields = header_fields();
+        assert_eq!(
+            fields.first().map(String::as_str),
+            Some("size"),
+            "{fields:?}"
+        );
+        let mut visited = vec!["size".to_owned()];
+        macro_rules! visit {
+            ($f:ident) => {
+                visited.push(stringify!($f).to_owned())
+            };
+        }
+        for_each_field!(visit);
+        assert_eq!(
+            fields, visited,
+            "for_each_field! must list every field after size"
+        );
+        for field in &fields {
+            let name = OptionName::from_c_name(field)
+                .unwrap_or_else(|| panic!("swl_options.{field} has no OptionName"));
+            assert_eq!(c_spelling(name), field);
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The one status enum of the C ABI, and how core errors map to it.
 
-use session_write_lock::Error;
+use session_write_lock::{Error, OptionName};
 use std::ffi::c_char;
 
 /// The result of every fallible `swl_` function. On anything but `SWL_OK`, `swl_last_error`
@@ -63,10 +63,11 @@ impl Failure {
         )
     }
 
-    pub fn invalid(parameter: &str, message: impl std::fmt::Display) -> Failure {
+    /// An option or argument out of range, named as the header names it.
+    pub fn invalid(name: OptionName, message: impl std::fmt::Display) -> Failure {
         Failure::new(
             swl_status::SWL_INVALID_ARGUMENT,
-            format!("invalid {parameter}: {message}"),
+            format!("invalid {}: {message}", c_spelling(name)),
         )
     }
 }
@@ -78,23 +79,16 @@ impl From<Error> for Failure {
                 Failure::new(swl_status::SWL_BUSY, error.to_string())
             }
             Error::Stale { .. } => Failure::new(swl_status::SWL_STALE, error.to_string()),
-            // The core names options as the Node API does; C callers know the C names.
-            Error::InvalidArgument { name, message } => Failure::invalid(c_name(name), message),
+            Error::InvalidArgument { name, message } => Failure::invalid(name, message),
             Error::Io { .. } => Failure::new(swl_status::SWL_IO, error.to_string()),
         }
     }
 }
 
-fn c_name(core_name: &str) -> &str {
-    match core_name {
-        "sessionFile" => "session_file",
-        "sessionsDir" => "sessions_dir",
-        "timeoutMs" => "timeout_ms",
-        "staleMs" => "stale_ms",
-        "maxHoldMs" => "max_hold_ms",
-        "allowReentrant" => "allow_reentrant",
-        other => other,
-    }
+/// The header's name of an option or argument; a name C callers never pass (none of the core's
+/// errors about one can reach them) keeps the core's spelling.
+pub fn c_spelling(name: OptionName) -> &'static str {
+    name.c_name().unwrap_or(name.as_str())
 }
 
 /// A static, NUL-terminated description of `status`, starting with its constant's name

@@ -1,7 +1,8 @@
 //! C strings in (paths: non-NULL, UTF-8, NUL-terminated) and out (snprintf-style buffers, and
 //! heap strings the caller frees with `swl_string_free`).
 
-use super::status::Failure;
+use super::status::{c_spelling, Failure};
+use session_write_lock::OptionName;
 use std::ffi::{c_char, CStr, CString};
 
 /// Borrows a path argument: NULL is `SWL_NULL_PARAMETER`, non-UTF-8 or empty is
@@ -10,9 +11,9 @@ use std::ffi::{c_char, CStr, CString};
 /// # Safety
 ///
 /// `ptr` must be NULL or a NUL-terminated string that outlives `'a`.
-pub unsafe fn path_arg<'a>(ptr: *const c_char, parameter: &str) -> Result<&'a str, Failure> {
+pub unsafe fn path_arg<'a>(ptr: *const c_char, parameter: OptionName) -> Result<&'a str, Failure> {
     if ptr.is_null() {
-        return Err(Failure::null(parameter));
+        return Err(Failure::null(c_spelling(parameter)));
     }
     // SAFETY: the caller's promise.
     let text = unsafe { CStr::from_ptr(ptr) }.to_str().map_err(|e| {
@@ -100,17 +101,24 @@ mod tests {
         // SAFETY: NULL or NUL-terminated literals.
         unsafe {
             assert_eq!(
-                path_arg(std::ptr::null(), "p").unwrap_err().status,
+                path_arg(std::ptr::null(), OptionName::SessionFile)
+                    .unwrap_err()
+                    .status,
                 swl_status::SWL_NULL_PARAMETER
             );
-            let bad = path_arg(c"/tmp/\xff.jsonl".as_ptr(), "p").unwrap_err();
+            let bad = path_arg(c"/tmp/\xff.jsonl".as_ptr(), OptionName::SessionFile).unwrap_err();
             assert_eq!(bad.status, swl_status::SWL_INVALID_ARGUMENT);
             assert!(bad.message.contains("UTF-8"), "{}", bad.message);
             assert_eq!(
-                path_arg(c"".as_ptr(), "p").unwrap_err().status,
+                path_arg(c"".as_ptr(), OptionName::SessionFile)
+                    .unwrap_err()
+                    .status,
                 swl_status::SWL_INVALID_ARGUMENT
             );
-            assert_eq!(path_arg(c"/tmp/a".as_ptr(), "p").unwrap(), "/tmp/a");
+            assert_eq!(
+                path_arg(c"/tmp/a".as_ptr(), OptionName::SessionFile).unwrap(),
+                "/tmp/a"
+            );
         }
     }
 }

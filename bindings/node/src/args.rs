@@ -1,11 +1,11 @@
-//! Reading JavaScript arguments. A value of the wrong JavaScript type is a `TypeError` naming
-//! the option (DESIGN §5); the values themselves are validated by the core, in one place for
-//! every binding.
+//! Reading JavaScript arguments, each named by its [`OptionName`]. A value of the wrong
+//! JavaScript type is a `TypeError` naming the option; the values themselves are validated by
+//! the core, in one place for every binding.
 
-use crate::errors::{invalid_arg_type, to_js};
+use crate::errors::{invalid_arg_type, js_spelling, to_js};
 use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object, Unknown, ValueType};
 use napi::{Env, Result};
-use session_write_lock::Error as LockError;
+use session_write_lock::{Error as LockError, OptionName};
 
 /// The JavaScript types the API accepts, with the words error messages use for them.
 #[derive(Clone, Copy)]
@@ -43,7 +43,7 @@ impl Kind {
 /// TypeScript module's callers never pass it, and a silent default would hide a bug).
 fn optional<T: FromNapiValue>(
     env: &Env,
-    name: &str,
+    name: OptionName,
     value: Option<Unknown<'_>>,
     kind: Kind,
 ) -> Result<Option<T>> {
@@ -63,7 +63,7 @@ fn optional<T: FromNapiValue>(
 /// A required argument of the given kind (`None`: the property does not exist).
 pub fn required<T: FromNapiValue>(
     env: &Env,
-    name: &str,
+    name: OptionName,
     value: Option<Unknown<'_>>,
     kind: Kind,
 ) -> Result<T> {
@@ -72,7 +72,7 @@ pub fn required<T: FromNapiValue>(
 }
 
 /// A path argument: a string that the operating system can take (not empty, no NUL byte).
-pub fn path(env: &Env, name: &'static str, value: Option<Unknown<'_>>) -> Result<String> {
+pub fn path(env: &Env, name: OptionName, value: Option<Unknown<'_>>) -> Result<String> {
     let path: String = required(env, name, value, Kind::String)?;
     let problem = if path.is_empty() {
         "must not be empty"
@@ -98,7 +98,7 @@ pub struct Params<'env> {
 
 impl<'env> Params<'env> {
     pub fn new(env: &'env Env, value: Unknown<'env>) -> Result<Params<'env>> {
-        let object = required(env, "params", Some(value), Kind::Object)?;
+        let object = required(env, OptionName::Params, Some(value), Kind::Object)?;
         Ok(Params { env, object })
     }
 
@@ -107,18 +107,23 @@ impl<'env> Params<'env> {
         Params { env, object }
     }
 
-    pub fn path(&self, key: &'static str) -> Result<String> {
-        path(self.env, key, self.object.get(key)?)
+    pub fn path(&self, key: OptionName) -> Result<String> {
+        path(self.env, key, self.object.get(js_spelling(key))?)
     }
 
-    pub fn number(&self, key: &str) -> Result<Option<f64>> {
-        optional(self.env, key, self.object.get(key)?, Kind::Number)
+    pub fn number(&self, key: OptionName) -> Result<Option<f64>> {
+        optional(
+            self.env,
+            key,
+            self.object.get(js_spelling(key))?,
+            Kind::Number,
+        )
     }
 
     /// A number option the gateway's way: anything that is not a number means "the default"
     /// (`None`); the value itself is judged by the core.
-    pub fn lenient_number(&self, key: &str) -> Result<Option<f64>> {
-        let value: Option<Unknown<'_>> = self.object.get(key)?;
+    pub fn lenient_number(&self, key: OptionName) -> Result<Option<f64>> {
+        let value: Option<Unknown<'_>> = self.object.get(js_spelling(key))?;
         match value {
             Some(v) if v.get_type()? == ValueType::Number => f64::from_unknown(v).map(Some),
             _ => Ok(None),
@@ -126,8 +131,8 @@ impl<'env> Params<'env> {
     }
 
     /// An object option, or `None` when missing, `undefined` or `null`.
-    pub fn object(&self, key: &str) -> Result<Option<Object<'env>>> {
-        let value: Option<Unknown<'env>> = self.object.get(key)?;
+    pub fn object(&self, key: OptionName) -> Result<Option<Object<'env>>> {
+        let value: Option<Unknown<'env>> = self.object.get(js_spelling(key))?;
         match value {
             Some(v) if v.get_type()? == ValueType::Object => Object::from_unknown(v).map(Some),
             _ => Ok(None),
@@ -135,17 +140,22 @@ impl<'env> Params<'env> {
     }
 
     /// Whether the property exists (even as `undefined` or `null`).
-    pub fn has(&self, key: &str) -> Result<bool> {
-        self.object.has_named_property(key)
+    pub fn has(&self, key: OptionName) -> Result<bool> {
+        self.object.has_named_property(js_spelling(key))
     }
 
-    pub fn string(&self, key: &str) -> Result<Option<String>> {
-        optional(self.env, key, self.object.get(key)?, Kind::String)
+    pub fn string(&self, key: OptionName) -> Result<Option<String>> {
+        optional(
+            self.env,
+            key,
+            self.object.get(js_spelling(key))?,
+            Kind::String,
+        )
     }
 
     /// A list of strings, or `None` when missing, `undefined` or `null`.
-    pub fn strings(&self, key: &str) -> Result<Option<Vec<String>>> {
-        let value: Option<Unknown<'_>> = self.object.get(key)?;
+    pub fn strings(&self, key: OptionName) -> Result<Option<Vec<String>>> {
+        let value: Option<Unknown<'_>> = self.object.get(js_spelling(key))?;
         match value {
             Some(v) if !matches!(v.get_type()?, ValueType::Undefined | ValueType::Null) => {
                 Vec::<String>::from_unknown(v).map(Some)
@@ -154,7 +164,12 @@ impl<'env> Params<'env> {
         }
     }
 
-    pub fn boolean(&self, key: &str) -> Result<Option<bool>> {
-        optional(self.env, key, self.object.get(key)?, Kind::Boolean)
+    pub fn boolean(&self, key: OptionName) -> Result<Option<bool>> {
+        optional(
+            self.env,
+            key,
+            self.object.get(js_spelling(key))?,
+            Kind::Boolean,
+        )
     }
 }

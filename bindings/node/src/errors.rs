@@ -5,7 +5,7 @@
 
 use napi::bindgen_prelude::{Object, Unknown, ValueType};
 use napi::{Env, JsError, JsRangeError, JsTypeError, JsValue, Result};
-use session_write_lock::{Error as LockError, HeldLock, Holder};
+use session_write_lock::{Error as LockError, HeldLock, Holder, OptionName};
 use std::time::UNIX_EPOCH;
 
 /// Node's own codes for the two kinds of bad argument.
@@ -25,10 +25,22 @@ pub fn gateway_reason(reason: &str) -> &str {
     }
 }
 
+/// An option or argument as the package's users spell it; a name Node callers never pass (none
+/// of the core's errors about one can reach them) keeps the core's spelling.
+pub fn js_spelling(name: OptionName) -> &'static str {
+    name.js_name().unwrap_or(name.as_str())
+}
+
 /// An argument of the wrong JavaScript type.
-pub fn invalid_arg_type(env: &Env, name: &str, expected: &str, actual: ValueType) -> napi::Error {
+pub fn invalid_arg_type(
+    env: &Env,
+    name: OptionName,
+    expected: &str,
+    actual: ValueType,
+) -> napi::Error {
     let message = format!(
-        "invalid {name}: must be {expected}, got {}",
+        "invalid {}: must be {expected}, got {}",
+        js_spelling(name),
         type_name(actual)
     );
     thrown(JsTypeError::from(napi::Error::new(INVALID_ARG_TYPE, message)).into_unknown(*env))
@@ -43,10 +55,18 @@ fn build(env: &Env, error: &LockError) -> Result<napi::Error> {
     let message = error.to_string();
     let value = match error {
         // Node reports unusable path strings as TypeErrors (ERR_INVALID_ARG_VALUE).
-        LockError::InvalidArgument { name, .. } if is_path_option(name) => {
+        LockError::InvalidArgument {
+            name,
+            message: problem,
+        } if is_path_option(*name) => {
+            let message = format!("invalid {}: {problem}", js_spelling(*name));
             JsTypeError::from(napi::Error::new(INVALID_ARG_VALUE, message)).into_unknown(*env)
         }
-        LockError::InvalidArgument { .. } => {
+        LockError::InvalidArgument {
+            name,
+            message: problem,
+        } => {
+            let message = format!("invalid {}: {problem}", js_spelling(*name));
             JsRangeError::from(napi::Error::new(OUT_OF_RANGE, message)).into_unknown(*env)
         }
         LockError::Io { path, .. } => {
@@ -127,8 +147,11 @@ pub fn held_object<'env>(env: &'env Env, held: &HeldLock) -> Result<Object<'env>
 }
 
 /// The options that are paths; every other validated option is a number of milliseconds.
-fn is_path_option(name: &str) -> bool {
-    matches!(name, "sessionFile" | "sessionsDir" | "path")
+fn is_path_option(name: OptionName) -> bool {
+    matches!(
+        name,
+        OptionName::SessionFile | OptionName::SessionsDir | OptionName::LockPath | OptionName::Path
+    )
 }
 
 /// Wraps a JavaScript value so that napi throws (or rejects with) exactly that value.

@@ -11,7 +11,7 @@ use napi_derive::napi;
 use session_write_lock::owner_argv::ArgvMatcher;
 use session_write_lock::{
     clean_temp_files, inspect_lock_file, inspect_payload, inspect_with, lock_files_in,
-    CleanOptions, Error as LockError, Inspection, Options, OwnerArgs, Purpose,
+    CleanOptions, Error as LockError, Inspection, OptionName, Options, OwnerArgs, Purpose,
 };
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
@@ -66,7 +66,7 @@ impl From<Inspection> for SessionLockInspection {
 /// `inspectSessionWriteLock(sessionFile)`: `null` when there is no lock file.
 #[napi(js_name = "inspectSessionWriteLock")]
 pub fn inspect_lock(env: &Env, session_file: Unknown<'_>) -> Result<Option<SessionLockInspection>> {
-    let session_file = path(env, "sessionFile", Some(session_file))?;
+    let session_file = path(env, OptionName::SessionFile, Some(session_file))?;
     let options = CleanOptions {
         owner_matcher: Some(ArgvMatcher::GATEWAY),
         ..CleanOptions::default()
@@ -114,11 +114,11 @@ impl Task for InspectTask {
 #[napi(js_name = "inspectLockFile")]
 pub fn inspect_lock_file_task(env: &Env, params: Unknown<'_>) -> Result<AsyncTask<InspectTask>> {
     let params = Params::new(env, params)?;
-    let lock_path = PathBuf::from(params.path("lockPath")?);
+    let lock_path = PathBuf::from(params.path(OptionName::LockPath)?);
     let options = clean_options(env, &params)?;
-    let owner_args = match params.has("ownerArgs")? {
+    let owner_args = match params.has(OptionName::OwnerArgs)? {
         false => None,
-        true => Some(params.strings("ownerArgs")?),
+        true => Some(params.strings(OptionName::OwnerArgs)?),
     };
     Ok(AsyncTask::new(InspectTask {
         lock_path,
@@ -132,7 +132,7 @@ pub fn inspect_lock_file_task(env: &Env, params: Unknown<'_>) -> Result<AsyncTas
 #[napi(js_name = "cleanTempFiles")]
 pub fn clean_temp(env: &Env, params: Unknown<'_>) -> Result<Vec<String>> {
     let params = Params::new(env, params)?;
-    let dir = params.path("sessionsDir")?;
+    let dir = params.path(OptionName::SessionsDir)?;
     clean_temp_files(dir, &clean_options(env, &params)?).map_err(|e| to_js(env, &e))
 }
 
@@ -163,7 +163,7 @@ impl Task for ListTask {
 /// (`[]` for a missing directory).
 #[napi(js_name = "listLockFiles")]
 pub fn list_lock_files(env: &Env, sessions_dir: Unknown<'_>) -> Result<AsyncTask<ListTask>> {
-    let dir = path(env, "sessionsDir", Some(sessions_dir))?;
+    let dir = path(env, OptionName::SessionsDir, Some(sessions_dir))?;
     Ok(AsyncTask::new(ListTask { dir }))
 }
 
@@ -172,9 +172,9 @@ pub fn list_lock_files(env: &Env, sessions_dir: Unknown<'_>) -> Result<AsyncTask
 #[napi(js_name = "inspectLockPayload")]
 pub fn inspect_lock_payload(env: &Env, params: Unknown<'_>) -> Result<SessionLockInspection> {
     let params = Params::new(env, params)?;
-    let payload: String = params.string("payload")?.unwrap_or_default();
+    let payload: String = params.string(OptionName::Payload)?.unwrap_or_default();
     let options = clean_options(env, &params)?;
-    let purpose = match params.boolean("respectMaxHold")? {
+    let purpose = match params.boolean(OptionName::RespectMaxHold)? {
         Some(true) => Purpose::Acquire,
         _ => Purpose::Clean,
     };
@@ -186,21 +186,23 @@ fn clean_options(env: &Env, params: &Params<'_>) -> Result<CleanOptions> {
     let invalid = |e: LockError| to_js(env, &e);
     let defaults = CleanOptions::default();
     // staleMs is checked by the core's one validator of millisecond options.
-    let stale = Options::from_millis(None, params.number("staleMs")?, None, None)
+    let stale = Options::from_millis(None, params.number(OptionName::StaleMs)?, None, None)
         .map_err(invalid)?
         .stale;
-    let now = match params.number("nowMs")? {
+    let now = match params.number(OptionName::NowMs)? {
         None => None,
         Some(ms) => Some(epoch_ms(ms).ok_or_else(|| {
             invalid(LockError::InvalidArgument {
-                name: "nowMs",
+                name: OptionName::NowMs,
                 message: format!("must be a finite number of milliseconds since 1970, got {ms}"),
             })
         })?),
     };
     Ok(CleanOptions {
         stale,
-        remove: params.boolean("removeStale")?.unwrap_or(defaults.remove),
+        remove: params
+            .boolean(OptionName::RemoveStale)?
+            .unwrap_or(defaults.remove),
         now,
         owner_matcher: Some(ArgvMatcher::GATEWAY),
     })

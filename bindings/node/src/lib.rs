@@ -1,4 +1,4 @@
-//! The Node binding of session-write-lock (DESIGN §5). It converts types and nothing else: every
+//! The Node binding of session-write-lock. It converts types and nothing else: every
 //! lock decision is the core's. The npm package (`npm/`) wraps these functions into the public
 //! API (promises, `SessionWriteLockError`, process cleanup).
 
@@ -23,7 +23,7 @@ use napi_derive::napi;
 use session_write_lock::settings::{process_env_var, ConfigMs, Settings};
 use session_write_lock::{
     held_locks, release_all, reset_instance_nonce, resolve_max_hold_from_timeout,
-    run_watchdog_check,
+    run_watchdog_check, OptionName,
 };
 use std::time::{Duration, SystemTime};
 
@@ -68,9 +68,9 @@ pub fn instance_nonce() -> String {
 pub fn resolve_max_hold(env: &Env, params: Unknown<'_>) -> Result<f64> {
     let params = Params::new(env, params)?;
     Ok(resolve_max_hold_from_timeout(
-        params.lenient_number("timeoutMs")?,
-        params.lenient_number("graceMs")?,
-        params.lenient_number("minMs")?,
+        params.lenient_number(OptionName::TimeoutMs)?,
+        params.lenient_number(OptionName::GraceMs)?,
+        params.lenient_number(OptionName::MinMs)?,
     ))
 }
 
@@ -81,13 +81,13 @@ pub fn resolve_max_hold(env: &Env, params: Unknown<'_>) -> Result<f64> {
 #[napi(js_name = "resolveSettings")]
 pub fn resolve_settings(env: &Env, params: Unknown<'_>) -> Result<ResolvedSettings> {
     let params = Params::new(env, params)?;
-    let env_object: Option<Object> = params.object("env")?;
+    let env_object: Option<Object> = params.object(OptionName::Env)?;
     let config = ConfigMs {
-        acquire_timeout_ms: params.lenient_number("acquireTimeoutMs")?,
-        stale_ms: params.lenient_number("staleMs")?,
-        max_hold_ms: params.lenient_number("maxHoldMs")?,
+        acquire_timeout_ms: params.lenient_number(OptionName::AcquireTimeoutMs)?,
+        stale_ms: params.lenient_number(OptionName::StaleMs)?,
+        max_hold_ms: params.lenient_number(OptionName::MaxHoldMs)?,
     };
-    let fallback = params.lenient_number("maxHoldMsFallback")?;
+    let fallback = params.lenient_number(OptionName::MaxHoldMsFallback)?;
     let settings = match env_object {
         None => Settings::resolve(process_env_var, config, fallback),
         Some(object) => Settings::resolve(
@@ -102,14 +102,14 @@ pub fn resolve_settings(env: &Env, params: Unknown<'_>) -> Result<ResolvedSettin
             fallback,
         ),
     };
-    let settings = match params.object("call")? {
+    let settings = match params.object(OptionName::Call)? {
         None => settings,
         Some(call) => {
             let call = Params::from_object(env, call);
             settings.with_call_values(
-                call.lenient_number("timeoutMs")?,
-                call.lenient_number("staleMs")?,
-                call.lenient_number("maxHoldMs")?,
+                call.lenient_number(OptionName::TimeoutMs)?,
+                call.lenient_number(OptionName::StaleMs)?,
+                call.lenient_number(OptionName::MaxHoldMs)?,
             )
         }
     };
@@ -161,4 +161,29 @@ pub struct Stats {
     pub waits: f64,
     pub event_wakeups: f64,
     pub timer_reinspections: f64,
+}
+
+/// The names the binding may read (`{ keys, env }`): every option's JavaScript spelling and every
+/// environment variable of a setting. For the test that every key read is a named option. Not
+/// part of the public API.
+#[napi(js_name = "__optionNames")]
+pub fn option_names() -> OptionNames {
+    let all = OptionName::ALL.iter();
+    OptionNames {
+        keys: all
+            .clone()
+            .filter_map(|o| o.js_name())
+            .map(String::from)
+            .collect(),
+        env: all
+            .flat_map(|o| o.env_names())
+            .map(|name| name.to_string_lossy().into_owned())
+            .collect(),
+    }
+}
+
+#[napi(object)]
+pub struct OptionNames {
+    pub keys: Vec<String>,
+    pub env: Vec<String>,
 }

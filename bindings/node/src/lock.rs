@@ -10,7 +10,7 @@ use session_write_lock::owner_argv::ArgvMatcher;
 use session_write_lock::settings::Settings;
 use session_write_lock::{
     begin_acquire_cancellable, end_owner, Acquisition, CancelToken, Error as LockError, HoldOwner,
-    LockGuard, ReleaseOutcome,
+    LockGuard, OptionName, ReleaseOutcome,
 };
 use std::cell::Cell;
 use std::path::Path;
@@ -130,15 +130,15 @@ pub fn acquire<'env>(
     cancel: Option<&WaitCancel>,
 ) -> Result<Either<NativeLock, Object<'env>>> {
     let params = Params::new(env, params)?;
-    let session_file = params.path("sessionFile")?;
+    let session_file = params.path(OptionName::SessionFile)?;
     let mut options = Settings::from_process_env().lenient_options(
-        params.lenient_number("timeoutMs")?,
-        params.lenient_number("staleMs")?,
-        params.lenient_number("maxHoldMs")?,
+        params.lenient_number(OptionName::TimeoutMs)?,
+        params.lenient_number(OptionName::StaleMs)?,
+        params.lenient_number(OptionName::MaxHoldMs)?,
     );
-    options.allow_reentrant = params.boolean("allowReentrant")?.unwrap_or(false);
-    options.reentrant_owner = params.string("reentrantOwner")?;
-    options.owner = params.string("owner")?;
+    options.allow_reentrant = params.boolean(OptionName::AllowReentrant)?.unwrap_or(false);
+    options.reentrant_owner = params.string(OptionName::ReentrantOwner)?;
+    options.owner = params.string(OptionName::Owner)?;
     options.owner_matcher = Some(ArgvMatcher::GATEWAY);
     options.hold_owner = owner_of(env)?;
     let token = cancel.map(|c| c.token.clone());

@@ -7,7 +7,7 @@ use napi::bindgen_prelude::{Function, Unknown};
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::{Env, Result};
 use napi_derive::napi;
-use session_write_lock::{set_log_hook, LogHook};
+use session_write_lock::{set_log_hook, LogHook, OptionName};
 use std::sync::Arc;
 
 #[napi(js_name = "setSessionWriteLockLogger")]
@@ -16,7 +16,7 @@ pub fn set_logger(env: &Env, logger: Option<Unknown<'_>>) -> Result<()> {
         None => None,
         Some(value) => {
             let function: Function<String, ()> =
-                required(env, "logger", Some(value), Kind::Function)?;
+                required(env, OptionName::Logger, Some(value), Kind::Function)?;
             // Weak: a logger must not keep the process alive on its own.
             let tsfn = function
                 .build_threadsafe_function::<String>()
