@@ -313,7 +313,7 @@ pub fn attempt(
                     return Err(Error::Stale {
                         lock_path: lock_path.to_path_buf(),
                         holder: Box::new(holder),
-                        reasons: reason_strings(&seen.verdict),
+                        reasons: seen.verdict.reasons.clone(),
                     });
                 }
                 if options.allow_reentrant && is_ours(&seen, &rt.identity, &ours.nonce) {
@@ -333,15 +333,6 @@ pub fn attempt(
         holder: Box::new(holder),
         seen: None,
     })
-}
-
-/// The verdict's reasons as reports spell them.
-pub fn reason_strings(verdict: &Verdict) -> Vec<String> {
-    verdict
-        .reasons
-        .iter()
-        .map(|r| r.as_str().to_owned())
-        .collect()
 }
 
 /// Whether an acquire with `options` nests into `held` (docs/PROTOCOL.md, "Nesting").

@@ -2,6 +2,7 @@
 
 use crate::option_name::OptionName;
 use crate::table::HeldLock;
+use crate::verdict::StaleReason;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -40,8 +41,8 @@ pub enum Error {
         lock_path: PathBuf,
         /// Who holds it.
         holder: Box<Holder>,
-        /// The reasons, as reports spell them.
-        reasons: Vec<String>,
+        /// The reasons.
+        reasons: Vec<StaleReason>,
     },
     /// The wait was cancelled by the caller (a Node `AbortSignal`).
     Cancelled {
@@ -138,6 +139,7 @@ impl fmt::Display for Error {
                 holder,
                 reasons,
             } => {
+                let reasons: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
                 write!(
                     f,
                     "session file lock stale ({}): {} {}",

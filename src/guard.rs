@@ -4,6 +4,7 @@
 use crate::error::{Error, Holder};
 use crate::runtime::runtime;
 use crate::table::ReleaseOutcome;
+use crate::verdict::StaleReason;
 use std::path::{Path, PathBuf};
 
 /// A held lock. Dropping it releases the lock, as [`LockGuard::release`] does.
@@ -71,7 +72,7 @@ impl LockGuard {
                 pid_alive: true,
                 here: None,
             }),
-            reasons: vec!["lease-lost".to_owned()],
+            reasons: vec![StaleReason::LeaseLost],
         })
     }
 

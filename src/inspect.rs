@@ -1,17 +1,16 @@
-//! Read-only views of lock files and the stale-lock cleaner (DESIGN §5 `inspect`,
-//! `cleanStaleLockFiles`). Removal goes through the same race-free reclaim as acquire.
+//! Read-only views of lock files and the stale-lock cleaner (`inspect`, `clean_stale`; Node
+//! `inspectSessionWriteLock`, `cleanStaleLockFiles`). Removal goes through the same race-free
+//! reclaim as acquire. Formats and reasons stay the verdict's enums here; each edge spells them.
 
-use crate::attempt::{
-    describe_owner, observe, reason_strings, reclaim, Judge, Observed, OwnerArgs, TableView,
-};
+use crate::attempt::{describe_owner, observe, reclaim, Judge, Observed, OwnerArgs, TableView};
 use crate::error::Error;
 use crate::fs::{self, resolve_lock_path};
 use crate::iso_time;
 use crate::option_name::OptionName;
 use crate::options::CleanOptions;
 use crate::runtime::runtime;
-use crate::verdict::{malformed_grace, Purpose};
-use serde::Serialize;
+use crate::verdict::{malformed_grace, Format, Purpose, StaleReason};
+use serde::{Serialize, Serializer};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -35,7 +34,7 @@ pub struct Inspection {
     /// At least one reason applies (see `removable` for whether it may go).
     pub stale: bool,
     /// Why it is stale: `dead-pid`, `too-old`, ….
-    pub stale_reasons: Vec<String>,
+    pub stale_reasons: Vec<StaleReason>,
     /// It may be removed now: stale, not merely old, a malformed file only past its grace.
     pub removable: bool,
     /// This inspection removed it (a clean-up with removal on).
@@ -44,8 +43,8 @@ pub struct Inspection {
     pub nonce: Option<String>,
     /// The holder's host name (this library's files).
     pub hostname: Option<String>,
-    /// `"flock"`, `"legacy"`, or `"not-a-file"` when something else occupies the path.
-    pub format: String,
+    /// Who wrote it, or [`Found::NotAFile`] when something else occupies the path.
+    pub format: Found,
     /// Who holds it, as error messages say it (`pid=12 alive=true ageMs=5`), or what is in
     /// the way.
     pub owner: String,
@@ -53,6 +52,31 @@ pub struct Inspection {
     pub owner_label: Option<String>,
     /// The holder's max-hold from the payload.
     pub max_hold_ms: Option<u64>,
+}
+
+/// What an inspection found at a lock path.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Found {
+    /// A lock file, written by this library or by the TypeScript module.
+    Lock(Format),
+    /// A directory, FIFO, socket, device or symlink: never judged, opened or removed.
+    NotAFile,
+}
+
+impl Found {
+    /// `"flock"`, `"legacy"` or `"not-a-file"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Found::Lock(format) => format.as_str(),
+            Found::NotAFile => "not-a-file",
+        }
+    }
+}
+
+impl Serialize for Found {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 /// What [`clean_stale`] found and did.
@@ -130,7 +154,7 @@ pub fn inspect_lock_file(
                 removed: false,
                 nonce: None,
                 hostname: None,
-                format: "not-a-file".into(),
+                format: Found::NotAFile,
                 owner: format!(
                     "{} is in the way (never removed automatically)",
                     occupant.describe()
@@ -157,12 +181,12 @@ pub fn inspect_lock_file(
             .created_at_ms
             .map(|c| now_ms.saturating_sub(c).max(0) as u64),
         stale: seen.verdict.stale(),
-        stale_reasons: reason_strings(&seen.verdict),
+        stale_reasons: seen.verdict.reasons.clone(),
         removable: seen.verdict.removable,
         removed,
         nonce: p.nonce.clone(),
         hostname: p.hostname.clone(),
-        format: seen.verdict.format.as_str().into(),
+        format: Found::Lock(seen.verdict.format),
         owner: describe_owner(p, &rt.identity, pid_alive, now),
         owner_label: p.owner.clone(),
         max_hold_ms: p.max_hold_ms,
@@ -210,12 +234,12 @@ pub fn inspect_payload(
             .created_at_ms
             .map(|c| now_ms.saturating_sub(c).max(0) as u64),
         stale: verdict.stale(),
-        stale_reasons: reason_strings(&verdict),
+        stale_reasons: verdict.reasons.clone(),
         removable: verdict.removable,
         removed: false,
         nonce: payload.nonce.clone(),
         hostname: payload.hostname.clone(),
-        format: verdict.format.as_str().into(),
+        format: Found::Lock(verdict.format),
         owner: describe_owner(&payload, &rt.identity, pid_alive, now),
         owner_label: payload.owner.clone(),
         max_hold_ms: payload.max_hold_ms,

@@ -63,14 +63,14 @@ pub use identity::{
 };
 pub use inspect::{
     clean_stale, clean_temp_files, inspect, inspect_lock_file, inspect_payload, inspect_with,
-    lock_files_in, CleanReport, Inspection,
+    lock_files_in, CleanReport, Found, Inspection,
 };
 pub use log::{set_log_hook, LogHook};
 pub use option_name::OptionName;
 pub use options::{resolve_max_hold_from_timeout, CleanOptions, Options};
 pub use owner::HoldOwner;
 pub use table::{HeldLock, ReleaseOutcome};
-pub use verdict::Purpose;
+pub use verdict::{Format, Purpose, StaleReason};
 
 /// The crate version, as the C ABI reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

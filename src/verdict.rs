@@ -3,6 +3,7 @@
 
 use crate::identity::{PidProbe, ProcessIdentity};
 use crate::payload::Payload;
+use serde::{Serialize, Serializer};
 use std::fmt;
 use std::time::Duration;
 
@@ -31,6 +32,9 @@ pub enum StaleReason {
     HoldExceeded,
     /// A live legacy holder whose command line is not the gateway's.
     NonGatewayOwner,
+    /// Not a rule of [`decide`]: this process's own hold was ended (watchdog, release-all,
+    /// takeover) or its file removed or replaced; what `assert_owned` reports.
+    LeaseLost,
 }
 
 impl StaleReason {
@@ -48,6 +52,7 @@ impl StaleReason {
             StaleReason::TooOld => "too-old",
             StaleReason::HoldExceeded => "hold-exceeded",
             StaleReason::NonGatewayOwner => "non-gateway-owner",
+            StaleReason::LeaseLost => "lease-lost",
         }
     }
 
@@ -70,6 +75,13 @@ impl fmt::Display for StaleReason {
     }
 }
 
+/// Reports (C, the CLI) spell a reason as [`StaleReason::as_str`] does.
+impl Serialize for StaleReason {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// Who wrote a lock file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
@@ -86,6 +98,12 @@ impl Format {
             Format::Flock => "flock",
             Format::Legacy => "legacy",
         }
+    }
+}
+
+impl Serialize for Format {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
     }
 }
 
@@ -991,6 +1009,54 @@ mod tests {
             local_flock_pid(&no_boot("gw-b"), &host),
             None,
             "another host"
+        );
+    }
+
+    /// Each reason and format has one spelling, the one every report and error uses (serde
+    /// included); no two share it.
+    #[test]
+    fn reasons_and_formats_are_spelled_once() {
+        use StaleReason::*;
+        let all = [
+            HolderExited,
+            NonceMismatch,
+            HeartbeatExpired,
+            MissingPid,
+            InvalidCreatedAt,
+            DeadPid,
+            RecycledPid,
+            OrphanSelfPid,
+            TooOld,
+            HoldExceeded,
+            NonGatewayOwner,
+            LeaseLost,
+        ];
+        // Exhaustive: a new reason stops the build here until it is added to `all`.
+        for r in all {
+            match r {
+                HolderExited | NonceMismatch | HeartbeatExpired | MissingPid | InvalidCreatedAt
+                | DeadPid | RecycledPid | OrphanSelfPid | TooOld | HoldExceeded
+                | NonGatewayOwner | LeaseLost => {}
+            }
+        }
+        let mut spellings: Vec<&str> = all.iter().map(|r| r.as_str()).collect();
+        spellings.extend([Format::Flock.as_str(), Format::Legacy.as_str()]);
+        let distinct: std::collections::BTreeSet<&str> = spellings.iter().copied().collect();
+        assert_eq!(distinct.len(), spellings.len(), "{spellings:?}");
+        for r in all {
+            assert_eq!(r.to_string(), r.as_str());
+            assert_eq!(
+                serde_json::to_string(&r).unwrap(),
+                format!("\"{}\"", r.as_str())
+            );
+        }
+        assert_eq!(
+            serde_json::to_string(&Format::Legacy).unwrap(),
+            "\"legacy\""
+        );
+        assert_eq!(
+            (InvalidCreatedAt.as_str(), NonGatewayOwner.as_str()),
+            ("invalid-createdAt", "non-gateway-owner")
         );
     }
 }

@@ -82,7 +82,8 @@ fn status_shows_live_stale_legacy_and_hostile_locks() {
         "{table}"
     );
     assert!(
-        line("dir.jsonl.lock").contains("a directory is in the way"),
+        line("dir.jsonl.lock").contains("a directory is in the way")
+            && line("dir.jsonl.lock").contains("not-a-file"),
         "{table}"
     );
 

@@ -12,7 +12,9 @@ use common::{
     counters_to_myself, dead_pid, is_root, prefixed_worker, skip, wait_until_waiting, Holder,
     TempDir,
 };
-use session_write_lock::{acquire, clean_stale, inspect, CleanOptions, Error, LockGuard, Options};
+use session_write_lock::{
+    acquire, clean_stale, inspect, CleanOptions, Error, LockGuard, Options, StaleReason,
+};
 use std::fs::{File, FileTimes};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
@@ -150,7 +152,11 @@ fn a_read_only_directory_fails_with_erofs_and_keeps_its_files() {
         other => panic!("a live holder's lock on a read-only fs must be busy: {other:?}"),
     }
     let seen = inspect(mnt.join("stale.jsonl"), STALE).unwrap().unwrap();
-    assert_eq!(seen.stale_reasons, ["dead-pid"], "inspection still works");
+    assert_eq!(
+        seen.stale_reasons,
+        [StaleReason::DeadPid],
+        "inspection still works"
+    );
     match clean_stale(&mnt.0, &CleanOptions::default()) {
         Err(e) => {
             assert_eq!(e.code(), Some("EROFS"), "{e}");
@@ -393,61 +399,61 @@ fn deeply_nested_and_huge_number_payloads_get_a_verdict() {
     let dir = TempDir::new("payloads");
     let future = "2099-01-01T00:00:00.000Z";
     let nested = |depth: usize, open: &str| open.repeat(depth);
-    let rows: Vec<(&str, String, &[&str])> = vec![
+    let rows: Vec<(&str, String, &[StaleReason])> = vec![
         (
             "100k '[' (beyond the read limit)",
             nested(100_000, "["),
-            &["missing-pid", "invalid-createdAt"],
+            &[StaleReason::MissingPid, StaleReason::InvalidCreatedAt],
         ),
         (
             "60k '[' (within the read limit)",
             nested(60_000, "["),
-            &["missing-pid", "invalid-createdAt"],
+            &[StaleReason::MissingPid, StaleReason::InvalidCreatedAt],
         ),
         (
             "20k nested objects",
             nested(20_000, r#"{"a":"#),
-            &["missing-pid", "invalid-createdAt"],
+            &[StaleReason::MissingPid, StaleReason::InvalidCreatedAt],
         ),
         (
             "pid 1e400",
             format!(r#"{{"pid":1e400,"createdAt":"{future}"}}"#),
-            &["missing-pid", "invalid-createdAt"],
+            &[StaleReason::MissingPid, StaleReason::InvalidCreatedAt],
         ),
         (
             "pid 99999999999999999999",
             format!(r#"{{"pid":99999999999999999999,"createdAt":"{future}"}}"#),
-            &["missing-pid"],
+            &[StaleReason::MissingPid],
         ),
         (
             "pid 2^32+1 (1 if truncated)",
             format!(r#"{{"pid":4294967297,"createdAt":"{future}"}}"#),
-            &["missing-pid"],
+            &[StaleReason::MissingPid],
         ),
         (
             "pid 2^31 (beyond pid_t)",
             format!(r#"{{"pid":2147483648,"createdAt":"{future}"}}"#),
-            &["missing-pid"],
+            &[StaleReason::MissingPid],
         ),
         (
             "pid -1 (kill(-1) = everyone)",
             format!(r#"{{"pid":-1,"createdAt":"{future}"}}"#),
-            &["missing-pid"],
+            &[StaleReason::MissingPid],
         ),
         (
             "pid 0 (kill(0) = own group)",
             format!(r#"{{"pid":0,"createdAt":"{future}"}}"#),
-            &["missing-pid"],
+            &[StaleReason::MissingPid],
         ),
         (
             "pid 1.5",
             format!(r#"{{"pid":1.5,"createdAt":"{future}"}}"#),
-            &["missing-pid"],
+            &[StaleReason::MissingPid],
         ),
         (
             "createdAt 1e400",
             format!(r#"{{"pid":{},"createdAt":1e400}}"#, std::process::id()),
-            &["missing-pid", "invalid-createdAt"],
+            &[StaleReason::MissingPid, StaleReason::InvalidCreatedAt],
         ),
     ];
     // A fresh file is busy however long one waits: one try says so. An old one is reclaimed

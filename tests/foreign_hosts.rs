@@ -8,7 +8,7 @@
 mod common;
 
 use common::{is_root, skip, try_in_process, Holder, TempDir};
-use session_write_lock::{acquire, inspect, Error, Options};
+use session_write_lock::{acquire, inspect, Error, Options, StaleReason};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant, SystemTime};
@@ -145,7 +145,7 @@ fn without_proc_the_hostname_and_the_flock_decide() {
     try_in_process(no_proc, &file, 300).expect_err("held, also seen without /proc");
     holder.kill();
     let seen = inspect(&file, STALE).unwrap().unwrap();
-    assert_eq!(seen.stale_reasons, ["holder-exited"], "{seen:?}");
+    assert_eq!(seen.stale_reasons, [StaleReason::HolderExited], "{seen:?}");
     let guard = acquire(&file, &options(Duration::from_secs(5))).expect("the flock was dropped");
 
     // And the other way round: a process without /proc waits for us, then takes it.

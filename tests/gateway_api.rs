@@ -8,7 +8,7 @@ mod common;
 use common::TempDir;
 use session_write_lock::{
     acquire, begin_acquire_cancellable, held_locks, release_all, Acquisition, CancelToken, Error,
-    Options,
+    Options, StaleReason,
 };
 use std::process::Command;
 use std::sync::Mutex;
@@ -107,7 +107,7 @@ fn assert_owned_until_the_hold_is_lost() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
     let dir = TempDir::new("owned");
     let lease_lost = |r: Result<(), Error>| match r {
-        Err(Error::Stale { reasons, .. }) => reasons == ["lease-lost"],
+        Err(Error::Stale { reasons, .. }) => reasons == [StaleReason::LeaseLost],
         _ => false,
     };
     let a = acquire(dir.join("a.jsonl"), &Options::default()).unwrap();

@@ -4,7 +4,10 @@
 mod common;
 
 use common::{dead_pid, TempDir};
-use session_write_lock::{acquire, clean_stale, inspect, CleanOptions, Error, OptionName, Options};
+use session_write_lock::{
+    acquire, clean_stale, inspect, CleanOptions, Error, Format, Found, OptionName, Options,
+    StaleReason,
+};
 use std::fs::{File, FileTimes};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -100,13 +103,13 @@ fn legacy_rules_reclaim_or_wait() {
     let two_hours_ago = iso(SystemTime::now() - Duration::from_secs(7200));
     let fresh = Duration::ZERO;
     let old = Duration::from_secs(31 * 60);
-    let rows: Vec<(&str, String, Duration, bool, &[&str])> = vec![
+    let rows: Vec<(&str, String, Duration, bool, &[StaleReason])> = vec![
         (
             "dead pid",
             format!(r#"{{"pid":{},"createdAt":"{now}"}}"#, dead_pid()),
             fresh,
             true,
-            &["dead-pid"],
+            &[StaleReason::DeadPid],
         ),
         (
             "live pid, fresh",
@@ -135,21 +138,21 @@ fn legacy_rules_reclaim_or_wait() {
             ),
             fresh,
             true,
-            &["recycled-pid"],
+            &[StaleReason::RecycledPid],
         ),
         (
             "live pid, too old: reported, never removed",
             format!(r#"{{"pid":{},"createdAt":"{two_hours_ago}"}}"#, live.pid()),
             fresh,
             false,
-            &["too-old"],
+            &[StaleReason::TooOld],
         ),
         (
             "dead pid, too old",
             format!(r#"{{"pid":{},"createdAt":"{two_hours_ago}"}}"#, dead_pid()),
             fresh,
             true,
-            &["dead-pid", "too-old"],
+            &[StaleReason::DeadPid, StaleReason::TooOld],
         ),
         (
             "other pid's nonce is not judged",
@@ -166,42 +169,42 @@ fn legacy_rules_reclaim_or_wait() {
             format!(r#"{{"createdAt":"{now}"}}"#),
             fresh,
             false,
-            &["missing-pid"],
+            &[StaleReason::MissingPid],
         ),
         (
             "missing pid, old mtime",
             format!(r#"{{"createdAt":"{now}"}}"#),
             old,
             true,
-            &["missing-pid"],
+            &[StaleReason::MissingPid],
         ),
         (
             "invalid createdAt, fresh",
             format!(r#"{{"pid":{},"createdAt":"yesterday"}}"#, live.pid()),
             fresh,
             false,
-            &["invalid-createdAt"],
+            &[StaleReason::InvalidCreatedAt],
         ),
         (
             "invalid createdAt, old mtime",
             format!(r#"{{"pid":{},"createdAt":"yesterday"}}"#, live.pid()),
             old,
             true,
-            &["invalid-createdAt"],
+            &[StaleReason::InvalidCreatedAt],
         ),
         (
             "empty file, fresh (a TS writer mid-write)",
             String::new(),
             fresh,
             false,
-            &["missing-pid", "invalid-createdAt"],
+            &[StaleReason::MissingPid, StaleReason::InvalidCreatedAt],
         ),
         (
             "garbage, old mtime",
             "\u{1}\u{2}not json".into(),
             old,
             true,
-            &["missing-pid", "invalid-createdAt"],
+            &[StaleReason::MissingPid, StaleReason::InvalidCreatedAt],
         ),
     ];
     for (i, (name, content, mtime_ago, expect_reclaimed, reasons)) in rows.into_iter().enumerate() {
@@ -210,7 +213,7 @@ fn legacy_rules_reclaim_or_wait() {
         let seen = inspect(&file, STALE)
             .unwrap()
             .expect("a lock file is there");
-        assert_eq!(seen.format, "legacy", "{name}");
+        assert_eq!(seen.format, Found::Lock(Format::Legacy), "{name}");
         assert_eq!(seen.stale_reasons, reasons, "{name}");
         assert_eq!(seen.stale, !reasons.is_empty(), "{name}");
         assert_eq!(seen.removable, expect_reclaimed, "{name}");
@@ -262,7 +265,7 @@ fn live_legacy_holder_that_is_only_old_is_reported_at_once_and_kept() {
         Error::Stale {
             reasons, holder, ..
         } => {
-            assert_eq!(reasons, &["hold-exceeded"]);
+            assert_eq!(reasons, &[StaleReason::HoldExceeded]);
             assert_eq!((holder.pid, holder.pid_alive), (Some(live.pid()), true));
         }
         other => panic!("expected a stale error, got {other:?}"),
@@ -552,7 +555,7 @@ fn clean_stale_removes_only_stale_locks() {
             .collect::<Vec<_>>(),
         [(true, true), (true, false), (false, false), (false, false)]
     );
-    assert_eq!(dry.locks[3].format, "flock");
+    assert_eq!(dry.locks[3].format, Found::Lock(Format::Flock));
     assert!(dry.locks[3].pid_alive);
 
     let report = clean_stale(&dir.0, &CleanOptions::default()).unwrap();
@@ -561,7 +564,7 @@ fn clean_stale_removes_only_stale_locks() {
         .iter()
         .map(|l| l.stale_reasons.clone())
         .collect();
-    assert_eq!(cleaned, [vec!["dead-pid".to_string()]]);
+    assert_eq!(cleaned, [vec![StaleReason::DeadPid]]);
     assert!(!lock_of(&dir.join("a-dead.jsonl")).exists());
     assert!(
         lock_of(&dir.join("b-old-live.jsonl")).exists(),
@@ -641,7 +644,7 @@ fn a_fifo_at_the_lock_path_is_never_opened() {
         assert!(acquire(&file, &once()).is_err());
         assert!(inspect(&file, STALE)
             .unwrap()
-            .is_some_and(|i| i.format == "not-a-file"));
+            .is_some_and(|i| i.format == Found::NotAFile));
     }
     std::thread::sleep(Duration::from_millis(200)); // time for an open writer to get through
     assert!(

@@ -7,6 +7,7 @@ mod common;
 use common::{worker, TempDir};
 use session_write_lock::{
     acquire, inspect, instance_nonce, release_all, reset_instance_nonce, Options, ReleaseOutcome,
+    StaleReason,
 };
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -149,7 +150,7 @@ fn a_forked_child_does_not_keep_the_lock_alive() {
     let seen = inspect(&file, Duration::from_secs(1800)).unwrap().unwrap();
     assert_eq!(
         seen.stale_reasons,
-        ["holder-exited"],
+        [StaleReason::HolderExited],
         "the forked child closed its copy of the lock fd"
     );
     let _guard = acquire(&file, &once()).expect("a lock of an exited holder is reclaimed at once");

@@ -10,8 +10,8 @@
 )]
 
 use session_write_lock::{
-    acquire, clean_stale, inspect, inspect_lock_file, CleanOptions, Error, Inspection, Options,
-    OwnerArgs,
+    acquire, clean_stale, inspect, inspect_lock_file, CleanOptions, Error, Found, Inspection,
+    Options, OwnerArgs, StaleReason,
 };
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -328,16 +328,16 @@ fn print_table(inspections: &[Inspection]) {
     let rows: Vec<[String; 7]> = inspections
         .iter()
         .map(|i| {
-            let state = if i.format == "not-a-file" {
+            let state = if i.format == Found::NotAFile {
                 format!("blocked: {}", i.owner)
             } else if i.removable {
-                format!("stale: {}", i.stale_reasons.join(", "))
+                format!("stale: {}", joined(&i.stale_reasons))
             } else if i.stale_reasons.is_empty() {
                 "alive".to_string()
             } else {
                 format!(
                     "kept: {} (holder alive or file fresh)",
-                    i.stale_reasons.join(", ")
+                    joined(&i.stale_reasons)
                 )
             };
             [
@@ -345,7 +345,7 @@ fn print_table(inspections: &[Inspection]) {
                 i.pid.map_or("-".into(), |p| p.to_string()),
                 i.hostname.clone().unwrap_or_else(|| "-".into()),
                 i.age_ms.map_or("-".into(), human_age),
-                i.format.clone(),
+                i.format.as_str().to_owned(),
                 i.owner_label.clone().unwrap_or_else(|| "-".into()),
                 state,
             ]
@@ -366,6 +366,12 @@ fn print_table(inspections: &[Inspection]) {
             .collect();
         println!("{}", cells.join("  ").trim_end());
     }
+}
+
+/// Reasons as a list for people: `dead-pid, too-old`.
+fn joined(reasons: &[StaleReason]) -> String {
+    let names: Vec<&str> = reasons.iter().map(|r| r.as_str()).collect();
+    names.join(", ")
 }
 
 fn human_age(ms: u64) -> String {
@@ -418,7 +424,7 @@ fn clean(args: &[String]) -> Result<ExitCode, Failure> {
             println!(
                 "{verb} {} ({}; pid {})",
                 lock.lock_path,
-                lock.stale_reasons.join(", "),
+                joined(&lock.stale_reasons),
                 lock.pid.map_or("-".into(), |p| p.to_string())
             );
         }

@@ -5,7 +5,7 @@
 
 use napi::bindgen_prelude::{Object, Unknown, ValueType};
 use napi::{Env, JsError, JsRangeError, JsTypeError, JsValue, Result};
-use session_write_lock::{Error as LockError, HeldLock, Holder, OptionName};
+use session_write_lock::{Error as LockError, HeldLock, Holder, OptionName, StaleReason};
 use std::time::UNIX_EPOCH;
 
 /// Node's own codes for the two kinds of bad argument.
@@ -17,11 +17,12 @@ const BUSY: &str = "SESSION_BUSY";
 const STALE: &str = "SESSION_STALE";
 const CANCELLED: &str = "SESSION_WAIT_CANCELLED";
 
-/// A reason as the gateway's module spells it.
-pub fn gateway_reason(reason: &str) -> &str {
+/// A reason as the gateway's module spells it (its `non-openclaw-owner` is the core's
+/// `non-gateway-owner`).
+pub fn gateway_reason(reason: StaleReason) -> &'static str {
     match reason {
-        "non-gateway-owner" => "non-openclaw-owner",
-        other => other,
+        StaleReason::NonGatewayOwner => "non-openclaw-owner",
+        other => other.as_str(),
     }
 }
 
@@ -98,7 +99,7 @@ fn build(env: &Env, error: &LockError) -> Result<napi::Error> {
             let value = JsError::from(napi::Error::new(STALE, message)).into_unknown(*env);
             let mut object: Object = value.coerce_to_object()?;
             set_holder(env, &mut object, lock_path, holder)?;
-            let reasons: Vec<&str> = reasons.iter().map(|r| gateway_reason(r)).collect();
+            let reasons: Vec<&str> = reasons.iter().copied().map(gateway_reason).collect();
             object.set("staleReasons", reasons)?;
             object.to_unknown()
         }

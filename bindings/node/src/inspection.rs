@@ -48,14 +48,14 @@ impl From<Inspection> for SessionLockInspection {
             stale: i.stale,
             stale_reasons: i
                 .stale_reasons
-                .iter()
+                .into_iter()
                 .map(|r| gateway_reason(r).to_owned())
                 .collect(),
             removable: i.removable,
             removed: i.removed,
             nonce: i.nonce,
             hostname: i.hostname,
-            format: i.format,
+            format: i.format.as_str().to_owned(),
             owner: i.owner,
             owner_label: i.owner_label,
             max_hold_ms: i.max_hold_ms.map(|ms| ms as f64),

@@ -10,7 +10,7 @@ use session_write_lock::owner_argv::ArgvMatcher;
 use session_write_lock::settings::Settings;
 use session_write_lock::{
     begin_acquire_cancellable, end_owner, Acquisition, CancelToken, Error as LockError, HoldOwner,
-    LockGuard, OptionName, ReleaseOutcome,
+    LockGuard, OptionName, ReleaseOutcome, StaleReason,
 };
 use std::cell::Cell;
 use std::path::Path;
@@ -73,7 +73,7 @@ fn lease_lost(lock_path: &str) -> LockError {
             pid_alive: true,
             here: None,
         }),
-        reasons: vec!["lease-lost".into()],
+        reasons: vec![StaleReason::LeaseLost],
     }
 }
 
