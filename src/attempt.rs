@@ -1,6 +1,6 @@
-//! One try at taking a lock (DESIGN §2 steps 1–4): the held-table check, atomic create,
-//! inspection and race-free reclaim. Used alike by a caller's first try and by the lock
-//! service's retries; it never waits.
+//! One try at taking a lock (docs/PROTOCOL.md, "Taking the lock", steps 1–4): the held-table check,
+//! atomic create, inspection and race-free reclaim. Used alike by a caller's first try and by the
+//! lock service's retries; it never waits.
 
 use crate::error::{Error, Holder};
 use crate::fs::{self, Created, Existing, FileId, Occupant};
@@ -165,7 +165,8 @@ fn judge_file(
     payload: Payload,
     judge: &Judge,
 ) -> Result<FileObservation, Error> {
-    // Taking the flock is both the liveness probe (§3A) and the right to reclaim (§2.4).
+    // Taking the flock is both the liveness probe (a free flock: `holder-exited`) and the right
+    // to reclaim.
     let flock_free =
         fs::try_flock(&file).map_err(|e| Error::io("flock lock file", lock_path, e))?;
     // Only the legacy rules look at the pid (a flock answers for this library's files).

@@ -1,6 +1,7 @@
-//! The system calls of the protocol (DESIGN §2): resolve the lock path, create a lock file
-//! atomically with its content, open an existing one without following or blocking, probe and
-//! take its flock, and unlink only the inode we mean. No decisions are made here.
+//! The system calls of the protocol (docs/PROTOCOL.md, "Taking the lock"): resolve the lock path,
+//! create a lock file atomically with its content, open an existing one without following or
+//! blocking, probe and take its flock, and unlink only the inode we mean. No decisions are made
+//! here.
 
 use crate::error::Error;
 use crate::option_name::OptionName;
@@ -127,9 +128,9 @@ pub enum Created {
     Exists,
 }
 
-/// DESIGN §2.2: write the payload to a file nobody can see yet, flock it, `link()` it into
-/// place, so that nobody ever sees an empty, half-written or unlocked lock file. Falls back to
-/// `O_EXCL` create on filesystems without hard links.
+/// Writes the payload to a file nobody can see yet, flocks it and `link()`s it into place, so
+/// that nobody ever sees an empty, half-written or unlocked lock file. Falls back to `O_EXCL`
+/// create on filesystems without hard links.
 pub fn create_lock_file(lock_path: &Path, payload: &[u8]) -> Result<Created, Error> {
     let lock_c = cstring(lock_path)?;
     match create_anonymous(lock_path, &lock_c, payload) {
@@ -291,9 +292,9 @@ pub enum Existing {
     },
 }
 
-/// DESIGN §2.3: look at what is at the lock path without following a symlink, and open it for
-/// real only if it is a regular file (a FIFO or device node is never opened: opening one has
-/// effects). Reads at most `max_read + 1` bytes, so oversize files are recognised cheaply.
+/// Looks at what is at the lock path without following a symlink, and opens it for real only if
+/// it is a regular file (a FIFO or device node is never opened: opening one has effects). Reads
+/// at most `max_read + 1` bytes, so oversize files are recognised cheaply.
 pub fn open_existing(lock_path: &Path, max_read: usize) -> Result<Existing, Error> {
     let c = cstring(lock_path)?;
     let (file, meta) = match sys::open_without_effects(&c) {

@@ -1,5 +1,5 @@
-//! The one logging hook (DESIGN §4): watchdog releases and compromised locks are reported
-//! here. Default: a line on stderr.
+//! The one logging hook: watchdog releases and compromised locks are reported here. Default: a line
+//! on stderr.
 
 use std::sync::{Arc, PoisonError, RwLock};
 

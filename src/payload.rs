@@ -1,6 +1,6 @@
-//! The lock file's content (DESIGN §1): what this library writes, and what it accepts from the
-//! TypeScript implementation ("legacy"). Parsing never fails: garbage is a legacy payload with
-//! nothing in it, which the verdict then judges by file age alone.
+//! The lock file's content (docs/PROTOCOL.md, "Files"): what this library writes, and what it
+//! accepts from the TypeScript implementation ("legacy"). Parsing never fails: garbage is a legacy
+//! payload with nothing in it, which the verdict then judges by file age alone.
 
 use serde::Serialize;
 use serde_json::Value;

@@ -1,5 +1,5 @@
 //! The per-process state: identity, held table, lock service. One per process: a forked child
-//! gets a fresh one and closes its inherited lock fds (DESIGN §4, fork safety).
+//! gets a fresh one and closes its inherited lock fds (docs/PROTOCOL.md, "Fork").
 
 use crate::identity::ProcessIdentity;
 use crate::service::Service;

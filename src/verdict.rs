@@ -1,5 +1,6 @@
-//! Is the holder gone? DESIGN §3 as a pure function of what was observed, so that every rule
-//! is a row in a table test. The I/O that gathers an [`Observation`] lives in `attempt`.
+//! Is the holder gone? (docs/PROTOCOL.md, "Is the holder gone?") A pure function of what was
+//! observed, so that every rule is a row in a table test. The I/O that gathers an [`Observation`]
+//! lives in `attempt`.
 
 use crate::identity::{PidProbe, ProcessIdentity};
 use crate::payload::Payload;

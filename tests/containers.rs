@@ -1,5 +1,6 @@
 //! Pid-1 "containers": processes in separate pid namespaces (all of them pid 1) sharing one
-//! session directory, as gateways in containers on a shared volume do (DESIGN §0.2–0.3).
+//! session directory, as gateways in containers on a shared volume do (where pids restart at
+//! 1, and a live pid-1 lock of another container must not look like our own).
 //! `tests/multiprocess.rs` already shows that a live pid-1 lock is not stolen by another pid-1
 //! process and that a dead one is reclaimed; here: an in-process restart *inside* a pid-1
 //! namespace, and a storm of pid-1 processes with pid-1 holders SIGKILLed while holding.

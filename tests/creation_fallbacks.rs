@@ -1,9 +1,10 @@
-//! The ways of creating a lock file that ext4 and tmpfs never take (DESIGN §2.2): the named temp
-//! file (where `O_TMPFILE` is refused) and the in-place `O_EXCL` create (where `link` is).
-//! Workers run under `strace` with system-call fault injection to get there; strace's log and
-//! the directory's inotify events prove which way was taken. Acquire, contention, release and
-//! mutual exclusion (a storm mixing both ways with the normal one) are checked on each.
-//! Needs strace (scripts/test.sh installs it); without it each test says SKIPPED loudly.
+//! The ways of creating a lock file that ext4 and tmpfs never take (docs/PROTOCOL.md, "Taking the
+//! lock", step 2): the named temp file (where `O_TMPFILE` is refused) and the in-place `O_EXCL`
+//! create (where `link` is). Workers run under `strace` with system-call fault injection to get
+//! there; strace's log and the directory's inotify events prove which way was taken. Acquire,
+//! contention, release and mutual exclusion (a storm mixing both ways with the normal one) are
+//! checked on each. Needs strace (scripts/test.sh installs it); without it each test says SKIPPED
+//! loudly.
 // Linux only: strace fault injection and inotify are how these tests see the ways taken.
 #![cfg(target_os = "linux")]
 

@@ -1,8 +1,8 @@
-//! Holders this machine cannot see as its own (DESIGN §3A): one on "another host" (another
-//! boot id and hostname, as on a shared network volume), judged by its heartbeat; and one
-//! without `/proc` (no boot id, start time or pid namespace), judged by hostname and flock.
-//! Workers run in mount (and UTS) namespaces: a bind mount over
-//! `/proc/sys/kernel/random/boot_id`, or an empty tmpfs over `/proc`. Needs root for
+//! Holders this machine cannot see as its own (docs/PROTOCOL.md, "Is the holder gone?", files
+//! written by this library): one on "another host" (another boot id and hostname, as on a shared
+//! network volume), judged by its heartbeat; and one without `/proc` (no boot id, start time or pid
+//! namespace), judged by hostname and flock. Workers run in mount (and UTS) namespaces: a bind
+//! mount over `/proc/sys/kernel/random/boot_id`, or an empty tmpfs over `/proc`. Needs root for
 //! `unshare -m`; without it each test says SKIPPED loudly.
 
 mod common;

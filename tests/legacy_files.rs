@@ -1,5 +1,6 @@
-//! Lock files found on disk: every legacy (TypeScript-format) rule of DESIGN §3B reclaims or
-//! waits as it should, and hostile files get a verdict and are never deleted unless stale.
+//! Lock files found on disk: every legacy (TypeScript-format) rule of docs/PROTOCOL.md ("Is the
+//! holder gone?", legacy files) reclaims or waits as it should, and hostile files get a verdict and
+//! are never deleted unless stale.
 
 mod common;
 

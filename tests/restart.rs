@@ -1,6 +1,6 @@
-//! In-process restart (DESIGN §0.1): locks held across a nonce rotation are taken over at
-//! once by the next iteration, their old handles become no-ops; release-all; fork safety.
-//! Every test here changes the process-wide nonce, so they run one at a time.
+//! In-process restart (docs/PROTOCOL.md, "In-process restart"): locks held across a nonce rotation
+//! are taken over at once by the next iteration, their old handles become no-ops; release-all; fork
+//! safety. Every test here changes the process-wide nonce, so they run one at a time.
 
 mod common;
 

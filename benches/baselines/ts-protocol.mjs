@@ -1,9 +1,10 @@
 // Baseline reproduction for benchmarks — not part of the library.
 //
 // The session-file lock protocol the gateway's TypeScript module uses today, rewritten from its
-// published behaviour (docs: DESIGN.md §0 and §3B) so that the benchmarks can measure it next to
-// session-write-lock without depending on the gateway's code. Only what an acquire/release cycle
-// and a stale-lock reclaim cost is reproduced: no signal handlers, no max-hold watchdog.
+// published behaviour (its legacy rules are docs/PROTOCOL.md's, "Is the holder gone?") so that
+// the benchmarks can measure it next to session-write-lock without depending on the gateway's
+// code. Only what an acquire/release cycle and a stale-lock reclaim cost is reproduced: no
+// signal handlers, no max-hold watchdog.
 //
 // Protocol: create `<realpath(dir)>/<name>.lock` with O_EXCL and write {pid, createdAt, nonce}
 // into it; when it exists, decide from its payload whether the holder is gone, and if so delete

@@ -1,9 +1,10 @@
 /* The syscall floor: exactly the system calls session-write-lock makes for an uncontended cycle
  * on Linux (strace of benches/rust_cycle.rs), with nothing around them, so no implementation of
- * that protocol can be faster. Acquire: realpath of the directory (DESIGN.md §1; glibc: one
- * readlink per component), open(dir, O_TMPFILE|O_RDWR|O_CLOEXEC), flock(LOCK_EX), write the
- * ~200-byte payload, linkat(fd, "", lock, AT_EMPTY_PATH), fstat (the (dev, ino) release checks
- * against). Release (§4): lstat(lock), unlink(lock) if it is still ours, close. */
+ * that protocol can be faster. Acquire: realpath of the directory (docs/PROTOCOL.md, "Files";
+ * glibc: one readlink per component), open(dir, O_TMPFILE|O_RDWR|O_CLOEXEC), flock(LOCK_EX),
+ * write the ~200-byte payload, linkat(fd, "", lock, AT_EMPTY_PATH), fstat (the (dev, ino)
+ * release checks against). Release ("Holding and releasing"): lstat(lock), unlink(lock) if it
+ * is still ours, close. */
 #define _GNU_SOURCE
 #include "bench.h"
 

@@ -953,7 +953,8 @@ static void test_extreme_values(void) {
     CHECK(!exists(lock));
 }
 
-/* DESIGN §4: a forked child holds nothing, and its copies of the lock fds do not keep the lock. */
+/* docs/PROTOCOL.md, "Fork": a forked child holds nothing, and its copies of the lock fds do not
+ * keep the lock. */
 static void test_fork_child_holds_nothing(void) {
     char file[PATH_MAX], lock[PATH_MAX];
     join(file, "fork.jsonl");
