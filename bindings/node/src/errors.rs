@@ -53,21 +53,18 @@ pub fn to_js(env: &Env, error: &LockError) -> napi::Error {
 }
 
 fn build(env: &Env, error: &LockError) -> Result<napi::Error> {
-    let message = error.to_string();
+    let message = match error {
+        LockError::InvalidArgument { name, message } => {
+            format!("invalid {}: {message}", js_spelling(*name))
+        }
+        _ => error.to_string(),
+    };
     let value = match error {
         // Node reports unusable path strings as TypeErrors (ERR_INVALID_ARG_VALUE).
-        LockError::InvalidArgument {
-            name,
-            message: problem,
-        } if is_path_option(*name) => {
-            let message = format!("invalid {}: {problem}", js_spelling(*name));
+        LockError::InvalidArgument { name, .. } if is_path_option(*name) => {
             JsTypeError::from(napi::Error::new(INVALID_ARG_VALUE, message)).into_unknown(*env)
         }
-        LockError::InvalidArgument {
-            name,
-            message: problem,
-        } => {
-            let message = format!("invalid {}: {problem}", js_spelling(*name));
+        LockError::InvalidArgument { .. } => {
             JsRangeError::from(napi::Error::new(OUT_OF_RANGE, message)).into_unknown(*env)
         }
         LockError::Io { path, .. } => {
