@@ -90,7 +90,21 @@ impl LockGuard {
         if std::mem::replace(&mut self.released, true) {
             return Ok(ReleaseOutcome::NotHeld);
         }
-        let ended = runtime().table().release(&self.lock_path, self.generation);
+        let rt = runtime();
+        let (ended, waited_on) = {
+            let mut table = rt.table();
+            let ended = table.release(&self.lock_path, self.generation);
+            (ended, table.waiting_on(&self.lock_path))
+        };
+        // This process's own waiters on the path look at once: where there are no file events
+        // (the portable code, exhausted sources) they would otherwise wait for their next poll.
+        let ended_now = !matches!(
+            ended,
+            Ok(ReleaseOutcome::StillHeld | ReleaseOutcome::NotHeld)
+        );
+        if let Some(service) = rt.service_if_started().filter(|_| waited_on && ended_now) {
+            service.recheck(self.lock_path.clone());
+        }
         if let Ok(ReleaseOutcome::Compromised) = ended {
             crate::log::emit(&format!(
                 "[session-write-lock] lock was compromised (removed or replaced by someone else); left their file alone: {}",
