@@ -318,6 +318,37 @@ pub fn watches_inode(pid: u32, ino: u64) -> bool {
         .any(|info| info.contains(&needle))
 }
 
+/// Built with the `portable` feature: no file event sources (as on macOS and FreeBSD without
+/// kqueue), so the lock service polls every waited-on path, 10 ms doubling to 250 ms
+/// (docs/PROTOCOL.md, "Platforms").
+pub const POLLING_BUILD: bool = cfg!(feature = "portable");
+
+/// `pid`'s lock service waits on the lock file at `lock`: its inotify instance watches the
+/// file's inode; in the portable build, which has nothing to watch with, it keeps the file it
+/// inspected open and polls.
+pub fn waits_on_file(pid: u32, lock: &Path) -> bool {
+    if POLLING_BUILD {
+        return has_open(pid, lock);
+    }
+    std::fs::metadata(lock)
+        .is_ok_and(|m| watches_inode(pid, std::os::unix::fs::MetadataExt::ino(&m)))
+}
+
+/// The most timed looks polling can make in `ns` nanoseconds from the moment a path is first
+/// polled: timers fire no earlier than due, 10 ms after the first look, then doubling up to
+/// one every 250 ms.
+pub fn polls_within(ns: u128) -> u64 {
+    let (mut due, mut interval, mut polls) = (0u128, 10_000_000u128, 0);
+    loop {
+        due += interval;
+        if due > ns {
+            return polls;
+        }
+        polls += 1;
+        interval = (interval * 2).min(250_000_000);
+    }
+}
+
 /// `pid` holds a pidfd of `target`.
 pub fn watches_pid(pid: u32, target: u32) -> bool {
     let needle = format!("Pid:\t{target}\n");
