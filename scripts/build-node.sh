@@ -5,6 +5,10 @@
 #   scripts/build-node.sh release    optimised, stripped build (benchmarks, the npm package);
 #                                    the same as `npm run build` in npm/
 #   scripts/build-node.sh release --target T [napi flags]   another target (release workflow)
+#   scripts/build-node.sh portable   debug build with the core's `portable` feature, built in and
+#                                    left at <target>/portable/session-write-lock.<platform>.node
+#                                    (npm/'s addon is untouched; point SESSION_WRITE_LOCK_NATIVE_PATH
+#                                    at it, as tests/node/run.sh portable does)
 # Installs the package's dev dependencies (@napi-rs/cli, TypeScript, …) first when npm/node_modules
 # is missing or older than npm/package-lock.json. Honours CARGO_TARGET_DIR.
 set -euo pipefail
@@ -17,7 +21,8 @@ napi_args=(build --platform --no-js --manifest-path ../bindings/node/Cargo.toml 
 case "$profile" in
   debug) ;;
   release) napi_args+=(--release --strip) ;;
-  *) echo "usage: $0 [debug|release]" >&2; exit 2 ;;
+  portable) napi_args+=(--features portable) ;;
+  *) echo "usage: $0 [debug|release|portable]" >&2; exit 2 ;;
 esac
 
 if [ ! -e npm/node_modules/.package-lock.json ] ||
@@ -33,11 +38,19 @@ fi
 # half-written file.
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 case "$target_dir" in /*) ;; *) target_dir="$root/$target_dir" ;; esac
+dest_dir=npm
+if [ "$profile" = portable ]; then
+  # Its own target directory (as the portable Rust suite's): the two builds never rebuild each
+  # other's crates.
+  target_dir="$target_dir/portable"
+  napi_args+=(--target-dir "$target_dir")
+  dest_dir="$target_dir"
+fi
 staging="$target_dir/napi/$profile"
 mkdir -p "$staging"
 (cd npm && node_modules/.bin/napi "${napi_args[@]}" --output-dir "$staging")
 for built in "$staging"/session-write-lock.*.node; do
-  dest="npm/$(basename "$built")"
+  dest="$dest_dir/$(basename "$built")"
   cp "$built" "$dest.tmp"
   mv "$dest.tmp" "$dest"
   echo "built $dest ($profile, $(du -k "$dest" | cut -f1) KiB)"

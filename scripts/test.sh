@@ -4,8 +4,10 @@
 # under valgrind), Node (against the built addon), the cross-language reliability run
 # (storm, hostile files, compromise), crash points and injected errors under strace
 # (tests/faultinject), then the Rust and C suites again for x86_64 musl
-# (scripts/test-cross.sh musl), and cargo check + clippy of every crate for the macOS and
-# FreeBSD targets (scripts/check-targets.sh). Every suite runs even when an earlier one failed; each
+# (scripts/test-cross.sh musl), clippy, the Rust suite and the Node suite again with the
+# core's `portable` feature (the code macOS and FreeBSD run, built in target/portable/), and
+# cargo check + clippy of every crate for the macOS and FreeBSD targets
+# (scripts/check-targets.sh). Every suite runs even when an earlier one failed; each
 # prints its own summary, and the command ends with one line over all of them:
 # "N passed, N failed, N skipped" (counted from what the suites printed). Exits non-zero when
 # anything failed.
@@ -59,6 +61,16 @@ suite "reliability run" tests/reliability/run.sh
 suite "package install test" tests/package/run.sh
 suite "crash points and injected errors" tests/faultinject/run.sh
 suite "x86_64 musl suites" scripts/test-cross.sh musl
+# The portable code (src/sys/unix.rs in place of Linux's O_TMPFILE, O_PATH, inotify, pidfds)
+# builds in its own target directory, so neither build invalidates the other's.
+portable_target="${CARGO_TARGET_DIR:-target}/portable"
+check "cargo clippy (portable)" env CARGO_TARGET_DIR="$portable_target" \
+  cargo clippy --workspace --all-targets --features session-write-lock/portable -- -D warnings
+echo "== Rust tests (portable)"
+swl_run_counted "Rust tests (portable)" env CARGO_TARGET_DIR="$portable_target" \
+  cargo test --workspace --no-fail-fast --features session-write-lock/portable ||
+  failed+=("Rust tests (portable)")
+suite "Node suite (portable)" tests/node/run.sh portable
 suite "macOS and FreeBSD builds (cargo check + clippy)" scripts/check-targets.sh
 # Not yet here: `scripts/test-cross.sh aarch64` (the C suite hangs under qemu-aarch64, and two
 # tests lose their fork()ed child there; see README, Platforms).

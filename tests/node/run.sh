@@ -2,12 +2,37 @@
 # The Node suite: builds the addon, type-checks the TypeScript example against the package's
 # typings, then runs every tests/node/*.test.mjs against the real addon (a test that takes over
 # 60 s fails instead of hanging; the counts go to the test command's summary).
+#   tests/node/run.sh            against npm/'s addon (scripts/build-node.sh)
+#   tests/node/run.sh portable   the same tests against an addon built with the core's
+#                                `portable` feature (scripts/build-node.sh portable), loaded
+#                                through SESSION_WRITE_LOCK_NATIVE_PATH; npm/'s is untouched
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 
-bash scripts/build-node.sh
-echo "== tsc -p examples"
-npm/node_modules/.bin/tsc -p examples
+case "${1:-}" in
+  "")
+    bash scripts/build-node.sh
+    echo "== tsc -p examples"
+    npm/node_modules/.bin/tsc -p examples
+    suite="Node tests"
+    ;;
+  portable)
+    bash scripts/build-node.sh portable
+    addons=("${CARGO_TARGET_DIR:-target}"/portable/session-write-lock.*.node)
+    SESSION_WRITE_LOCK_NATIVE_PATH="$(realpath "${addons[0]}")"
+    export SESSION_WRITE_LOCK_NATIVE_PATH
+    # The tests below cannot tell the builds apart; the addon's imports can: the portable
+    # code calls no inotify (nm comes with gcc's binutils).
+    if nm -D --undefined-only "$SESSION_WRITE_LOCK_NATIVE_PATH" | grep -q inotify; then
+      echo "!!! $SESSION_WRITE_LOCK_NATIVE_PATH uses inotify: not a portable build" >&2
+      swl_record "Node tests (portable)" 0 1 0
+      exit 1
+    fi
+    echo "== the tests load $SESSION_WRITE_LOCK_NATIVE_PATH (no inotify in its imports)"
+    suite="Node tests (portable)"
+    ;;
+  *) echo "usage: $0 [portable]" >&2; exit 2 ;;
+esac
 echo "== node --test tests/node/"
-swl_run_counted "Node tests" node --test --test-timeout=60000 tests/node/
+swl_run_counted "$suite" node --test --test-timeout=60000 tests/node/
