@@ -23,7 +23,8 @@ case "${1:-}" in
     SESSION_WRITE_LOCK_NATIVE_PATH="$(realpath "${addons[0]}")"
     export SESSION_WRITE_LOCK_NATIVE_PATH
     # The tests below cannot tell the builds apart; the addon's imports can: the portable
-    # code calls no inotify (nm comes with gcc's binutils).
+    # code calls no inotify.
+    swl_apt_install "nm checks that the portable addon calls no inotify" binutils
     if nm -D --undefined-only "$SESSION_WRITE_LOCK_NATIVE_PATH" | grep -q inotify; then
       echo "!!! $SESSION_WRITE_LOCK_NATIVE_PATH uses inotify: not a portable build" >&2
       swl_record "Node tests (portable)" 0 1 0
