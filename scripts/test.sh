@@ -61,7 +61,7 @@ suite "reliability run" tests/reliability/run.sh
 suite "package install test" tests/package/run.sh
 suite "crash points and injected errors" tests/faultinject/run.sh
 suite "x86_64 musl suites" scripts/test-cross.sh musl
-# The portable code (src/sys/unix.rs in place of Linux's O_TMPFILE, O_PATH, inotify, pidfds)
+# The portable code (src/sys/unix.rs and poll.rs in place of Linux's O_TMPFILE, O_PATH, inotify, pidfds)
 # builds in its own target directory, so neither build invalidates the other's.
 portable_target="${CARGO_TARGET_DIR:-target}/portable"
 check "cargo clippy (portable)" env CARGO_TARGET_DIR="$portable_target" \
