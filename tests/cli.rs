@@ -176,11 +176,13 @@ fn run_forwards_a_signal_sent_the_moment_the_lock_is_taken() {
         let file = dir.join(&format!("s{round}.jsonl"));
         let lock = dir.join(&format!("s{round}.jsonl.lock"));
         let signal = signals[round % signals.len()];
-        let mut run = Command::new(env!("CARGO_BIN_EXE_session-lock"))
-            .args(["run", s(&file), "--", "sleep", "30"])
-            .stdin(Stdio::null())
-            .spawn()
-            .unwrap();
+        let mut run = Command::new(env!("CARGO_BIN_EXE_session-lock"));
+        run.args(["run", s(&file), "--", "sleep", "30"])
+            .stdin(Stdio::null());
+        // Whatever this test was started with (a background job ignores SIGINT and SIGQUIT),
+        // run starts with the default actions, which it forwards.
+        with_dispositions(&mut run, &signals, libc::SIG_DFL);
+        let mut run = run.spawn().unwrap();
         wait_for_file(&lock, &format!("round {round}: the lock"));
         // SAFETY: signalling our own child.
         unsafe { libc::kill(run.id() as i32, signal) };
@@ -199,6 +201,21 @@ fn run_forwards_a_signal_sent_the_moment_the_lock_is_taken() {
             "round {round}: run left its lock file behind"
         );
     }
+}
+
+/// Sets the action of `signals` in the spawned program, before it starts.
+fn with_dispositions(command: &mut Command, signals: &[libc::c_int], action: libc::sighandler_t) {
+    use std::os::unix::process::CommandExt;
+    let signals = signals.to_vec();
+    // SAFETY: signal(2) is async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            for &signal in &signals {
+                libc::signal(signal, action);
+            }
+            Ok(())
+        })
+    };
 }
 
 #[test]
