@@ -5,6 +5,7 @@
 use crate::error::{Error, Holder};
 use crate::fs::{self, Created, Existing, FileId, Occupant};
 use crate::guard::LockGuard;
+use crate::held_lock::HeldLock;
 use crate::identity::{probe_pid, read_cmdline, PidProbe, ProcessIdentity};
 use crate::iso_time;
 use crate::option_name::OptionName;
@@ -12,7 +13,7 @@ use crate::options::Options;
 use crate::owner_argv::ArgvMatcher;
 use crate::payload::{clip_owner, Payload, WrittenPayload, MAX_READ};
 use crate::runtime::Runtime;
-use crate::table::{Held, HeldLock, NewHold, Table};
+use crate::table::{Held, NewHold, Table};
 use crate::verdict::{
     decide, malformed_grace, Format, Observation, Observer, Purpose, StaleReason, Verdict,
 };

@@ -1,7 +1,7 @@
 //! The one error type of the crate: every binding maps it, none invents its own.
 
+use crate::held_lock::HeldLock;
 use crate::option_name::OptionName;
-use crate::table::HeldLock;
 use crate::verdict::StaleReason;
 use std::fmt;
 use std::io;

@@ -24,6 +24,7 @@ mod attempt;
 mod error;
 mod fs;
 mod guard;
+mod held_lock;
 mod identity;
 mod inspect;
 // Internal modules, public (and hidden) only for the property tests and the fuzz target.
@@ -56,6 +57,7 @@ pub use acquire::{
 pub use attempt::OwnerArgs;
 pub use error::{errno_name, Error, Holder};
 pub use guard::LockGuard;
+pub use held_lock::HeldLock;
 // Internal types the verdict's property tests and the fuzz target need.
 #[doc(hidden)]
 pub use identity::{
@@ -69,7 +71,7 @@ pub use log::{set_log_hook, LogHook};
 pub use option_name::OptionName;
 pub use options::{resolve_max_hold_from_timeout, CleanOptions, Options};
 pub use owner::HoldOwner;
-pub use table::{HeldLock, ReleaseOutcome};
+pub use table::ReleaseOutcome;
 pub use verdict::{Format, Purpose, StaleReason};
 
 /// The crate version, as the C ABI reports it.

@@ -4,6 +4,7 @@
 
 use crate::error::Error;
 use crate::fs::{self, FileId};
+use crate::held_lock::HeldLock;
 use crate::maps::{Map, Set};
 use crate::owner::HoldOwner;
 use std::fs::File;
@@ -53,25 +54,6 @@ impl Held {
             generation: self.generation,
         }
     }
-}
-
-/// One hold of this process, as [`crate::held_locks`] and busy errors report it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct HeldLock {
-    /// The lock file.
-    pub lock_path: PathBuf,
-    /// The hold's label (`owner`, else `reentrant_owner`), when given.
-    pub owner: Option<String>,
-    /// When it was acquired.
-    pub acquired_at: SystemTime,
-    /// How long it has been held.
-    pub age: Duration,
-    /// Nested holds of it (1 when not nested).
-    pub count: u32,
-    /// The watchdog's limit (`None`: no watchdog); the deadline is `acquired_at + max_hold`.
-    pub max_hold: Option<Duration>,
-    /// The hold's generation (handles carry it).
-    pub generation: u64,
 }
 
 /// What a new hold records besides its file.
