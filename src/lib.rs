@@ -69,8 +69,9 @@ pub use inspect::{
 };
 pub use log::{set_log_hook, LogHook};
 pub use option_name::OptionName;
-pub use options::{resolve_max_hold_from_timeout, CleanOptions, Options};
+pub use options::{CleanOptions, Options};
 pub use owner::HoldOwner;
+pub use settings::resolve_max_hold_from_timeout;
 pub use table::ReleaseOutcome;
 pub use verdict::{Format, Purpose, StaleReason};
 

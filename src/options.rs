@@ -85,12 +85,6 @@ impl Options {
         })
     }
 
-    /// The defaults with the environment's settings applied
-    /// (`OPENCLAW_SESSION_WRITE_LOCK_*_MS`, `SESSION_WRITE_LOCK_*_MS`).
-    pub fn from_env() -> Options {
-        crate::settings::Settings::from_process_env().options()
-    }
-
     /// The label of a hold taken with these options.
     pub fn label(&self) -> Option<&str> {
         self.owner.as_deref().or(self.reentrant_owner.as_deref())
@@ -157,27 +151,6 @@ fn millis(
     Ok(Some(Duration::from_micros((ms * 1000.0).round() as u64)))
 }
 
-/// Max-hold derived from a caller's lock timeout: long enough that the watchdog never fires
-/// on a holder that is still within its own budget. The gateway's rule, lenient like its
-/// options (a value that is not a positive number means its default: `min_ms` 300 000,
-/// `grace_ms` 120 000, `timeout_ms` = `min_ms`):
-/// `min(2 147 000 000, max(min_ms, timeout_ms + grace_ms))`; an infinite timeout gives the clamp.
-pub fn resolve_max_hold_from_timeout(
-    timeout_ms: Option<f64>,
-    grace_ms: Option<f64>,
-    min_ms: Option<f64>,
-) -> f64 {
-    use crate::settings::{lenient_ms, Setting};
-    let min_ms =
-        lenient_ms(min_ms, Setting::MaxHold).unwrap_or(DEFAULT_MAX_HOLD.as_millis() as f64);
-    let timeout_ms = lenient_ms(timeout_ms, Setting::AcquireTimeout).unwrap_or(min_ms);
-    if timeout_ms.is_infinite() {
-        return MAX_HOLD_CLAMP_MS;
-    }
-    let grace_ms = lenient_ms(grace_ms, Setting::MaxHold).unwrap_or(120_000.0);
-    (timeout_ms + grace_ms).max(min_ms).min(MAX_HOLD_CLAMP_MS)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -223,29 +196,6 @@ mod tests {
                 Err(Error::InvalidArgument { name, .. }) => assert_eq!(name, expected),
                 other => panic!("{expected:?}: expected invalid argument, got {other:?}"),
             }
-        }
-    }
-
-    #[test]
-    fn max_hold_from_timeout() {
-        type Row = (Option<f64>, Option<f64>, Option<f64>, f64);
-        let rows: [Row; 9] = [
-            (Some(1_000.0), None, None, 300_000.0),
-            (Some(600_000.0), None, None, 720_000.0),
-            (Some(1_000.0), None, Some(5_000.0), 121_000.0),
-            (Some(600_000.0), Some(1.0), Some(1.0), 600_001.0),
-            (Some(600_000.0), Some(0.0), Some(-1.0), 720_000.0),
-            (Some(f64::INFINITY), None, None, MAX_HOLD_CLAMP_MS),
-            (Some(MAX_HOLD_CLAMP_MS), None, None, MAX_HOLD_CLAMP_MS),
-            (Some(f64::NAN), None, Some(400_000.0), 520_000.0),
-            (None, None, None, 420_000.0),
-        ];
-        for (t, g, m, expected) in rows {
-            assert_eq!(
-                resolve_max_hold_from_timeout(t, g, m),
-                expected,
-                "{t:?} {g:?} {m:?}"
-            );
         }
     }
 }

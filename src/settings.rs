@@ -5,7 +5,9 @@
 //! qualify is ignored.
 
 use crate::option_name::OptionName;
-use crate::options::{Options, DEFAULT_MAX_HOLD, DEFAULT_STALE, DEFAULT_TIMEOUT};
+use crate::options::{
+    Options, DEFAULT_MAX_HOLD, DEFAULT_STALE, DEFAULT_TIMEOUT, MAX_HOLD_CLAMP_MS,
+};
 use std::ffi::CStr;
 use std::time::Duration;
 
@@ -190,6 +192,35 @@ fn duration(ms: f64) -> Option<Duration> {
     Some(Duration::try_from_secs_f64(ms / 1000.0).unwrap_or(Duration::MAX))
 }
 
+// Here rather than in options.rs: settings build on the options, not the other way round.
+impl Options {
+    /// The defaults with the environment's settings applied
+    /// (`OPENCLAW_SESSION_WRITE_LOCK_*_MS`, `SESSION_WRITE_LOCK_*_MS`).
+    pub fn from_env() -> Options {
+        crate::settings::Settings::from_process_env().options()
+    }
+}
+
+/// Max-hold derived from a caller's lock timeout: long enough that the watchdog never fires
+/// on a holder that is still within its own budget. The gateway's rule, lenient like its
+/// options (a value that is not a positive number means its default: `min_ms` 300 000,
+/// `grace_ms` 120 000, `timeout_ms` = `min_ms`):
+/// `min(2 147 000 000, max(min_ms, timeout_ms + grace_ms))`; an infinite timeout gives the clamp.
+pub fn resolve_max_hold_from_timeout(
+    timeout_ms: Option<f64>,
+    grace_ms: Option<f64>,
+    min_ms: Option<f64>,
+) -> f64 {
+    let min_ms =
+        lenient_ms(min_ms, Setting::MaxHold).unwrap_or(DEFAULT_MAX_HOLD.as_millis() as f64);
+    let timeout_ms = lenient_ms(timeout_ms, Setting::AcquireTimeout).unwrap_or(min_ms);
+    if timeout_ms.is_infinite() {
+        return MAX_HOLD_CLAMP_MS;
+    }
+    let grace_ms = lenient_ms(grace_ms, Setting::MaxHold).unwrap_or(120_000.0);
+    (timeout_ms + grace_ms).max(min_ms).min(MAX_HOLD_CLAMP_MS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -305,5 +336,28 @@ mod tests {
                 Some(Duration::from_secs(2))
             )
         );
+    }
+
+    #[test]
+    fn max_hold_from_timeout() {
+        type Row = (Option<f64>, Option<f64>, Option<f64>, f64);
+        let rows: [Row; 9] = [
+            (Some(1_000.0), None, None, 300_000.0),
+            (Some(600_000.0), None, None, 720_000.0),
+            (Some(1_000.0), None, Some(5_000.0), 121_000.0),
+            (Some(600_000.0), Some(1.0), Some(1.0), 600_001.0),
+            (Some(600_000.0), Some(0.0), Some(-1.0), 720_000.0),
+            (Some(f64::INFINITY), None, None, MAX_HOLD_CLAMP_MS),
+            (Some(MAX_HOLD_CLAMP_MS), None, None, MAX_HOLD_CLAMP_MS),
+            (Some(f64::NAN), None, Some(400_000.0), 520_000.0),
+            (None, None, None, 420_000.0),
+        ];
+        for (t, g, m, expected) in rows {
+            assert_eq!(
+                resolve_max_hold_from_timeout(t, g, m),
+                expected,
+                "{t:?} {g:?} {m:?}"
+            );
+        }
     }
 }
