@@ -1,6 +1,7 @@
 //! The public way in: acquire (blocking or with a callback), release-all and the nonce.
 
 use crate::attempt::{attempt, Attempt};
+pub use crate::cancel::CancelToken;
 use crate::error::{Error, Holder};
 use crate::fs::resolve_lock_path;
 use crate::guard::LockGuard;
@@ -11,47 +12,7 @@ use crate::runtime::runtime;
 use crate::service::Waiter;
 use crate::table::new_nonce;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
-
-/// Gives up a wait from another thread (Node's `AbortSignal`): the waiter's callback gets
-/// [`Error::Cancelled`], and no lock is taken for it after the cancel.
-#[derive(Clone, Default)]
-pub struct CancelToken(Arc<CancelState>);
-
-#[derive(Default)]
-struct CancelState {
-    cancelled: AtomicBool,
-    /// Set once the wait is handed to the lock service, so that a cancel can wake it.
-    lock_path: Mutex<Option<PathBuf>>,
-}
-
-impl CancelToken {
-    /// A token not yet cancelled.
-    pub fn new() -> CancelToken {
-        CancelToken::default()
-    }
-
-    /// Cancels the wait (idempotent).
-    pub fn cancel(&self) {
-        self.0.cancelled.store(true, Ordering::SeqCst);
-        let path = self
-            .0
-            .lock_path
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone();
-        if let (Some(path), Some(service)) = (path, runtime().service_if_started()) {
-            service.recheck(path);
-        }
-    }
-
-    /// Whether [`CancelToken::cancel`] was called.
-    pub fn is_cancelled(&self) -> bool {
-        self.0.cancelled.load(Ordering::SeqCst)
-    }
-}
 
 /// The result of [`begin_acquire`].
 pub enum Acquisition {
@@ -122,28 +83,31 @@ where
             return Acquisition::Ready(Err(Error::io("start the lock service", &lock_path, e)))
         }
     };
-    let holder = match attempt(rt, &lock_path, options, false) {
-        Ok(Attempt::Acquired(guard)) => return Acquisition::Ready(Ok(guard)),
+    let behind_waiters = options.timeout != Some(Duration::ZERO) && service.has_waiters(&lock_path);
+    let holder = match attempt(&rt.identity, &rt.holds, &lock_path, options, behind_waiters) {
+        Ok(Attempt::Joined(hold)) => return Acquisition::Ready(Ok(LockGuard::new(hold))),
+        Ok(Attempt::Created(new)) => {
+            let recorded = rt.holds.record(&lock_path, new, options);
+            return Acquisition::Ready(recorded.map(|(hold, arm)| {
+                if let Some(at) = arm {
+                    service.watchdog_at(at);
+                }
+                LockGuard::new(hold)
+            }));
+        }
         Err(e) => return Acquisition::Ready(Err(e)),
         Ok(Attempt::Busy { holder, .. }) => holder,
     };
     if options.timeout == Some(Duration::ZERO) {
         return Acquisition::Ready(Err(busy(lock_path, holder, options)));
     }
-    if let Some(token) = &cancel {
-        *token
-            .0
-            .lock_path
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Some(lock_path.clone());
-    }
-    rt.table().add_waiter(&lock_path);
     crate::stats::count_wait();
+    let callback = on_wait();
     service.wait(Waiter {
         deadline: options.timeout.map(|t| started + t),
         lock_path,
         options: options.clone(),
-        callback: Box::new(on_wait()),
+        callback: Box::new(move |result| callback(result.map(LockGuard::new))),
         holder,
         cancel,
     });
@@ -166,7 +130,7 @@ pub fn run_watchdog_check(now: SystemTime) -> usize {
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO);
     let at = Instant::now() + shift;
-    let (overdue, _) = runtime().table().expire_overdue(at);
+    let (overdue, _) = runtime().holds.table().expire_overdue(at);
     crate::table::log_overdue(&overdue);
     overdue.len()
 }
@@ -174,6 +138,7 @@ pub fn run_watchdog_check(now: SystemTime) -> usize {
 /// Every hold of this process (docs/PROTOCOL.md, "Diagnostics"), oldest first.
 pub fn held_locks() -> Vec<HeldLock> {
     let mut held: Vec<HeldLock> = runtime()
+        .holds
         .table()
         .entries
         .iter()
@@ -188,14 +153,14 @@ pub fn held_locks() -> Vec<HeldLock> {
 /// file that could not be removed is logged (its flock is dropped all the same). Idempotent;
 /// safe in exit handlers.
 pub fn release_all() -> usize {
-    let ended = runtime().table().release_all();
+    let ended = runtime().holds.table().release_all();
     log_failures(ended)
 }
 
 /// Releases every hold of every owner without rotating the nonce: what process exit and the
 /// signal cleanup do. Returns how many locks were released; failures are logged.
 pub fn release_every_hold() -> usize {
-    let ended = runtime().table().release_every_hold();
+    let ended = runtime().holds.table().release_every_hold();
     log_failures(ended)
 }
 
@@ -203,7 +168,7 @@ pub fn release_every_hold() -> usize {
 /// later acquires (a wait still under way ends in an error). Other owners' holds and the nonce
 /// stay. Returns how many locks were released; failures are logged.
 pub fn end_owner(owner: HoldOwner) -> usize {
-    let ended = runtime().table().end_owner(owner);
+    let ended = runtime().holds.table().end_owner(owner);
     log_failures(ended)
 }
 
@@ -218,14 +183,14 @@ fn log_failures((released, errors): (usize, Vec<Error>)) -> usize {
 /// Rotates the instance nonce and returns the new one. Locks still held keep the old nonce on
 /// disk; the next acquire of such a path in this process takes it over at once.
 pub fn reset_instance_nonce() -> String {
-    let mut table = runtime().table();
+    let mut table = runtime().holds.table();
     table.nonce = new_nonce();
     table.nonce.clone()
 }
 
 /// The current instance nonce (32 lowercase hex digits).
 pub fn instance_nonce() -> String {
-    runtime().table().nonce.clone()
+    runtime().holds.table().nonce.clone()
 }
 
 /// The lock path `session_file` maps to (the directory is not created).

@@ -4,16 +4,14 @@
 
 use crate::error::{Error, Holder};
 use crate::fs::{self, Created, Existing, FileId, Occupant};
-use crate::guard::LockGuard;
 use crate::held_lock::HeldLock;
+use crate::holds::{owner_ended, Holds, NewLockFile};
 use crate::identity::{probe_pid, read_cmdline, PidProbe, ProcessIdentity};
 use crate::iso_time;
-use crate::option_name::OptionName;
 use crate::options::Options;
 use crate::owner_argv::ArgvMatcher;
 use crate::payload::{clip_owner, Payload, WrittenPayload, MAX_READ};
-use crate::runtime::Runtime;
-use crate::table::{Held, NewHold, Table};
+use crate::table::{Held, Hold, Table};
 use crate::verdict::{
     decide, malformed_grace, Format, Observation, Observer, Purpose, StaleReason, Verdict,
 };
@@ -26,7 +24,10 @@ use std::time::{Duration, SystemTime};
 const MAX_ROUNDS: usize = 16;
 
 pub enum Attempt {
-    Acquired(LockGuard),
+    /// Nested into a hold of this process (counted in the table already).
+    Joined(Hold),
+    /// Created the lock file: the caller records the hold ([`Holds::record`]).
+    Created(NewLockFile),
     /// Someone else holds it; who, for the eventual busy error. `seen` is the lock file
     /// judged busy, still open (a waiter keeps it to judge it again cheaply).
     Busy {
@@ -252,17 +253,18 @@ impl TableView {
     }
 }
 
-/// `queued`: this try is made for a waiter at the head of the service's queue; a fresh caller
-/// instead queues behind waiters already there (unless it only wants one try).
+/// `behind_waiters`: waits for this path are queued in this process and this try is a fresh
+/// caller's (not the head waiter's), so it queues behind them instead of overtaking them.
 ///
 /// The table's mutex is held only for the table steps; the system calls run without it, so
 /// the lock service's work on busy paths never delays a release or an acquire of another path.
 /// Between two threads of this process `link()` decides, as between processes.
 pub fn attempt(
-    rt: &'static Runtime,
+    identity: &ProcessIdentity,
+    holds: &Holds,
     lock_path: &Path,
     options: &Options,
-    queued: bool,
+    behind_waiters: bool,
 ) -> Result<Attempt, Error> {
     let mut holder = Holder {
         owner: "owner=unknown".into(),
@@ -270,11 +272,11 @@ pub fn attempt(
     };
     let mut busy_despite = None;
     for _ in 0..MAX_ROUNDS {
-        let ours = match check_table(rt, lock_path, options, queued) {
+        let ours = match check_table(identity, holds, lock_path, options, behind_waiters) {
             Ok(ours) => ours,
             Err(decided) => return decided,
         };
-        let payload = written_payload(&rt.identity, &ours.nonce, options)
+        let payload = written_payload(identity, &ours.nonce, options)
             .to_bytes()
             .map_err(|e| Error::io("write lock file", lock_path, e))?;
         let created = match fs::create_lock_file(lock_path, &payload) {
@@ -287,9 +289,10 @@ pub fn attempt(
             other => other?,
         };
         if let Created::Held { file, id } = created {
-            return hold(rt, lock_path, file, id, ours.nonce, options).map(Attempt::Acquired);
+            let nonce = ours.nonce;
+            return Ok(Attempt::Created(NewLockFile { file, id, nonce }));
         }
-        match observe(&rt.identity, &ours, lock_path, &Judge::acquire(options))? {
+        match observe(identity, &ours, lock_path, &Judge::acquire(options))? {
             Observed::Gone => match busy_despite.take() {
                 Some(e) => return Err(e),
                 None => continue,
@@ -307,7 +310,7 @@ pub fn attempt(
                 })
             }
             Observed::File(seen) => {
-                holder = describe_holder(&seen, &rt.identity, &ours);
+                holder = describe_holder(&seen, identity, &ours);
                 if reclaim(lock_path, &seen)? || seen.reclaimable_now() {
                     continue; // reclaimed, or replaced between our open and our check: again
                 }
@@ -318,7 +321,7 @@ pub fn attempt(
                         reasons: seen.verdict.reasons.clone(),
                     });
                 }
-                if options.allow_reentrant && is_ours(&seen, &rt.identity, &ours.nonce) {
+                if options.allow_reentrant && is_ours(&seen, identity, &ours.nonce) {
                     // Another thread of ours has just linked it: join it once it is in the table.
                     std::thread::yield_now();
                     continue;
@@ -352,12 +355,13 @@ fn nests(options: &Options, held: &Held) -> bool {
 /// A hold joins only a hold of the same owner: a Node worker's acquire never nests in the main
 /// thread's hold (or another worker's), it waits for it like any contender.
 fn check_table(
-    rt: &Runtime,
+    identity: &ProcessIdentity,
+    holds: &Holds,
     lock_path: &Path,
     options: &Options,
-    queued: bool,
+    behind_waiters: bool,
 ) -> Result<TableView, Result<Attempt, Error>> {
-    let mut guard = rt.table();
+    let mut guard = holds.table();
     let table = &mut *guard;
     if table.ended.contains(&options.hold_owner) {
         return Err(Err(owner_ended()));
@@ -370,10 +374,10 @@ fn check_table(
                     holder: Box::new(Holder {
                         owner: format!(
                             "pid={} alive=true ageMs={}",
-                            rt.identity.pid,
+                            identity.pid,
                             here.age.as_millis()
                         ),
-                        pid: Some(rt.identity.pid),
+                        pid: Some(identity.pid),
                         pid_alive: true,
                         here: Some(here),
                     }),
@@ -390,16 +394,16 @@ fn check_table(
                 // A later deadline: the armed watchdog timer fires first and re-arms for it.
                 held.max_hold = options.max_hold;
             }
-            return Err(Ok(Attempt::Acquired(LockGuard::new(
-                lock_path.to_path_buf(),
-                held.generation,
-            ))));
+            return Err(Ok(Attempt::Joined(Hold {
+                lock_path: lock_path.to_path_buf(),
+                generation: held.generation,
+            })));
         }
         // Held under an older nonce: an earlier iteration of this process never released it.
         // Its flock goes with it, so a file it could not remove is reclaimed by the create below.
         let _ = table.force_release(lock_path);
     }
-    if !queued && options.timeout != Some(Duration::ZERO) && table.waiting_on(lock_path) {
+    if behind_waiters {
         return Err(Ok(Attempt::Busy {
             holder: Box::new(Holder {
                 owner: "waiters queued in this process".into(),
@@ -409,48 +413,6 @@ fn check_table(
         }));
     }
     Ok(TableView::of(table, lock_path))
-}
-
-fn owner_ended() -> Error {
-    Error::invalid(
-        OptionName::HoldOwner,
-        "the owner of this request has ended (its Node environment is gone)",
-    )
-}
-
-/// Enters a lock file we have just created into the table, under the nonce it was written with.
-/// If its owner ended meanwhile, the file is removed again: nobody is left to release it.
-fn hold(
-    rt: &'static Runtime,
-    lock_path: &Path,
-    file: File,
-    id: FileId,
-    nonce: String,
-    options: &Options,
-) -> Result<LockGuard, Error> {
-    let mut table = rt.table();
-    if table.ended.contains(&options.hold_owner) {
-        // Still flocked by us, so nobody else can have replaced it; a failure leaves a file
-        // whose flock is dropped with `file` just below, which anyone may reclaim.
-        let _ = fs::unlink_if_same(lock_path, id);
-        return Err(owner_ended());
-    }
-    let new = NewHold {
-        nonce,
-        max_hold: options.max_hold,
-        reentrant_owner: options.reentrant_owner.clone(),
-        owner: options.label().map(clip_owner),
-        hold_owner: options.hold_owner,
-    };
-    let generation = table.insert(lock_path.to_path_buf(), file, id, new);
-    let deadline = table.entries.get(lock_path).and_then(Held::deadline);
-    // The service was started before the file was created (see `begin_acquire`).
-    if let Some(service) = rt.service_if_started() {
-        if let Some(deadline) = deadline.filter(|&d| table.arm_watchdog(d)) {
-            service.watchdog_at(deadline);
-        }
-    }
-    Ok(LockGuard::new(lock_path.to_path_buf(), generation))
 }
 
 /// A live lock file of this very process instance (flock held, our pid, pid namespace, nonce).

@@ -3,7 +3,8 @@
 
 use crate::error::{Error, Holder};
 use crate::runtime::runtime;
-use crate::table::ReleaseOutcome;
+use crate::service::Service;
+use crate::table::{Hold, ReleaseOutcome};
 use crate::verdict::StaleReason;
 use std::path::{Path, PathBuf};
 
@@ -17,7 +18,11 @@ pub struct LockGuard {
 }
 
 impl LockGuard {
-    pub(crate) fn new(lock_path: PathBuf, generation: u64) -> LockGuard {
+    pub(crate) fn new(hold: Hold) -> LockGuard {
+        let Hold {
+            lock_path,
+            generation,
+        } = hold;
         LockGuard {
             lock_path,
             generation,
@@ -40,6 +45,7 @@ impl LockGuard {
     pub fn is_held(&self) -> bool {
         !self.released
             && runtime()
+                .holds
                 .table()
                 .entries
                 .get(&self.lock_path)
@@ -54,7 +60,8 @@ impl LockGuard {
         let id = if self.released {
             None
         } else {
-            rt.table()
+            rt.holds
+                .table()
                 .entries
                 .get(&self.lock_path)
                 .filter(|h| h.generation == self.generation)
@@ -91,18 +98,18 @@ impl LockGuard {
             return Ok(ReleaseOutcome::NotHeld);
         }
         let rt = runtime();
-        let (ended, waited_on) = {
-            let mut table = rt.table();
-            let ended = table.release(&self.lock_path, self.generation);
-            (ended, table.waiting_on(&self.lock_path))
-        };
+        let ended = rt.holds.table().release(&self.lock_path, self.generation);
         // This process's own waiters on the path look at once: where there are no file events
         // (the portable code, exhausted sources) they would otherwise wait for their next poll.
         let ended_now = !matches!(
             ended,
             Ok(ReleaseOutcome::StillHeld | ReleaseOutcome::NotHeld)
         );
-        if let Some(service) = rt.service_if_started().filter(|_| waited_on && ended_now) {
+        let waited_on = |service: &&Service| service.has_waiters(&self.lock_path);
+        if let Some(service) = rt
+            .service_if_started()
+            .filter(|s| ended_now && waited_on(s))
+        {
             service.recheck(self.lock_path.clone());
         }
         if let Ok(ReleaseOutcome::Compromised) = ended {

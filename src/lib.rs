@@ -21,10 +21,12 @@
 
 mod acquire;
 mod attempt;
+mod cancel;
 mod error;
 mod fs;
 mod guard;
 mod held_lock;
+mod holds;
 mod identity;
 mod inspect;
 // Internal modules, public (and hidden) only for the property tests and the fuzz target.

@@ -1,6 +1,7 @@
 //! The per-process state: identity, held table, lock service. One per process: a forked child
 //! gets a fresh one and closes its inherited lock fds (docs/PROTOCOL.md, "Fork").
 
+use crate::holds::Holds;
 use crate::identity::ProcessIdentity;
 use crate::service::Service;
 use crate::table::Table;
@@ -10,7 +11,7 @@ use std::sync::{Mutex, MutexGuard, Once, OnceLock, PoisonError};
 
 pub struct Runtime {
     pub identity: ProcessIdentity,
-    table: Mutex<Table>,
+    pub holds: Holds,
     service: OnceLock<Service>,
     /// One start at a time (per runtime, so a child forked mid-start can start its own).
     service_start: Mutex<()>,
@@ -45,7 +46,7 @@ pub fn runtime() -> &'static Runtime {
     });
     let fresh: &'static Runtime = Box::leak(Box::new(Runtime {
         identity: ProcessIdentity::current(),
-        table: Mutex::new(Table::new()),
+        holds: Holds::new(),
         service: OnceLock::new(),
         service_start: Mutex::new(()),
     }));
@@ -54,10 +55,6 @@ pub fn runtime() -> &'static Runtime {
 }
 
 impl Runtime {
-    pub fn table(&self) -> MutexGuard<'_, Table> {
-        self.table.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
     /// The lock service, started on first need. Fails (and can be tried again) when the
     /// system refuses what the service needs to run: a descriptor, a thread.
     pub fn service(&'static self) -> std::io::Result<&'static Service> {
@@ -71,7 +68,7 @@ impl Runtime {
         if let Some(service) = self.service.get() {
             return Ok(service);
         }
-        let service = Service::start(self)?;
+        let service = Service::start(&self.identity, &self.holds)?;
         Ok(self.service.get_or_init(|| service))
     }
 
@@ -92,7 +89,7 @@ extern "C" fn before_fork() {
     let init = INIT.lock().unwrap_or_else(PoisonError::into_inner);
     let current = CURRENT.load(Ordering::Acquire);
     // SAFETY: runtimes are leaked, never freed.
-    let table = (!current.is_null()).then(|| unsafe { &*current }.table());
+    let table = (!current.is_null()).then(|| unsafe { &*current }.holds.table());
     FORK_GUARDS.with(|g| *g.borrow_mut() = Some((init, table)));
 }
 
@@ -107,7 +104,6 @@ extern "C" fn after_fork_in_child() {
     if let Some(mut table) = table {
         // Closing (not unlinking) our copies: the parent still holds these locks.
         table.entries.clear();
-        table.waiting.clear();
         drop(table);
         let old = CURRENT.swap(std::ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: runtimes are leaked; the old one is never used again in this child.

@@ -56,6 +56,12 @@ impl Held {
     }
 }
 
+/// A hold as its handle names it: only this generation of the path's hold is its to end.
+pub struct Hold {
+    pub lock_path: PathBuf,
+    pub generation: u64,
+}
+
 /// What a new hold records besides its file.
 pub struct NewHold {
     pub nonce: String,
@@ -82,9 +88,6 @@ pub enum ReleaseOutcome {
 pub struct Table {
     pub nonce: String,
     pub entries: Map<PathBuf, Held>,
-    /// Waiters queued in the lock service per lock path: a new acquire queues behind them
-    /// instead of overtaking them.
-    pub waiting: Map<PathBuf, usize>,
     /// The earliest max-hold deadline the lock service has a timer for: an acquire tells the
     /// service only about an earlier one, so most acquires cost the service nothing.
     pub watchdog_armed: Option<Instant>,
@@ -120,7 +123,6 @@ impl Table {
         Table {
             nonce: new_nonce(),
             entries: Map::default(),
-            waiting: Map::default(),
             watchdog_armed: None,
             ended: Set::default(),
         }
@@ -235,22 +237,5 @@ impl Table {
         }
         self.watchdog_armed = self.entries.values().filter_map(Held::deadline).min();
         (overdue, self.watchdog_armed)
-    }
-
-    pub fn waiting_on(&self, lock_path: &Path) -> bool {
-        self.waiting.get(lock_path).is_some_and(|&n| n > 0)
-    }
-
-    pub fn add_waiter(&mut self, lock_path: &Path) {
-        *self.waiting.entry(lock_path.to_path_buf()).or_default() += 1;
-    }
-
-    pub fn remove_waiter(&mut self, lock_path: &Path) {
-        if let Some(n) = self.waiting.get_mut(lock_path) {
-            *n -= 1;
-            if *n == 0 {
-                self.waiting.remove(lock_path);
-            }
-        }
     }
 }

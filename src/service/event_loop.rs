@@ -1,12 +1,13 @@
 //! The service thread's loop: sleep in the poller until a command, an event or the next
 //! timer, then do only the work those name.
 
+use super::inbox::{Command, Inbox};
+use super::queue::Queue;
 use super::settings::Settings;
 use super::timers::{Timer, Timers};
-use super::waiting::Queue;
-use super::{Command, Inbox};
+use crate::holds::Holds;
+use crate::identity::ProcessIdentity;
 use crate::maps::Map;
-use crate::runtime::Runtime;
 use crate::sys::{Poller, Token};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -14,8 +15,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 pub(super) struct Loop {
-    pub(super) rt: &'static Runtime,
-    inbox: Arc<Inbox>,
+    pub(super) identity: &'static ProcessIdentity,
+    pub(super) holds: &'static Holds,
+    pub(super) inbox: Arc<Inbox>,
     pub(super) poller: Poller,
     pub(super) settings: Settings,
     pub(super) timers: Timers,
@@ -37,7 +39,8 @@ const BATCH: usize = 64;
 
 impl Loop {
     pub(super) fn new(
-        rt: &'static Runtime,
+        identity: &'static ProcessIdentity,
+        holds: &'static Holds,
         inbox: Arc<Inbox>,
         poller: Poller,
         settings: Settings,
@@ -45,7 +48,8 @@ impl Loop {
         let mut timers = Timers::default();
         timers.push(Instant::now() + settings.heartbeat, Timer::Heartbeat);
         Loop {
-            rt,
+            identity,
+            holds,
             inbox,
             poller,
             settings,

@@ -4,57 +4,26 @@
 //! refreshes held locks' heartbeat, checks them for compromise and runs the max-hold watchdog.
 
 mod event_loop;
-mod holds;
+mod inbox;
+mod queue;
 mod settings;
 mod timers;
+mod upkeep;
+mod waiter;
 mod waiting;
 
-use crate::acquire::CancelToken;
-use crate::error::{Error, Holder};
-use crate::guard::LockGuard;
-use crate::options::Options;
-use crate::runtime::Runtime;
-use crate::sys::{Poller, Waker};
+use crate::holds::Holds;
+use crate::identity::ProcessIdentity;
+use crate::sys::Poller;
 use event_loop::Loop;
+use inbox::{Command, Inbox};
 use settings::Settings;
 use std::io;
 use std::os::fd::RawFd;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
-
-pub type Callback = Box<dyn FnOnce(Result<LockGuard, Error>) + Send>;
-
-pub struct Waiter {
-    pub lock_path: PathBuf,
-    pub options: Options,
-    pub deadline: Option<Instant>,
-    pub callback: Callback,
-    pub holder: Box<Holder>,
-    /// Set by the caller to give up the wait (Node's `AbortSignal`).
-    pub cancel: Option<CancelToken>,
-}
-
-enum Command {
-    Wait(Box<Waiter>),
-    /// Look at a path's waiters again (one of them was cancelled).
-    Recheck(PathBuf),
-    /// A hold with an earlier max-hold deadline than any timer armed so far.
-    Watchdog(Instant),
-}
-
-/// What callers hand to the service thread, and how they wake it. Shared by the handle and
-/// the loop, which owns everything else.
-struct Inbox {
-    commands: Mutex<Vec<Command>>,
-    waker: Waker,
-}
-
-impl Inbox {
-    fn take(&self) -> Vec<Command> {
-        std::mem::take(&mut *self.commands.lock().unwrap_or_else(PoisonError::into_inner))
-    }
-}
+pub use waiter::Waiter;
 
 /// The handle to the service thread.
 pub struct Service {
@@ -70,7 +39,7 @@ impl Service {
     /// Starts the service thread. Fails when it cannot wait at all (no descriptor for the
     /// poller, no thread); without file events (inotify refused or switched off) it runs and
     /// waiters poll with backoff, which is logged once.
-    pub fn start(rt: &'static Runtime) -> io::Result<Service> {
+    pub fn start(identity: &'static ProcessIdentity, holds: &'static Holds) -> io::Result<Service> {
         let settings = Settings::from_env();
         let (poller, no_events) = Poller::new(settings.sources)?;
         if let Some(why) = no_events {
@@ -78,12 +47,15 @@ impl Service {
                 "[session-write-lock] {why}; waiters poll their lock files (every 10 to 250 ms)"
             ));
         }
-        let inbox = Arc::new(Inbox {
-            commands: Mutex::new(Vec::new()),
-            waker: poller.waker(),
-        });
+        let inbox = Arc::new(Inbox::new(poller.waker()));
         let fds = poller.fixed_fds();
-        let mut event_loop = Some(Loop::new(rt, Arc::clone(&inbox), poller, settings));
+        let mut event_loop = Some(Loop::new(
+            identity,
+            holds,
+            Arc::clone(&inbox),
+            poller,
+            settings,
+        ));
         let mut tries = 0;
         loop {
             tries += 1;
@@ -111,26 +83,28 @@ impl Service {
         }
     }
 
+    /// Hands a wait to the service; a cancel of its token wakes the service to look at it.
     pub fn wait(&self, waiter: Waiter) {
-        self.send(Command::Wait(Box::new(waiter)));
+        if let Some(token) = &waiter.cancel {
+            let (inbox, lock_path) = (Arc::clone(&self.inbox), waiter.lock_path.clone());
+            token.on_cancel(move || inbox.send(Command::Recheck(lock_path)));
+        }
+        self.inbox.send(Command::Wait(Box::new(waiter)));
+    }
+
+    /// Whether waits for `lock_path` are queued in this process (a fresh acquire queues
+    /// behind them).
+    pub fn has_waiters(&self, lock_path: &Path) -> bool {
+        self.inbox.has_waiters(lock_path)
     }
 
     /// Asks the service to look at the waiters of `lock_path` again.
     pub fn recheck(&self, lock_path: PathBuf) {
-        self.send(Command::Recheck(lock_path));
+        self.inbox.send(Command::Recheck(lock_path));
     }
 
     pub fn watchdog_at(&self, at: Instant) {
-        self.send(Command::Watchdog(at));
-    }
-
-    fn send(&self, command: Command) {
-        self.inbox
-            .commands
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(command);
-        self.inbox.waker.wake();
+        self.inbox.send(Command::Watchdog(at));
     }
 
     /// In a forked child the thread is gone; its descriptors must not linger.

@@ -12,48 +12,27 @@
 //! closes nothing: our own looks never raise the close events we wait for.
 
 use super::event_loop::Loop;
+use super::queue::Queue;
 use super::settings::{POLL_CAP, POLL_FIRST, SAFETY_GROWTH};
 use super::timers::Timer;
-use super::Waiter;
-use crate::acquire::CancelToken;
+use super::waiter::Waiter;
 use crate::attempt::{
     attempt, describe_holder, rejudge, Attempt, FileObservation, Judge, TableView,
 };
+use crate::cancel::CancelToken;
 use crate::error::Error;
 use crate::fs::FileId;
-use crate::guard::LockGuard;
 use crate::identity::{PidProbe, ProcessIdentity};
 use crate::iso_time;
 use crate::sys::{Token, WatchError};
+use crate::table::Hold;
 use crate::verdict::{local_flock_pid, same_kernel, Format};
-use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Looks in a row after adding sources (each new source warrants one more look, since what it
 /// reports may have happened just before it was added); bounded against a path that keeps
 /// changing hands.
 const MAX_LOOKS: usize = 4;
-
-pub(super) struct Queue {
-    lock_path: PathBuf,
-    waiters: VecDeque<(u64, Waiter)>,
-    /// The lock file last judged busy, still open.
-    kept: Option<Box<FileObservation>>,
-    entry_watched: bool,
-    file_watched: Option<FileId>,
-    pid_watched: Option<u32>,
-    /// A pid reported ended while `kill(pid, 0)` still finds it (a zombie not yet reaped).
-    pid_ended: Option<u32>,
-    /// Set while some source is missing: the path is polled, this often (backing off).
-    polling: Option<Duration>,
-    poll_at: Instant,
-    safety: Duration,
-    safety_at: Instant,
-    /// The one armed check timer: (when, sequence number).
-    armed: Option<(Instant, u64)>,
-    seq: u64,
-}
 
 /// The pid whose end is worth an event, other than ours: a live legacy holder's; and where
 /// closes are not seen (`closes`: false), a flock holder's on this host, in place of the close
@@ -102,26 +81,9 @@ impl Loop {
             None => {
                 let token = self.next_token;
                 self.next_token += 1;
-                let now = Instant::now();
                 self.by_path.insert(waiter.lock_path.clone(), token);
-                self.queues.insert(
-                    token,
-                    Queue {
-                        lock_path: waiter.lock_path.clone(),
-                        waiters: VecDeque::new(),
-                        kept: None,
-                        entry_watched: false,
-                        file_watched: None,
-                        pid_watched: None,
-                        pid_ended: None,
-                        polling: None,
-                        poll_at: now,
-                        safety: self.settings.safety,
-                        safety_at: now + self.settings.safety,
-                        armed: None,
-                        seq: 0,
-                    },
-                );
+                let queue = Queue::new(waiter.lock_path.clone(), self.settings.safety);
+                self.queues.insert(token, queue);
                 token
             }
         };
@@ -180,14 +142,14 @@ impl Loop {
         let (Some(kept), Some((_, head))) = (queue.kept.take(), queue.waiters.front_mut()) else {
             return self.serve(token);
         };
-        let ours = TableView::of(&self.rt.table(), &queue.lock_path);
+        let ours = TableView::of(&self.holds.table(), &queue.lock_path);
         let judge = Judge::acquire(&head.options);
-        let judged = rejudge(&self.rt.identity, &ours, &queue.lock_path, kept, &judge);
+        let judged = rejudge(self.identity, &ours, &queue.lock_path, kept, &judge);
         match judged {
             // Still busy (a stale-but-kept verdict is the head's error: the full try says it).
             Ok(Some(seen)) if !seen.reclaimable_now() && !seen.verdict.report_only => {
                 seen.let_go();
-                *head.holder = describe_holder(&seen, &self.rt.identity, &ours);
+                *head.holder = describe_holder(&seen, self.identity, &ours);
                 queue.kept = Some(Box::new(seen));
                 true
             }
@@ -214,15 +176,35 @@ impl Loop {
                 self.finish_head(token, Err(Error::Cancelled { lock_path }));
                 continue;
             }
-            match attempt(self.rt, &queue.lock_path, &head.options, true) {
+            // The head is the queue's turn: no `behind_waiters`, it is the waiter in front.
+            let tried = attempt(
+                self.identity,
+                self.holds,
+                &queue.lock_path,
+                &head.options,
+                false,
+            );
+            let result = match tried {
                 Ok(Attempt::Busy { holder, seen }) => {
                     head.holder = holder;
                     queue.kept = seen;
                     return true;
                 }
-                Ok(Attempt::Acquired(guard)) => self.finish_head(token, Ok(guard)),
-                Err(e) => self.finish_head(token, Err(e)),
-            }
+                Ok(Attempt::Joined(hold)) => Ok(hold),
+                Ok(Attempt::Created(new)) => {
+                    match self.holds.record(&queue.lock_path, new, &head.options) {
+                        Ok((hold, arm)) => {
+                            if let Some(at) = arm {
+                                self.timers.push(at, Timer::Watchdog);
+                            }
+                            Ok(hold)
+                        }
+                        Err(e) => Err(e),
+                    }
+                }
+                Err(e) => Err(e),
+            };
+            self.finish_head(token, result);
         }
         self.drop_queue(token);
         false
@@ -261,7 +243,7 @@ impl Loop {
                 queue.file_watched = Some(kept.id);
             }
         }
-        let me = &self.rt.identity;
+        let me = self.identity;
         let pid = kept.and_then(|k| holder_pid(k, me, closes));
         if let Some(pid) =
             pid.filter(|&p| queue.pid_watched != Some(p) && queue.pid_ended != Some(p))
@@ -365,7 +347,7 @@ impl Loop {
         }
     }
 
-    fn finish_head(&mut self, token: Token, result: Result<LockGuard, Error>) {
+    fn finish_head(&mut self, token: Token, result: Result<Hold, Error>) {
         let head = self
             .queues
             .get_mut(&token)
@@ -375,8 +357,8 @@ impl Loop {
         }
     }
 
-    fn finish(&mut self, waiter: Waiter, result: Result<LockGuard, Error>) {
-        self.rt.table().remove_waiter(&waiter.lock_path);
+    fn finish(&mut self, waiter: Waiter, result: Result<Hold, Error>) {
+        self.inbox.answered(&waiter.lock_path);
         let callback = waiter.callback;
         // A panicking callback must not stop the service for everyone else.
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || callback(result))).is_err()

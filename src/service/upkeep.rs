@@ -8,7 +8,7 @@ use std::time::Instant;
 
 impl Loop {
     pub(super) fn watchdog(&mut self) {
-        let (overdue, next) = self.rt.table().expire_overdue(Instant::now());
+        let (overdue, next) = self.holds.table().expire_overdue(Instant::now());
         if let Some(next) = next {
             self.timers.push(next, Timer::Watchdog);
         }
@@ -18,7 +18,7 @@ impl Loop {
     pub(super) fn heartbeat(&mut self) {
         let mut compromised = Vec::new();
         {
-            let mut table = self.rt.table();
+            let mut table = self.holds.table();
             for (path, held) in table.entries.iter_mut() {
                 let _ = fs::touch(&held.file);
                 if !held.compromised && fs::path_id(path).is_ok_and(|id| id != Some(held.id)) {

@@ -1,0 +1,21 @@
+//! A caller's wait, as handed to the lock service.
+
+use crate::cancel::CancelToken;
+use crate::error::{Error, Holder};
+use crate::options::Options;
+use crate::table::Hold;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// Receives the outcome on the service thread.
+pub type Callback = Box<dyn FnOnce(Result<Hold, Error>) + Send>;
+
+pub struct Waiter {
+    pub lock_path: PathBuf,
+    pub options: Options,
+    pub deadline: Option<Instant>,
+    pub callback: Callback,
+    pub holder: Box<Holder>,
+    /// Set by the caller to give up the wait (Node's `AbortSignal`).
+    pub cancel: Option<CancelToken>,
+}
