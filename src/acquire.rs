@@ -10,7 +10,6 @@ use crate::options::Options;
 use crate::owner::HoldOwner;
 use crate::runtime::runtime;
 use crate::service::Waiter;
-use crate::table::new_nonce;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -130,20 +129,13 @@ pub fn run_watchdog_check(now: SystemTime) -> usize {
         .duration_since(SystemTime::now())
         .unwrap_or(Duration::ZERO);
     let at = Instant::now() + shift;
-    let (overdue, _) = runtime().holds.table().expire_overdue(at);
-    crate::table::log_overdue(&overdue);
+    let (overdue, _) = runtime().holds.expire_overdue(at);
     overdue.len()
 }
 
 /// Every hold of this process (docs/PROTOCOL.md, "Diagnostics"), oldest first.
 pub fn held_locks() -> Vec<HeldLock> {
-    let mut held: Vec<HeldLock> = runtime()
-        .holds
-        .table()
-        .entries
-        .iter()
-        .map(|(path, h)| h.describe(path))
-        .collect();
+    let mut held = runtime().holds.table().describe_all();
     held.sort_by_key(|h| std::cmp::Reverse(h.age));
     held
 }
@@ -153,14 +145,14 @@ pub fn held_locks() -> Vec<HeldLock> {
 /// file that could not be removed is logged (its flock is dropped all the same). Idempotent;
 /// safe in exit handlers.
 pub fn release_all() -> usize {
-    let ended = runtime().holds.table().release_all();
+    let ended = runtime().holds.release_all();
     log_failures(ended)
 }
 
 /// Releases every hold of every owner without rotating the nonce: what process exit and the
 /// signal cleanup do. Returns how many locks were released; failures are logged.
 pub fn release_every_hold() -> usize {
-    let ended = runtime().holds.table().release_every_hold();
+    let ended = runtime().holds.release_every_hold();
     log_failures(ended)
 }
 
@@ -168,7 +160,7 @@ pub fn release_every_hold() -> usize {
 /// later acquires (a wait still under way ends in an error). Other owners' holds and the nonce
 /// stay. Returns how many locks were released; failures are logged.
 pub fn end_owner(owner: HoldOwner) -> usize {
-    let ended = runtime().holds.table().end_owner(owner);
+    let ended = runtime().holds.end_owner(owner);
     log_failures(ended)
 }
 
@@ -183,14 +175,12 @@ fn log_failures((released, errors): (usize, Vec<Error>)) -> usize {
 /// Rotates the instance nonce and returns the new one. Locks still held keep the old nonce on
 /// disk; the next acquire of such a path in this process takes it over at once.
 pub fn reset_instance_nonce() -> String {
-    let mut table = runtime().holds.table();
-    table.nonce = new_nonce();
-    table.nonce.clone()
+    runtime().holds.table().rotate_nonce()
 }
 
 /// The current instance nonce (32 lowercase hex digits).
 pub fn instance_nonce() -> String {
-    runtime().holds.table().nonce.clone()
+    runtime().holds.table().nonce().to_owned()
 }
 
 /// The lock path `session_file` maps to (the directory is not created).

@@ -4,14 +4,13 @@
 
 use crate::error::{Error, Holder};
 use crate::fs::{self, Created, Existing, FileId, Occupant};
-use crate::held_lock::HeldLock;
 use crate::holds::{owner_ended, Holds, NewLockFile};
 use crate::identity::{probe_pid, read_cmdline, PidProbe, ProcessIdentity};
 use crate::iso_time;
 use crate::options::Options;
 use crate::owner_argv::ArgvMatcher;
 use crate::payload::{clip_owner, Payload, WrittenPayload, MAX_READ};
-use crate::table::{Held, Hold, Table};
+use crate::table::{Hold, Ours, TableView};
 use crate::verdict::{
     decide, malformed_grace, Format, Observation, Observer, Purpose, StaleReason, Verdict,
 };
@@ -236,23 +235,6 @@ pub fn reclaim(lock_path: &Path, seen: &FileObservation) -> Result<bool, Error> 
         .map_err(|e| Error::io("remove stale lock file", lock_path, e))
 }
 
-/// What this process's held table says about a lock path, copied so that the file work can
-/// run without holding the table's mutex.
-pub struct TableView {
-    pub nonce: String,
-    /// Our hold of this path, if any.
-    pub held: Option<HeldLock>,
-}
-
-impl TableView {
-    pub fn of(table: &Table, lock_path: &Path) -> TableView {
-        TableView {
-            nonce: table.nonce.clone(),
-            held: table.entries.get(lock_path).map(|h| h.describe(lock_path)),
-        }
-    }
-}
-
 /// `behind_waiters`: waits for this path are queued in this process and this try is a fresh
 /// caller's (not the head waiter's), so it queues behind them instead of overtaking them.
 ///
@@ -273,8 +255,12 @@ pub fn attempt(
     let mut busy_despite = None;
     for _ in 0..MAX_ROUNDS {
         let ours = match check_table(identity, holds, lock_path, options, behind_waiters) {
-            Ok(ours) => ours,
-            Err(decided) => return decided,
+            TableStep::Files(ours) => ours,
+            TableStep::Decided(decided) => return decided,
+            TableStep::TakeOver(generation) => {
+                let _ = holds.force_release(lock_path, generation);
+                continue;
+            }
         };
         let payload = written_payload(identity, &ours.nonce, options)
             .to_bytes()
@@ -340,79 +326,66 @@ pub fn attempt(
     })
 }
 
-/// Whether an acquire with `options` nests into `held` (docs/PROTOCOL.md, "Nesting").
-fn nests(options: &Options, held: &Held) -> bool {
-    options.allow_reentrant
-        || options
-            .reentrant_owner
-            .as_ref()
-            .is_some_and(|o| held.reentrant_owner.as_ref() == Some(o))
+/// What the table step of an attempt decided.
+enum TableStep {
+    Decided(Result<Attempt, Error>),
+    /// A hold of ours under an older nonce is in the way: end it, then look again.
+    TakeOver(u64),
+    /// Go on to the files, knowing this of our holds.
+    Files(TableView),
 }
 
 /// Step 1 of taking the lock (docs/PROTOCOL.md) and the in-process queue, under the table's
-/// mutex: either the answer, or what the file work needs to know.
-///
-/// A hold joins only a hold of the same owner: a Node worker's acquire never nests in the main
-/// thread's hold (or another worker's), it waits for it like any contender.
+/// mutex (and no system call under it): either the answer, or what the file work needs.
 fn check_table(
     identity: &ProcessIdentity,
     holds: &Holds,
     lock_path: &Path,
     options: &Options,
     behind_waiters: bool,
-) -> Result<TableView, Result<Attempt, Error>> {
-    let mut guard = holds.table();
-    let table = &mut *guard;
-    if table.ended.contains(&options.hold_owner) {
-        return Err(Err(owner_ended()));
+) -> TableStep {
+    let mut table = holds.table();
+    if table.has_ended(options.hold_owner) {
+        return TableStep::Decided(Err(owner_ended()));
     }
-    if let Some(held) = table.entries.get_mut(lock_path) {
-        if held.nonce == table.nonce {
-            if !nests(options, held) || held.hold_owner != options.hold_owner {
-                let here = held.describe(lock_path);
-                return Err(Ok(Attempt::Busy {
-                    holder: Box::new(Holder {
-                        owner: format!(
-                            "pid={} alive=true ageMs={}",
-                            identity.pid,
-                            here.age.as_millis()
-                        ),
-                        pid: Some(identity.pid),
-                        pid_alive: true,
-                        here: Some(here),
-                    }),
-                    seen: None,
-                }));
-            }
-            held.count += 1;
-            let longer = match (options.max_hold, held.max_hold) {
-                (_, None) => false,
-                (None, Some(_)) => true,
-                (Some(wanted), Some(current)) => wanted > current,
-            };
-            if longer {
-                // A later deadline: the armed watchdog timer fires first and re-arms for it.
-                held.max_hold = options.max_hold;
-            }
-            return Err(Ok(Attempt::Joined(Hold {
-                lock_path: lock_path.to_path_buf(),
-                generation: held.generation,
+    let busy = |holder| {
+        TableStep::Decided(Ok(Attempt::Busy {
+            holder: Box::new(holder),
+            seen: None,
+        }))
+    };
+    match table.join(lock_path, options) {
+        Ours::Joined(generation) => {
+            let lock_path = lock_path.to_path_buf();
+            return TableStep::Decided(Ok(Attempt::Joined(Hold {
+                lock_path,
+                generation,
             })));
         }
-        // Held under an older nonce: an earlier iteration of this process never released it.
-        // Its flock goes with it, so a file it could not remove is reclaimed by the create below.
-        let _ = table.force_release(lock_path);
+        Ours::Blocked(here) => {
+            return busy(Holder {
+                owner: format!(
+                    "pid={} alive=true ageMs={}",
+                    identity.pid,
+                    here.age.as_millis()
+                ),
+                pid: Some(identity.pid),
+                pid_alive: true,
+                here: Some(here),
+            })
+        }
+        // An earlier iteration of this process never released it. Its flock goes with it, so
+        // a file it could not remove is reclaimed by the create that follows.
+        Ours::Abandoned(generation) => return TableStep::TakeOver(generation),
+        Ours::Nothing => {}
     }
     if behind_waiters {
-        return Err(Ok(Attempt::Busy {
-            holder: Box::new(Holder {
-                owner: "waiters queued in this process".into(),
-                ..Holder::default()
-            }),
-            seen: None,
-        }));
+        return busy(Holder {
+            owner: "waiters queued in this process".into(),
+            ..Holder::default()
+        });
     }
-    Ok(TableView::of(table, lock_path))
+    TableStep::Files(table.view(lock_path))
 }
 
 /// A live lock file of this very process instance (flock held, our pid, pid namespace, nonce).

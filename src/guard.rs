@@ -44,12 +44,9 @@ impl LockGuard {
     /// Whether this hold is still in force (not released, force-released or taken over).
     pub fn is_held(&self) -> bool {
         !self.released
-            && runtime()
-                .holds
-                .table()
-                .entries
-                .get(&self.lock_path)
-                .is_some_and(|h| h.generation == self.generation)
+            && (runtime().holds.table())
+                .id_of(&self.lock_path, self.generation)
+                .is_some()
     }
 
     /// `Ok` while this hold is in force and the lock path still leads to its file; otherwise
@@ -60,12 +57,7 @@ impl LockGuard {
         let id = if self.released {
             None
         } else {
-            rt.holds
-                .table()
-                .entries
-                .get(&self.lock_path)
-                .filter(|h| h.generation == self.generation)
-                .map(|h| h.id)
+            rt.holds.table().id_of(&self.lock_path, self.generation)
         };
         // The stat runs without the table's mutex: it is a system call.
         if id.is_some_and(|id| crate::fs::path_id(&self.lock_path).ok().flatten() == Some(id)) {
@@ -98,7 +90,7 @@ impl LockGuard {
             return Ok(ReleaseOutcome::NotHeld);
         }
         let rt = runtime();
-        let ended = rt.holds.table().release(&self.lock_path, self.generation);
+        let ended = rt.holds.release(&self.lock_path, self.generation);
         // This process's own waiters on the path look at once: where there are no file events
         // (the portable code, exhausted sources) they would otherwise wait for their next poll.
         let ended_now = !matches!(

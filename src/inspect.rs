@@ -2,7 +2,7 @@
 //! `inspectSessionWriteLock`, `cleanStaleLockFiles`). Removal goes through the same race-free
 //! reclaim as acquire. Formats and reasons stay the verdict's enums here; each edge spells them.
 
-use crate::attempt::{describe_owner, observe, reclaim, Judge, Observed, OwnerArgs, TableView};
+use crate::attempt::{describe_owner, observe, reclaim, Judge, Observed, OwnerArgs};
 use crate::error::Error;
 use crate::fs::{self, resolve_lock_path};
 use crate::iso_time;
@@ -128,7 +128,7 @@ pub fn inspect_lock_file(
     owner_args: OwnerArgs,
 ) -> Result<Option<Inspection>, Error> {
     let rt = runtime();
-    let ours = TableView::of(&rt.holds.table(), lock_path);
+    let ours = rt.holds.table().view(lock_path);
     let lock_path_text = fs::lossy(lock_path);
     let now = options.now.unwrap_or_else(SystemTime::now);
     let judge = Judge {
@@ -202,7 +202,7 @@ pub fn inspect_payload(
     purpose: Purpose,
 ) -> Inspection {
     let rt = runtime();
-    let nonce = rt.holds.table().nonce.clone();
+    let nonce = rt.holds.table().nonce().to_owned();
     let payload = crate::payload::Payload::parse(bytes);
     let pid_probe = payload.pid.map(crate::identity::probe_pid);
     let now_ms = iso_time::unix_ms(now);

@@ -7,7 +7,7 @@ use crate::service::Service;
 use crate::table::Table;
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::{Mutex, MutexGuard, Once, OnceLock, PoisonError};
+use std::sync::{Mutex, MutexGuard, Once, OnceLock, PoisonError, RwLockWriteGuard};
 
 pub struct Runtime {
     pub identity: ProcessIdentity,
@@ -77,9 +77,11 @@ impl Runtime {
     }
 }
 
-// Fork safety: the forking thread takes the init and table locks before fork, so the child
-// sees a consistent table it can empty, then a fresh runtime is made on its next call.
-type ForkGuards = (MutexGuard<'static, ()>, Option<MutexGuard<'static, Table>>);
+// Fork safety: the forking thread takes the init lock and the holds (no descriptor outside the
+// table, then the table) before fork, so the child sees a consistent table it can empty, then
+// a fresh runtime is made on its next call.
+type HoldsGuards = (RwLockWriteGuard<'static, ()>, MutexGuard<'static, Table>);
+type ForkGuards = (MutexGuard<'static, ()>, Option<HoldsGuards>);
 
 thread_local! {
     static FORK_GUARDS: RefCell<Option<ForkGuards>> = const { RefCell::new(None) };
@@ -89,8 +91,8 @@ extern "C" fn before_fork() {
     let init = INIT.lock().unwrap_or_else(PoisonError::into_inner);
     let current = CURRENT.load(Ordering::Acquire);
     // SAFETY: runtimes are leaked, never freed.
-    let table = (!current.is_null()).then(|| unsafe { &*current }.holds.table());
-    FORK_GUARDS.with(|g| *g.borrow_mut() = Some((init, table)));
+    let holds = (!current.is_null()).then(|| unsafe { &*current }.holds.lock_for_fork());
+    FORK_GUARDS.with(|g| *g.borrow_mut() = Some((init, holds)));
 }
 
 extern "C" fn after_fork_in_parent() {
@@ -98,13 +100,16 @@ extern "C" fn after_fork_in_parent() {
 }
 
 extern "C" fn after_fork_in_child() {
-    let Some((init, table)) = FORK_GUARDS.with(|g| g.borrow_mut().take()) else {
+    let Some((init, holds)) = FORK_GUARDS.with(|g| g.borrow_mut().take()) else {
         return;
     };
-    if let Some(mut table) = table {
-        // Closing (not unlinking) our copies: the parent still holds these locks.
-        table.entries.clear();
+    if let Some((outside, mut table)) = holds {
+        // Closing (not unlinking) our copies, after the mutex: the parent still holds these
+        // locks.
+        let copies = table.take_all();
         drop(table);
+        drop(copies);
+        drop(outside);
         let old = CURRENT.swap(std::ptr::null_mut(), Ordering::AcqRel);
         // SAFETY: runtimes are leaked; the old one is never used again in this child.
         if let Some(service) = unsafe { &*old }.service_if_started() {

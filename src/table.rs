@@ -1,15 +1,18 @@
 //! The locks this process holds, with reentrant counts, generations and owners
 //! (docs/PROTOCOL.md, "Holding and releasing"), and the instance nonce they were taken under.
-//! Guarded by one mutex in the runtime.
+//! Plain data behind one mutex (`holds.rs`): nothing here makes a system call, so that the
+//! mutex is never held across one. Ending a hold takes it out of the table; the caller then
+//! removes its file and closes it.
 
-use crate::error::Error;
-use crate::fs::{self, FileId};
+use crate::fs::FileId;
 use crate::held_lock::HeldLock;
 use crate::maps::{Map, Set};
+use crate::options::Options;
 use crate::owner::HoldOwner;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Generations are unique for the life of the program (across forks too), so a handle can
@@ -17,33 +20,39 @@ use std::time::{Duration, Instant, SystemTime};
 static NEXT_GENERATION: AtomicU64 = AtomicU64::new(1);
 
 pub struct Held {
-    /// Keeps the flock; closing it is what tells other processes we are gone.
-    pub file: File,
-    pub id: FileId,
-    pub generation: u64,
-    pub count: u32,
+    /// Keeps the flock; closing it (its last clone dropped) is what tells other processes we
+    /// are gone. Shared only with the heartbeat's snapshot, which drops it at once.
+    file: Arc<File>,
+    id: FileId,
+    generation: u64,
+    count: u32,
     /// The thread (Node environment) or process the hold belongs to.
-    pub hold_owner: HoldOwner,
-    pub nonce: String,
-    pub acquired_at: Instant,
+    hold_owner: HoldOwner,
+    nonce: String,
+    acquired_at: Instant,
     /// The wall-clock time of the acquire, for people.
-    pub acquired_wall: SystemTime,
-    pub max_hold: Option<Duration>,
+    acquired_wall: SystemTime,
+    max_hold: Option<Duration>,
     /// Set once the path no longer leads to our inode; reported once.
-    pub compromised: bool,
+    compromised: bool,
     /// Who took it: nesting with `reentrant_owner` needs the same identity.
-    pub reentrant_owner: Option<String>,
+    reentrant_owner: Option<String>,
     /// Its label, for diagnostics.
-    pub owner: Option<String>,
+    owner: Option<String>,
 }
 
 impl Held {
-    pub fn deadline(&self) -> Option<Instant> {
+    /// The inode the hold created: only this one is ever unlinked for it.
+    pub fn id(&self) -> FileId {
+        self.id
+    }
+
+    fn deadline(&self) -> Option<Instant> {
         self.max_hold.map(|d| self.acquired_at + d)
     }
 
     /// A copy for people (`held_locks`, diagnostics of busy errors).
-    pub fn describe(&self, lock_path: &Path) -> HeldLock {
+    fn describe(&self, lock_path: &Path) -> HeldLock {
         HeldLock {
             lock_path: lock_path.to_path_buf(),
             owner: self.owner.clone(),
@@ -53,6 +62,17 @@ impl Held {
             max_hold: self.max_hold,
             generation: self.generation,
         }
+    }
+
+    /// Whether an acquire with `options` nests into this hold (docs/PROTOCOL.md, "Nesting").
+    /// A hold joins only a hold of the same owner: a Node worker's acquire never nests in the
+    /// main thread's hold (or another worker's), it waits for it like any contender.
+    fn nests(&self, options: &Options) -> bool {
+        let same_identity = options
+            .reentrant_owner
+            .as_ref()
+            .is_some_and(|o| self.reentrant_owner.as_ref() == Some(o));
+        (options.allow_reentrant || same_identity) && self.hold_owner == options.hold_owner
     }
 }
 
@@ -85,33 +105,56 @@ pub enum ReleaseOutcome {
     Compromised,
 }
 
-pub struct Table {
-    pub nonce: String,
-    pub entries: Map<PathBuf, Held>,
-    /// The earliest max-hold deadline the lock service has a timer for: an acquire tells the
-    /// service only about an earlier one, so most acquires cost the service nothing.
-    pub watchdog_armed: Option<Instant>,
-    /// Owners that are gone (a Node worker that ended): they never hold anything again.
-    pub ended: Set<HoldOwner>,
+/// What a handle's release did to the table.
+pub enum Release {
+    /// Not the last of its nested holds, or no longer in force: nothing to do on disk.
+    Done(ReleaseOutcome),
+    /// The last one: the hold is out of the table; its file is the caller's to end.
+    Last(Held),
 }
 
-/// How one hold ended: the outcome, or the I/O error that kept the lock file from being removed
-/// (the hold is over either way: its descriptor, and with it the flock, is closed).
-pub type Ended = Result<ReleaseOutcome, Error>;
+/// What this process holds of a path, as an acquire finds it.
+pub enum Ours {
+    /// Nothing (of the current nonce).
+    Nothing,
+    /// The acquire nested into our hold of this generation (counted).
+    Joined(u64),
+    /// Our hold, which this acquire may not join.
+    Blocked(HeldLock),
+    /// A hold under an older nonce that an earlier iteration of this process never released;
+    /// the acquire takes it over (ends this generation, then tries again).
+    Abandoned(u64),
+}
+
+/// What this process's table says about a lock path, copied so that the file work can run
+/// without holding the table's mutex.
+pub struct TableView {
+    pub nonce: String,
+    /// Our hold of this path, if any.
+    pub held: Option<HeldLock>,
+}
+
+/// A held lock's file, shared with the heartbeat for the time of one beat.
+pub struct Beat {
+    pub lock_path: PathBuf,
+    pub generation: u64,
+    pub id: FileId,
+    pub file: Arc<File>,
+    /// Already reported as compromised: its path is not checked again.
+    pub compromised: bool,
+}
 
 /// A hold the watchdog ended: (lock path, held for, max hold).
 pub type Overdue = (PathBuf, Duration, Duration);
 
-/// The watchdog's log line for each hold it ended.
-pub fn log_overdue(overdue: &[Overdue]) {
-    for (lock_path, held, max) in overdue {
-        crate::log::emit(&format!(
-            "[session-write-lock] releasing lock held for {}ms (max={}ms): {}",
-            held.as_millis(),
-            max.as_millis(),
-            lock_path.display()
-        ));
-    }
+pub struct Table {
+    nonce: String,
+    entries: Map<PathBuf, Held>,
+    /// The earliest max-hold deadline the lock service has a timer for: an acquire tells the
+    /// service only about an earlier one, so most acquires cost the service nothing.
+    watchdog_armed: Option<Instant>,
+    /// Owners that are gone (a Node worker that ended): they never hold anything again.
+    ended: Set<HoldOwner>,
 }
 
 pub fn new_nonce() -> String {
@@ -128,10 +171,78 @@ impl Table {
         }
     }
 
-    pub fn insert(&mut self, lock_path: PathBuf, file: File, id: FileId, new: NewHold) -> u64 {
+    pub fn nonce(&self) -> &str {
+        &self.nonce
+    }
+
+    /// A new instance nonce; holds keep the one they were taken under.
+    pub fn rotate_nonce(&mut self) -> String {
+        self.nonce = new_nonce();
+        self.nonce.clone()
+    }
+
+    pub fn view(&self, lock_path: &Path) -> TableView {
+        TableView {
+            nonce: self.nonce.clone(),
+            held: self.entries.get(lock_path).map(|h| h.describe(lock_path)),
+        }
+    }
+
+    /// Every hold, for people.
+    pub fn describe_all(&self) -> Vec<HeldLock> {
+        (self.entries.iter())
+            .map(|(path, held)| held.describe(path))
+            .collect()
+    }
+
+    /// The inode of the hold of `generation`, while it is in force.
+    pub fn id_of(&self, lock_path: &Path, generation: u64) -> Option<FileId> {
+        (self.entries.get(lock_path))
+            .filter(|h| h.generation == generation)
+            .map(|h| h.id)
+    }
+
+    pub fn has_ended(&self, owner: HoldOwner) -> bool {
+        self.ended.contains(&owner)
+    }
+
+    /// Step 1 of taking the lock (docs/PROTOCOL.md): our own hold of the path, joined when the
+    /// options allow it. A later max-hold of the joining acquire extends the hold's.
+    pub fn join(&mut self, lock_path: &Path, options: &Options) -> Ours {
+        let Some(held) = self.entries.get_mut(lock_path) else {
+            return Ours::Nothing;
+        };
+        if held.nonce != self.nonce {
+            return Ours::Abandoned(held.generation);
+        }
+        if !held.nests(options) {
+            return Ours::Blocked(held.describe(lock_path));
+        }
+        held.count += 1;
+        let longer = match (options.max_hold, held.max_hold) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(wanted), Some(current)) => wanted > current,
+        };
+        if longer {
+            // A later deadline: the armed watchdog timer fires first and re-arms for it.
+            held.max_hold = options.max_hold;
+        }
+        Ours::Joined(held.generation)
+    }
+
+    /// Records a hold of a lock file just created; returns its generation and, when its
+    /// max-hold deadline is earlier than any the lock service has a timer for, that deadline.
+    pub fn insert(
+        &mut self,
+        lock_path: PathBuf,
+        file: File,
+        id: FileId,
+        new: NewHold,
+    ) -> (u64, Option<Instant>) {
         let generation = NEXT_GENERATION.fetch_add(1, Ordering::Relaxed);
         let held = Held {
-            file,
+            file: Arc::new(file),
             id,
             generation,
             count: 1,
@@ -144,75 +255,56 @@ impl Table {
             reentrant_owner: new.reentrant_owner,
             owner: new.owner,
         };
+        let arm = held.deadline().filter(|&d| self.arm_watchdog(d));
         self.entries.insert(lock_path, held);
-        generation
+        (generation, arm)
     }
 
-    /// Ends one hold of `generation`; the last one removes the lock file.
-    pub fn release(&mut self, lock_path: &Path, generation: u64) -> Ended {
+    /// Ends one nested hold of `generation`.
+    pub fn release(&mut self, lock_path: &Path, generation: u64) -> Release {
         match self.entries.get_mut(lock_path) {
             Some(held) if held.generation == generation => {
                 held.count -= 1;
                 if held.count > 0 {
-                    return Ok(ReleaseOutcome::StillHeld);
+                    return Release::Done(ReleaseOutcome::StillHeld);
                 }
             }
-            _ => return Ok(ReleaseOutcome::NotHeld),
+            _ => return Release::Done(ReleaseOutcome::NotHeld),
         }
-        self.force_release(lock_path)
-            .unwrap_or(Ok(ReleaseOutcome::NotHeld))
+        match self.entries.remove(lock_path) {
+            Some(held) => Release::Last(held),
+            None => Release::Done(ReleaseOutcome::NotHeld),
+        }
     }
 
-    /// Ends every hold of the path at once; its handles become no-ops. `None` if not held.
-    pub fn force_release(&mut self, lock_path: &Path) -> Option<Ended> {
-        let held = self.entries.remove(lock_path)?;
-        // Unlink before closing: while our flock stands nobody else may reclaim, so the inode
-        // check and the unlink cannot be split by another instance of this library.
-        let removed = fs::unlink_if_same(lock_path, held.id);
-        drop(held.file);
-        Some(match removed {
-            Ok(true) => Ok(ReleaseOutcome::Released),
-            Ok(false) => Ok(ReleaseOutcome::Compromised),
-            Err(e) => Err(Error::io("remove lock file", lock_path, e)),
-        })
+    /// Takes out every nested hold of `generation` at once; its handles become no-ops.
+    pub fn take(&mut self, lock_path: &Path, generation: u64) -> Option<Held> {
+        self.id_of(lock_path, generation)?;
+        self.entries.remove(lock_path)
     }
 
-    /// Ends every hold of the paths `which` picks, over a snapshot of the table. Returns how
-    /// many locks were held, and the errors of those whose file could not be removed.
-    fn release_where(&mut self, which: impl Fn(&Held) -> bool) -> (usize, Vec<Error>) {
+    /// Takes out the holds `which` picks.
+    pub fn take_where(&mut self, which: impl Fn(&Held) -> bool) -> Vec<(PathBuf, Held)> {
         let paths: Vec<PathBuf> = (self.entries.iter())
             .filter(|(_, held)| which(held))
             .map(|(path, _)| path.clone())
             .collect();
-        let errors = (paths.iter())
-            .filter_map(|p| self.force_release(p)?.err())
-            .collect();
-        (paths.len(), errors)
+        (paths.into_iter())
+            .filter_map(|path| Some((path.clone(), self.entries.remove(&path)?)))
+            .collect()
     }
 
-    /// Every hold of every owner (process exit, signals): the nonce stays.
-    pub fn release_every_hold(&mut self) -> (usize, Vec<Error>) {
-        self.release_where(|_| true)
-    }
-
-    /// The explicit, process-wide release-all: every hold, then a new nonce.
-    pub fn release_all(&mut self) -> (usize, Vec<Error>) {
-        let released = self.release_every_hold();
-        self.nonce = new_nonce();
-        released
-    }
-
-    /// The holds of an owner that is gone; it never holds anything again. The nonce stays.
-    pub fn end_owner(&mut self, owner: HoldOwner) -> (usize, Vec<Error>) {
+    /// Takes out the holds of an owner that is gone; it never holds anything again.
+    pub fn end_owner(&mut self, owner: HoldOwner) -> Vec<(PathBuf, Held)> {
         if owner != HoldOwner::PROCESS {
             self.ended.insert(owner);
         }
-        self.release_where(|held| held.hold_owner == owner)
+        self.take_where(|held| held.hold_owner == owner)
     }
 
     /// Records `deadline` as armed if it is earlier than the armed one; true when the lock
     /// service must be told.
-    pub fn arm_watchdog(&mut self, deadline: Instant) -> bool {
+    fn arm_watchdog(&mut self, deadline: Instant) -> bool {
         if self.watchdog_armed.is_some_and(|armed| armed <= deadline) {
             return false;
         }
@@ -220,22 +312,50 @@ impl Table {
         true
     }
 
-    /// Force-releases every hold past its max-hold deadline, and arms the next deadline.
-    pub fn expire_overdue(&mut self, now: Instant) -> (Vec<Overdue>, Option<Instant>) {
-        let overdue: Vec<Overdue> = self
-            .entries
-            .iter()
+    /// Takes out every hold past its max-hold deadline at `now`, and arms the next deadline.
+    pub fn take_overdue(&mut self, now: Instant) -> (Vec<(Overdue, Held)>, Option<Instant>) {
+        let overdue: Vec<Overdue> = (self.entries.iter())
             .filter_map(|(path, held)| {
                 let (deadline, max_hold) = (held.deadline()?, held.max_hold?);
                 (deadline <= now).then(|| (path.clone(), now - held.acquired_at, max_hold))
             })
             .collect();
-        for (path, _, _) in &overdue {
-            // The hold ends either way (its flock is dropped, so a file left behind is
-            // reclaimable at once); the watchdog's log line names the path.
-            let _ = self.force_release(path);
-        }
+        let taken = (overdue.into_iter())
+            .filter_map(|o| {
+                let held = self.entries.remove(&o.0)?;
+                Some((o, held))
+            })
+            .collect();
         self.watchdog_armed = self.entries.values().filter_map(Held::deadline).min();
-        (overdue, self.watchdog_armed)
+        (taken, self.watchdog_armed)
+    }
+
+    /// The files of every hold, for one heartbeat.
+    pub fn beats(&self) -> Vec<Beat> {
+        (self.entries.iter())
+            .map(|(path, held)| Beat {
+                lock_path: path.clone(),
+                generation: held.generation,
+                id: held.id,
+                file: Arc::clone(&held.file),
+                compromised: held.compromised,
+            })
+            .collect()
+    }
+
+    /// Marks the hold of `generation` compromised; true the first time (report it once).
+    pub fn mark_compromised(&mut self, lock_path: &Path, generation: u64) -> bool {
+        match self.entries.get_mut(lock_path) {
+            Some(held) if held.generation == generation && !held.compromised => {
+                held.compromised = true;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Every hold, out of the table (a forked child closes its copies).
+    pub fn take_all(&mut self) -> Vec<Held> {
+        self.entries.drain().map(|(_, held)| held).collect()
     }
 }

@@ -16,9 +16,7 @@ use super::queue::Queue;
 use super::settings::{POLL_CAP, POLL_FIRST, SAFETY_GROWTH};
 use super::timers::Timer;
 use super::waiter::Waiter;
-use crate::attempt::{
-    attempt, describe_holder, rejudge, Attempt, FileObservation, Judge, TableView,
-};
+use crate::attempt::{attempt, describe_holder, rejudge, Attempt, FileObservation, Judge};
 use crate::cancel::CancelToken;
 use crate::error::Error;
 use crate::fs::FileId;
@@ -142,7 +140,7 @@ impl Loop {
         let (Some(kept), Some((_, head))) = (queue.kept.take(), queue.waiters.front_mut()) else {
             return self.serve(token);
         };
-        let ours = TableView::of(&self.holds.table(), &queue.lock_path);
+        let ours = self.holds.table().view(&queue.lock_path);
         let judge = Judge::acquire(&head.options);
         let judged = rejudge(self.identity, &ours, &queue.lock_path, kept, &judge);
         match judged {
