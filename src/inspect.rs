@@ -2,10 +2,11 @@
 //! `inspectSessionWriteLock`, `cleanStaleLockFiles`). Removal goes through the same race-free
 //! reclaim as acquire. Formats and reasons stay the verdict's enums here; each edge spells them.
 
-use crate::attempt::{describe_owner, observe, reclaim, Judge, Observed, OwnerArgs};
 use crate::error::Error;
 use crate::fs::{self, resolve_lock_path};
+use crate::holder::describe_owner;
 use crate::iso_time;
+use crate::observe::{observe, reclaim, Judge, Observed, OwnerArgs};
 use crate::option_name::OptionName;
 use crate::options::CleanOptions;
 use crate::runtime::runtime;

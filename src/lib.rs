@@ -26,6 +26,7 @@ mod error;
 mod fs;
 mod guard;
 mod held_lock;
+mod holder;
 mod holds;
 mod identity;
 mod inspect;
@@ -34,6 +35,7 @@ mod inspect;
 pub mod iso_time;
 mod log;
 mod maps;
+mod observe;
 mod option_name;
 mod options;
 mod owner;
@@ -56,7 +58,6 @@ pub use acquire::{
     lock_path_for, release_all, release_every_hold, reset_instance_nonce, run_watchdog_check,
     Acquisition, CancelToken,
 };
-pub use attempt::OwnerArgs;
 pub use error::{errno_name, Error, Holder};
 pub use guard::LockGuard;
 pub use held_lock::HeldLock;
@@ -70,6 +71,7 @@ pub use inspect::{
     lock_files_in, CleanReport, Found, Inspection,
 };
 pub use log::{set_log_hook, LogHook};
+pub use observe::OwnerArgs;
 pub use option_name::OptionName;
 pub use options::{CleanOptions, Options};
 pub use owner::HoldOwner;

@@ -1,0 +1,56 @@
+//! Who holds a lock, as busy errors and inspections say it to people.
+
+use crate::error::Holder;
+use crate::identity::ProcessIdentity;
+use crate::iso_time;
+use crate::observe::FileObservation;
+use crate::payload::Payload;
+use crate::table::TableView;
+use std::time::SystemTime;
+
+/// A live lock file of this very process instance (flock held, our pid, pid namespace, nonce).
+pub fn is_ours(seen: &FileObservation, me: &ProcessIdentity, nonce: &str) -> bool {
+    let p = &seen.payload;
+    p.flock
+        && !seen.flock_free
+        && p.pid == Some(me.pid)
+        && p.pid_ns == me.pid_ns
+        && p.nonce.as_deref() == Some(nonce)
+}
+
+/// Who holds an observed lock file, with our own hold when it is this process's.
+pub fn describe_holder(seen: &FileObservation, me: &ProcessIdentity, ours: &TableView) -> Holder {
+    let alive = seen.holder_alive();
+    let here = ours
+        .held
+        .as_ref()
+        .filter(|_| is_ours(seen, me, &ours.nonce))
+        .cloned();
+    Holder {
+        owner: describe_owner(&seen.payload, me, alive, SystemTime::now()),
+        pid: seen.payload.pid,
+        pid_alive: alive,
+        here,
+    }
+}
+
+/// `pid=N alive=B ageMs=A` (the gateway's format; `owner=unknown` without a pid), with the
+/// host when it is another one and a note when it is another container.
+pub fn describe_owner(p: &Payload, me: &ProcessIdentity, alive: bool, now: SystemTime) -> String {
+    let mut owner = match p.pid {
+        Some(pid) => format!("pid={pid} alive={alive}"),
+        None => "owner=unknown".to_string(),
+    };
+    if let Some(created) = p.created_at_ms {
+        let age = iso_time::unix_ms(now).saturating_sub(created).max(0);
+        owner.push_str(&format!(" ageMs={age}"));
+    }
+    match &p.hostname {
+        Some(host) if *host != me.hostname => owner.push_str(&format!(" host={host}")),
+        _ if p.flock && p.pid_ns.is_some() && p.pid_ns != me.pid_ns => {
+            owner.push_str(" (another pid namespace)")
+        }
+        _ => {}
+    }
+    owner
+}

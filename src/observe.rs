@@ -1,0 +1,219 @@
+//! Looking at what is at a lock path: open it without effects (never a FIFO or device, never
+//! through a symlink), read its payload, probe its flock and, for legacy files, its pid, and
+//! judge it (`verdict`). Used by an acquire's try, by waiters judging a kept file again, and
+//! by inspections and the cleaner; the race-free removal of a stale file is here too.
+
+use crate::error::Error;
+use crate::fs::{self, Existing, FileId, Occupant};
+use crate::identity::{probe_pid, read_cmdline, PidProbe, ProcessIdentity};
+use crate::iso_time;
+use crate::options::Options;
+use crate::owner_argv::ArgvMatcher;
+use crate::payload::{Payload, MAX_READ};
+use crate::table::TableView;
+use crate::verdict::{
+    decide, malformed_grace, Format, Observation, Observer, Purpose, StaleReason, Verdict,
+};
+use std::fs::File;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+/// What was found at a lock path, with the verdict on it.
+pub enum Observed {
+    Gone,
+    NotAFile(Occupant),
+    File(Box<FileObservation>),
+}
+
+pub struct FileObservation {
+    /// Holds the flock when `flock_free`; its drop lets go.
+    pub file: File,
+    pub id: FileId,
+    pub mtime: SystemTime,
+    pub flock_free: bool,
+    pub payload: Payload,
+    pub pid_probe: Option<PidProbe>,
+    pub verdict: Verdict,
+}
+
+impl FileObservation {
+    /// Whether the holder lives, as error messages and inspections say it.
+    pub fn holder_alive(&self) -> bool {
+        match self.verdict.format {
+            Format::Flock => !self
+                .verdict
+                .reasons
+                .iter()
+                .any(|r| matches!(r, StaleReason::HolderExited | StaleReason::HeartbeatExpired)),
+            Format::Legacy => matches!(self.pid_probe, Some(PidProbe::Alive { .. })),
+        }
+    }
+}
+
+/// Where the command line of a live legacy holder comes from.
+pub enum OwnerArgs {
+    /// Read from the system (`/proc/<pid>/cmdline`) when needed.
+    System,
+    /// Given by the caller (`None`: unknown).
+    Given(Option<Vec<String>>),
+}
+
+/// How to judge what is observed: the rules' parameters besides who we are.
+pub struct Judge {
+    pub stale: Duration,
+    pub now: SystemTime,
+    pub purpose: Purpose,
+    pub malformed_grace: Duration,
+    pub owner_matcher: Option<ArgvMatcher>,
+    pub owner_args: OwnerArgs,
+}
+
+impl Judge {
+    /// The rules of an acquire with `options`, now.
+    pub fn acquire(options: &Options) -> Judge {
+        Judge {
+            stale: options.stale,
+            now: SystemTime::now(),
+            purpose: Purpose::Acquire,
+            malformed_grace: malformed_grace(options.timeout, options.stale),
+            owner_matcher: options.owner_matcher,
+            owner_args: OwnerArgs::System,
+        }
+    }
+}
+
+/// Opens, probes and judges the lock file at `lock_path`.
+pub fn observe(
+    identity: &ProcessIdentity,
+    ours: &TableView,
+    lock_path: &Path,
+    judge: &Judge,
+) -> Result<Observed, Error> {
+    let (file, id, mtime, bytes) = match fs::open_existing(lock_path, MAX_READ)? {
+        Existing::Gone => return Ok(Observed::Gone),
+        Existing::NotAFile(occupant) => return Ok(Observed::NotAFile(occupant)),
+        Existing::File {
+            file,
+            id,
+            mtime,
+            bytes,
+        } => (file, id, mtime, bytes),
+    };
+    let payload = Payload::parse(&bytes);
+    let seen = judge_file(identity, ours, lock_path, (file, id, mtime), payload, judge)?;
+    Ok(Observed::File(Box::new(seen)))
+}
+
+/// Judges again a lock file a waiter kept open, opening and closing nothing (so no inotify
+/// close event is raised for anyone). `None` when the path no longer leads to that file.
+/// A payload of this library is written before its file is linked and never changes, so it
+/// is not read again (nor, on this kernel, its mtime); a legacy file may be rewritten in place.
+pub fn rejudge(
+    identity: &ProcessIdentity,
+    ours: &TableView,
+    lock_path: &Path,
+    kept: Box<FileObservation>,
+    judge: &Judge,
+) -> Result<Option<FileObservation>, Error> {
+    let still_there =
+        fs::path_id(lock_path).map_err(|e| Error::io("stat lock file", lock_path, e))?;
+    if still_there != Some(kept.id) {
+        return Ok(None);
+    }
+    let FileObservation {
+        file,
+        id,
+        payload,
+        mtime,
+        verdict,
+        ..
+    } = *kept;
+    let reread = |e| Error::io("read lock file", lock_path, e);
+    // Only another kernel's lock is judged by its mtime (then the verdict has a recheck time).
+    let (mtime, payload) = if payload.flock && verdict.recheck_at_ms.is_none() {
+        (mtime, payload)
+    } else if payload.flock {
+        (fs::mtime(&file).map_err(reread)?, payload)
+    } else {
+        let (mtime, bytes) = fs::reread(&file, MAX_READ).map_err(reread)?;
+        (mtime, Payload::parse(&bytes))
+    };
+    judge_file(identity, ours, lock_path, (file, id, mtime), payload, judge).map(Some)
+}
+
+fn judge_file(
+    identity: &ProcessIdentity,
+    ours: &TableView,
+    lock_path: &Path,
+    (file, id, mtime): (File, FileId, SystemTime),
+    payload: Payload,
+    judge: &Judge,
+) -> Result<FileObservation, Error> {
+    // Taking the flock is both the liveness probe (a free flock: `holder-exited`) and the right
+    // to reclaim.
+    let flock_free =
+        fs::try_flock(&file).map_err(|e| Error::io("flock lock file", lock_path, e))?;
+    // Only the legacy rules look at the pid (a flock answers for this library's files).
+    let pid_probe = payload.pid.filter(|_| !payload.flock).map(probe_pid);
+    let owner_is_gateway = match (judge.owner_matcher, payload.pid, pid_probe) {
+        (Some(matcher), Some(pid), Some(PidProbe::Alive { .. })) if !payload.flock => {
+            match &judge.owner_args {
+                OwnerArgs::System => matcher.classify(read_cmdline(pid).as_deref()),
+                OwnerArgs::Given(args) => matcher.classify(args.as_deref()),
+            }
+        }
+        _ => None,
+    };
+    let verdict = decide(
+        &Observation {
+            payload: &payload,
+            mtime_ms: iso_time::unix_ms(mtime),
+            flock_free,
+            pid_probe,
+            held_by_us: ours.held.is_some(),
+            owner_is_gateway,
+        },
+        &Observer {
+            identity: &identity.for_verdict(),
+            nonce: &ours.nonce,
+            now_ms: iso_time::unix_ms(judge.now),
+            stale: judge.stale,
+            purpose: judge.purpose,
+            malformed_grace: judge.malformed_grace,
+        },
+    );
+    Ok(FileObservation {
+        file,
+        id,
+        mtime,
+        flock_free,
+        payload,
+        pid_probe,
+        verdict,
+    })
+}
+
+impl FileObservation {
+    /// Whether the lock may be removed by us now (stale, and its flock is in our hand).
+    pub fn reclaimable_now(&self) -> bool {
+        self.verdict.removable && self.flock_free
+    }
+
+    /// Gives back a flock taken while judging a file that stays busy, so that keeping the
+    /// descriptor open blocks nobody's probe or reclaim.
+    pub fn let_go(&self) {
+        if self.flock_free {
+            let _ = fs::unlock(&self.file);
+        }
+    }
+}
+
+/// Removes an observed stale lock file if we may: only with its flock in hand and only if the
+/// path still leads to the inode we judged.
+pub fn reclaim(lock_path: &Path, seen: &FileObservation) -> Result<bool, Error> {
+    if !seen.reclaimable_now() {
+        return Ok(false);
+    }
+    fs::unlink_if_same(lock_path, seen.id)
+        .map_err(|e| Error::io("remove stale lock file", lock_path, e))
+}
