@@ -4,9 +4,10 @@
 //! here.
 
 use crate::error::Error;
+use crate::lock_names;
 use crate::option_name::OptionName;
 use crate::sys::{self, check, open_raw, Opened};
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::fd::AsRawFd;
@@ -14,8 +15,6 @@ use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
-
-pub const LOCK_SUFFIX: &str = ".lock";
 
 /// Turns a session file into its lock path: `realpath(dirname) + "/" + basename + ".lock"`.
 /// With `create_dir` the directory is created first (`mkdir -p`); without it a missing
@@ -62,9 +61,7 @@ pub fn resolve_lock_path(session_file: &Path, create_dir: bool) -> Result<Option
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(Error::io("resolve directory", dir, e)),
     };
-    let mut lock_name = OsString::from(name);
-    lock_name.push(LOCK_SUFFIX);
-    Ok(Some(real_dir.join(lock_name)))
+    Ok(Some(real_dir.join(lock_names::lock_name(name))))
 }
 
 pub fn cstring(path: &Path) -> Result<CString, Error> {
@@ -225,19 +222,10 @@ fn write_and_flock(file: &mut File, payload: &[u8]) -> io::Result<()> {
     file.write_all(payload) // retries EINTR itself
 }
 
-/// `.<lock name>.<random>.tmp` beside the lock: hidden, unique, recognisable by `clean_stale`.
+/// A hidden temp name beside the lock, unique (random), recognisable by `clean_stale`.
 fn temp_path_for(lock_path: &Path) -> PathBuf {
     let name = lock_path.file_name().unwrap_or(OsStr::new("lock"));
-    let mut temp = OsString::from(".");
-    temp.push(name);
-    temp.push(format!(".{:016x}.tmp", crate::random::random_u64()));
-    lock_path.with_file_name(temp)
-}
-
-/// A temp file this library leaves only if it died between create and unlink.
-pub fn is_temp_file_name(name: &OsStr) -> bool {
-    let b = name.as_bytes();
-    b.starts_with(b".") && b.ends_with(b".tmp") && b.windows(12).any(|w| w == b".jsonl.lock.")
+    lock_path.with_file_name(lock_names::temp_name(name, crate::random::random_u64()))
 }
 
 /// What is at the lock path when it is not a regular file.

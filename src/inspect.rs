@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::fs::{self, resolve_lock_path};
 use crate::holder::describe_owner;
 use crate::iso_time;
+use crate::lock_names;
 use crate::observe::{observe, reclaim, Judge, Observed, OwnerArgs};
 use crate::option_name::OptionName;
 use crate::options::CleanOptions;
@@ -268,9 +269,9 @@ pub fn lock_files_in(dir: impl AsRef<Path>) -> Result<(Vec<PathBuf>, Vec<PathBuf
     for entry in entries {
         let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
         let name = entry.file_name();
-        if name.as_bytes().ends_with(b".jsonl.lock") {
+        if lock_names::is_session_lock(&name) {
             lock_files.push(entry.path());
-        } else if fs::is_temp_file_name(&name) {
+        } else if lock_names::is_temp(&name) {
             temp_files.push(entry.path());
         }
     }

@@ -33,6 +33,7 @@ mod inspect;
 // Internal modules, public (and hidden) only for the property tests and the fuzz target.
 #[doc(hidden)]
 pub mod iso_time;
+mod lock_names;
 mod log;
 mod maps;
 mod observe;
