@@ -10,10 +10,10 @@
 
 mod common;
 
-use common::{prefixed_worker, skip, try_in_process, Holder, StormCounts, TempDir};
+use common::{prefixed_worker, strace_or_skip, try_in_process, Holder, StormCounts, TempDir};
 use session_write_lock::{acquire, inspect, Options};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 const STALE: Duration = Duration::from_secs(30 * 60);
@@ -21,21 +21,6 @@ const STALE: Duration = Duration::from_secs(30 * 60);
 /// The portable build (`--features portable`) never tries `O_TMPFILE`: the named temp file is
 /// its normal way, so there the `NoTmpfile` fault has nothing to refuse.
 const PORTABLE: bool = cfg!(feature = "portable");
-
-fn strace_or_skip(test: &str) -> bool {
-    let there = Command::new("strace")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !there {
-        skip(
-            test,
-            "strace is not installed (scripts/test.sh installs it)",
-        );
-    }
-    there
-}
 
 /// How a worker is made to leave the usual way.
 #[derive(Clone, Copy)]

@@ -9,10 +9,10 @@
 
 mod common;
 
-use common::{skip, TempDir};
+use common::{strace_or_skip, TempDir};
 use session_write_lock::{acquire, held_locks, Options, ReleaseOutcome};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// Set in the copy of this binary that runs under strace: the directory of its lock.
@@ -41,16 +41,8 @@ const OUTSIDE: &str =
 
 /// Runs the named test of this binary again, under strace delaying the unlink of its lock file.
 fn run_under_strace(test: &str) {
-    let there = Command::new("strace")
-        .arg("-V")
-        .stdout(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !there {
-        return skip(
-            test,
-            "strace is not installed (scripts/test.sh installs it)",
-        );
+    if !strace_or_skip(test) {
+        return;
     }
     let dir = TempDir::new("outside-lock");
     let log = dir.join("strace.log");

@@ -108,6 +108,22 @@ pub fn skip(test: &str, why: &str) {
     }
 }
 
+/// Whether strace can be run; says SKIPPED (a failure under CI) when it cannot.
+pub fn strace_or_skip(test: &str) -> bool {
+    let there = Command::new("strace")
+        .arg("-V")
+        .stdout(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !there {
+        skip(
+            test,
+            "strace is not installed (scripts/test.sh installs it)",
+        );
+    }
+    there
+}
+
 /// A worker process holding the lock of `file` until `release()` or kill.
 pub struct Holder {
     pub child: Child,
