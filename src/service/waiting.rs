@@ -192,15 +192,13 @@ impl Loop {
                 }
                 Ok(Attempt::Joined(hold)) => Ok(hold),
                 Ok(Attempt::Created(new)) => {
-                    match self.holds.record(&queue.lock_path, new, &head.options) {
-                        Ok((hold, arm)) => {
-                            if let Some(at) = arm {
-                                self.timers.push(at, Timer::Watchdog);
-                            }
-                            Ok(hold)
+                    let recorded = self.holds.record(&queue.lock_path, new, &head.options);
+                    recorded.map(|(hold, arm)| {
+                        if let Some(at) = arm {
+                            self.timers.push(at, Timer::Watchdog);
                         }
-                        Err(e) => Err(e),
-                    }
+                        hold
+                    })
                 }
                 Err(e) => Err(e),
             };
