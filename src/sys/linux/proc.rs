@@ -4,17 +4,23 @@
 use crate::sys::retry;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
+use std::path::Path;
 
-/// Our own start time (`/proc/self`, right inside a pid namespace whatever `/proc` shows).
+/// Our own start time, as other processes read it. From our main thread's entry in
+/// `/proc/self/task/`, named by `/proc/self` (right inside a pid namespace whatever `/proc`
+/// shows): qemu-user answers `/proc/self/stat` and `/proc/<its pid>/stat` itself, with a start
+/// time of its own making, and passes `task/` through to the kernel.
 pub fn own_start_time() -> Option<u64> {
-    let stat = retry(|| fs::read("/proc/self/stat")).ok()?;
+    let me = retry(|| fs::read_link("/proc/self")).ok()?;
+    let stat = retry(|| fs::read(Path::new("/proc/self/task").join(&me).join("stat"))).ok()?;
     parse_starttime(&stat)
 }
 
 /// The start time of `pid` (`None`: unknown) and whether it has ended but is not yet reaped;
-/// `None` when `/proc` does not show the pid.
+/// `None` when `/proc` does not show the pid. Read through `task/` like our own, so that under
+/// qemu-user our pid reads the same as from anywhere else.
 pub fn start_time_and_zombie(pid: u32) -> Option<(Option<u64>, bool)> {
-    let stat = retry(|| fs::read(format!("/proc/{pid}/stat"))).ok()?;
+    let stat = retry(|| fs::read(format!("/proc/{pid}/task/{pid}/stat"))).ok()?;
     Some((parse_starttime(&stat), parse_state(&stat) == Some(b'Z')))
 }
 
@@ -88,6 +94,12 @@ mod tests {
         assert!(me.is_some() && pid_namespace().is_some() && boot_id().is_some());
         let (starttime, zombie) = start_time_and_zombie(std::process::id()).unwrap();
         assert_eq!((starttime, zombie), (me, false));
+        // What another process reads for us (under qemu-user, what the kernel says).
+        let seen = std::process::Command::new("cat")
+            .arg(format!("/proc/{}/stat", std::process::id()))
+            .output()
+            .unwrap();
+        assert_eq!(me, parse_starttime(&seen.stdout), "{seen:?}");
         assert!(!cmdline(std::process::id()).unwrap().is_empty());
     }
 }
