@@ -601,6 +601,7 @@ fn clean_stale_removes_only_stale_locks() {
 #[cfg(target_os = "linux")]
 #[test]
 fn a_fifo_at_the_lock_path_is_never_opened() {
+    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     use std::os::unix::fs::OpenOptionsExt;
     let dir = TempDir::new("fifo");
     let file = dir.join("s.jsonl");
@@ -611,30 +612,33 @@ fn a_fifo_at_the_lock_path_is_never_opened() {
         .unwrap()
         .success());
     // A writer's open blocks until some reader opens the FIFO: if inspecting it opened it,
-    // the writer would get through.
+    // the writer would get through. It opens the FIFO relative to a directory descriptor that
+    // no other call of that thread uses.
+    let dir_fd: OwnedFd = File::open(&dir.0).unwrap().into();
+    let dir_arg = format!("{:#x}", dir_fd.as_raw_fd());
+    let name = std::ffi::CString::new(fifo.file_name().unwrap().as_encoded_bytes()).unwrap();
     let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-    let writer = std::thread::spawn({
-        let fifo = fifo.clone();
-        move || {
-            // SAFETY: gettid has no preconditions.
-            tid_tx.send(unsafe { libc::gettid() }).unwrap();
-            File::options().write(true).open(fifo).map(drop)
+    let writer = std::thread::spawn(move || {
+        // SAFETY: gettid has no preconditions.
+        tid_tx.send(unsafe { libc::gettid() }).unwrap();
+        // SAFETY: an open descriptor and a NUL-terminated name.
+        let fd = unsafe { libc::openat(dir_fd.as_raw_fd(), name.as_ptr(), libc::O_WRONLY) };
+        if fd < 0 {
+            return Err(std::io::Error::last_os_error());
         }
+        // SAFETY: ours, just opened.
+        drop(unsafe { OwnedFd::from_raw_fd(fd) });
+        Ok(())
     });
     // Handshake: the writer is blocked in its open before the library looks at the FIFO.
+    // /proc shows a thread blocked in a system call as its number and arguments: the first
+    // argument is that directory descriptor. (Not the number: under qemu-user it is the
+    // host's system call, not the emulated one.)
     let tid = tid_rx.recv().unwrap();
-    // The writer's open is `openat`, or `open` where the libc's open() uses it (musl, x86_64).
-    let opens = [
-        libc::SYS_openat.to_string(),
-        #[cfg(target_arch = "x86_64")]
-        libc::SYS_open.to_string(),
-    ];
     let started = std::time::Instant::now();
-    while !std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall")).is_ok_and(|s| {
-        s.split_whitespace()
-            .next()
-            .is_some_and(|n| opens.iter().any(|o| o == n))
-    }) {
+    while !std::fs::read_to_string(format!("/proc/self/task/{tid}/syscall"))
+        .is_ok_and(|s| s.split_whitespace().nth(1) == Some(dir_arg.as_str()))
+    {
         assert!(
             started.elapsed() < Duration::from_secs(10),
             "the writer never blocked"
