@@ -4,7 +4,8 @@
 # under valgrind), Node (against the built addon), the cross-language reliability run
 # (storm, hostile files, compromise), crash points and injected errors under strace
 # (tests/faultinject), then the Rust and C suites again for x86_64 musl
-# (scripts/test-cross.sh musl), clippy, the Rust suite and the Node suite again with the
+# (scripts/test-cross.sh musl) and for arm64 glibc under qemu-aarch64
+# (scripts/test-cross.sh aarch64), clippy, the Rust suite and the Node suite again with the
 # core's `portable` feature (the code macOS and FreeBSD run, built in target/portable/), and
 # cargo check + clippy of every crate for the macOS and FreeBSD targets
 # (scripts/check-targets.sh). Every suite runs even when an earlier one failed; each
@@ -61,6 +62,7 @@ suite "reliability run" tests/reliability/run.sh
 suite "package install test" tests/package/run.sh
 suite "crash points and injected errors" tests/faultinject/run.sh
 suite "x86_64 musl suites" scripts/test-cross.sh musl
+suite "arm64 suites under qemu-aarch64" scripts/test-cross.sh aarch64
 # The portable code (src/sys/unix.rs and poll.rs in place of Linux's O_TMPFILE, O_PATH, inotify, pidfds)
 # builds in its own target directory, so neither build invalidates the other's.
 portable_target="${CARGO_TARGET_DIR:-target}/portable"
@@ -72,8 +74,6 @@ swl_run_counted "Rust tests (portable)" env CARGO_TARGET_DIR="$portable_target" 
   failed+=("Rust tests (portable)")
 suite "Node suite (portable)" tests/node/run.sh portable
 suite "macOS and FreeBSD builds (cargo check + clippy)" scripts/check-targets.sh
-# Not yet here: `scripts/test-cross.sh aarch64` (the C suite hangs under qemu-aarch64, and two
-# tests lose their fork()ed child there; see README, Platforms).
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "!!! failed: ${failed[*]}" >&2
