@@ -6,11 +6,10 @@
 use crate::error::Error;
 use crate::lock_names;
 use crate::option_name::OptionName;
-use crate::sys::{self, check, open_raw, Opened};
+use crate::sys::{self, open_raw, Opened};
 use std::ffi::{CString, OsStr};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::fd::AsRawFd;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -70,20 +69,10 @@ pub fn cstring(path: &Path) -> Result<CString, Error> {
 }
 
 /// `flock(LOCK_EX|LOCK_NB)`: true when we now hold it, false when someone else does.
-pub fn try_flock(file: &File) -> io::Result<bool> {
-    // SAFETY: flock on an fd we own.
-    match retry(|| check(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) })) {
-        Ok(_) => Ok(true),
-        Err(e) if e.raw_os_error() == Some(libc::EWOULDBLOCK) => Ok(false),
-        Err(e) => Err(e),
-    }
-}
+pub use crate::sys::try_flock;
 
 /// Lets go of a flock taken by [`try_flock`] (no inotify event: only a close raises one).
-pub fn unlock(file: &File) -> io::Result<()> {
-    // SAFETY: flock on an fd we own.
-    crate::sys::retry_eintr(|| unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) }).map(drop)
-}
+pub use crate::sys::unlock;
 
 /// (dev, ino): the identity of a lock file, checked before every unlink.
 pub type FileId = (u64, u64);
@@ -174,13 +163,12 @@ fn create_via_temp_name(
         _ => Error::io("create lock file", lock_path, e),
     })?;
     let written = write_and_flock(&mut file, payload);
-    // SAFETY: valid NUL-terminated paths; the temp name is ours alone (O_EXCL, random).
-    let linked =
-        written.map(|()| retry(|| check(unsafe { libc::link(temp_c.as_ptr(), lock_c.as_ptr()) })));
-    // SAFETY: as above. Should this fail, `clean_stale` removes the temp file later.
-    let _ = retry(|| check(unsafe { libc::unlink(temp_c.as_ptr()) }));
+    // The temp name is ours alone (O_EXCL, random).
+    let linked = written.map(|()| sys::link(&temp_c, lock_c));
+    // Should this fail, `clean_stale` removes the temp file later.
+    let _ = sys::unlink(&temp_c);
     match linked.map_err(|e| Error::io("write lock file", lock_path, e))? {
-        Ok(_) => Ok(Created::Held {
+        Ok(()) => Ok(Created::Held {
             id: file_id(&file).map_err(|e| Error::io("stat lock file", lock_path, e))?,
             file,
         }),
@@ -217,8 +205,7 @@ fn create_in_place(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Result
 fn write_and_flock(file: &mut File, payload: &[u8]) -> io::Result<()> {
     // Blocking: in the O_EXCL fallback an inspector may hold the flock of our fresh (empty)
     // file for the microseconds it takes to judge it fresh; the temp file nobody else opens.
-    // SAFETY: flock on an fd we own.
-    retry(|| check(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) }))?;
+    sys::flock(file)?;
     file.write_all(payload) // retries EINTR itself
 }
 
@@ -339,8 +326,7 @@ pub fn mtime(file: &File) -> io::Result<SystemTime> {
 
 /// Sets the file's mtime to now through its fd: the heartbeat other kernels judge us by.
 pub fn touch(file: &File) -> io::Result<()> {
-    // SAFETY: a NULL times pointer means "now" for both timestamps.
-    retry(|| check(unsafe { libc::futimens(file.as_raw_fd(), std::ptr::null()) })).map(drop)
+    sys::touch(file)
 }
 
 pub fn lossy(path: &Path) -> String {

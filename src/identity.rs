@@ -54,7 +54,7 @@ impl ProcessIdentity {
         ProcessIdentity {
             pid,
             starttime: sys::own_start_time(),
-            hostname: hostname(),
+            hostname: sys::hostname(),
             boot_id: sys::boot_id(),
             pid_ns: sys::pid_namespace(),
         }
@@ -70,17 +70,6 @@ impl ProcessIdentity {
             }),
         }
     }
-}
-
-fn hostname() -> String {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it or truncates.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len() - 1) };
-    if rc != 0 {
-        return String::new();
-    }
-    let end = buf.iter().position(|&b| b == 0).unwrap_or(buf.len());
-    String::from_utf8_lossy(&buf[..end]).into_owned()
 }
 
 /// What `kill(pid, 0)` and the platform say about a pid in our pid namespace.
@@ -99,10 +88,7 @@ pub fn probe_pid(pid: u32) -> PidProbe {
     if pid == 0 || pid > i32::MAX as u32 {
         return PidProbe::Dead;
     }
-    // SAFETY: signal 0 only checks for existence and permission; nothing is delivered.
-    let rc = unsafe { libc::kill(pid as libc::pid_t, 0) };
-    let alive = rc == 0 || std::io::Error::last_os_error().raw_os_error() == Some(libc::EPERM);
-    if !alive {
+    if !sys::pid_exists(pid) {
         return PidProbe::Dead;
     }
     match sys::start_time_and_zombie(pid) {

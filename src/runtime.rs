@@ -35,14 +35,7 @@ pub fn runtime() -> &'static Runtime {
         return unsafe { &*current };
     }
     AT_FORK.call_once(|| {
-        // SAFETY: the handlers are plain extern "C" functions valid for the program's life.
-        unsafe {
-            libc::pthread_atfork(
-                Some(before_fork),
-                Some(after_fork_in_parent),
-                Some(after_fork_in_child),
-            )
-        };
+        crate::sys::at_fork(before_fork, after_fork_in_parent, after_fork_in_child);
     });
     let fresh: &'static Runtime = Box::leak(Box::new(Runtime {
         identity: ProcessIdentity::current(),

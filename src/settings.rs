@@ -173,15 +173,7 @@ impl Settings {
 /// uses `getenv` directly: no allocation per name, unlike `std::env::var` (measured: several
 /// microseconds per acquire for the six names).
 pub fn process_env_var(name: &CStr) -> Option<String> {
-    // SAFETY: a NUL-terminated name; the value is copied at once. Changing the environment while
-    // another thread reads it is the caller's to avoid (as for `std::env::set_var`).
-    let value = unsafe { libc::getenv(name.as_ptr()) };
-    // SAFETY: getenv returns NULL or a NUL-terminated string.
-    (!value.is_null()).then(|| {
-        unsafe { CStr::from_ptr(value) }
-            .to_string_lossy()
-            .into_owned()
-    })
+    crate::sys::getenv(name)
 }
 
 /// Milliseconds (> 0, or infinity for "no limit") as a duration, saturating.

@@ -110,8 +110,8 @@ impl Service {
     /// In a forked child the thread is gone; its descriptors must not linger.
     pub fn close_fds_in_child(&self) {
         for &fd in &self.fds {
-            // SAFETY: the child never uses this service again.
-            unsafe { libc::close(fd) };
+            // The child never uses this service again.
+            crate::sys::close(fd);
         }
     }
 }

@@ -1,5 +1,6 @@
-//! The platform layer: the only place with system calls that differ between platforms (see
-//! `docs/PROTOCOL.md`, "Platforms"). One module per platform provides the same names:
+//! The platform layer: the only place with system calls (see `docs/PROTOCOL.md`, "Platforms").
+//! `posix.rs` has those every Unix makes the same way; one module per platform provides the
+//! same names for the rest:
 //! - creation: `open_anonymous(dir)` + `link_anonymous(file, path)`, a file with no name
 //!   linked into place (`Unsupported` where there is none: the caller names a hidden temp file);
 //! - inspection: [`open_without_effects`], what is at a path, opened only if a regular file;
@@ -155,6 +156,11 @@ pub enum Opened {
     /// The name was replaced between looking and opening: look again.
     Changed,
 }
+
+mod posix;
+pub use posix::{
+    at_fork, close, flock, getenv, hostname, link, pid_exists, touch, try_flock, unlink, unlock,
+};
 
 #[cfg(target_os = "linux")]
 mod linux;
