@@ -58,6 +58,11 @@ async function strace(args, { trace } = {}) {
   const tracer = spawn("strace", ["-f", "-qq", ...out, ...args, "-p", String(child.pid)], { stdio: "ignore" });
   const traced = new Promise((resolve) => tracer.once("exit", resolve));
   await attached(child.pid);
+  // A crash point can kill the victim before it reads its go-ahead (another thread's call came
+  // first): the write then fails with EPIPE, and the run is judged by how the victim ended.
+  child.stdin.on("error", (e) => {
+    if (e.code !== "EPIPE") stderr += `writing the victim's stdin: ${e.message}\n`;
+  });
   child.stdin.end("x");
   let begun = false;
   const reading = (async () => {
