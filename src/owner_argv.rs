@@ -43,8 +43,10 @@ const ENTRY_SUFFIXES: [&str; 5] = [
     "src/index.ts",
 ];
 
-/// The gateway's rules: its binary (`openclaw`, `…/openclaw-gateway`), its script
+/// The gateway's rules: its binary (`openclaw`, `openclaw-gateway`, by name or path), its script
 /// (`openclaw.mjs`), or one of its entry files together with a `gateway` or `agent` argument.
+/// A running 2026.7 gateway sets its process title to `openclaw-gateway`, so its whole command
+/// line is that one word: without the bare name, a live gateway's locks would be reclaimed.
 /// Arguments are trimmed, lowercased, `\` read as `/`; empty ones are dropped.
 pub fn is_gateway_argv(args: &[String]) -> bool {
     let args: Vec<String> = args
@@ -60,6 +62,7 @@ pub fn is_gateway_argv(args: &[String]) -> bool {
         .find_map(|ext| first.strip_suffix(ext))
         .unwrap_or(first);
     if binary == "openclaw"
+        || binary == "openclaw-gateway"
         || binary.ends_with("/openclaw")
         || binary.ends_with("/openclaw-gateway")
     {
@@ -90,7 +93,7 @@ mod tests {
 
     #[test]
     fn the_gateway_rules() {
-        let rows: [(&[&str], bool); 14] = [
+        let rows: [(&[&str], bool); 18] = [
             (&["node", "/opt/openclaw/openclaw.mjs", "agent"], true),
             (&["node", "/opt/openclaw/openclaw.mjs", "doctor"], true),
             (&["node", "dist/index.js", "gateway", "run"], true),
@@ -99,6 +102,10 @@ mod tests {
             (&["/usr/local/bin/openclaw", "gateway"], true),
             (&["C:\\Tools\\OPENCLAW.EXE"], true),
             (&["/usr/bin/openclaw-gateway"], true),
+            (&["openclaw-gateway"], true),
+            (&["OpenClaw-Gateway.exe"], true),
+            (&["/opt/notopenclaw-gateway"], false),
+            (&["node", "openclaw-gateway"], false),
             (&["node", "-e", "setInterval(()=>{},1e9)", "openclaw"], true),
             (&["  ", "node", " src/entry.ts ", "AGENT"], true),
             (&["node", "scripts/run-node.mjs", "doctor"], false),
