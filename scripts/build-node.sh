@@ -14,6 +14,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$(pwd -P)"
+source scripts/lib.sh
 
 profile="${1:-debug}"
 shift || true
@@ -25,14 +26,7 @@ case "$profile" in
   *) echo "usage: $0 [debug|release|portable]" >&2; exit 2 ;;
 esac
 
-if [ ! -e npm/node_modules/.package-lock.json ] ||
-  [ npm/package-lock.json -nt npm/node_modules/.package-lock.json ]; then
-  echo "== installing npm/'s dev dependencies as package-lock.json pins them (@napi-rs/cli builds the addon; TypeScript, attw check the typings)"
-  # Not `npm ci`: the package's optionalDependencies are its own platform packages, which a
-  # checkout never installs (and which need not exist on the registry yet); `npm ci` refuses a
-  # lockfile without them. --no-save keeps package-lock.json as it is.
-  (cd npm && npm install --omit=optional --no-save --ignore-scripts --no-audit --no-fund)
-fi
+swl_npm_package_deps
 
 # napi writes into a staging directory; the rename below means a running node never loads a
 # half-written file.

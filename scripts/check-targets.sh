@@ -14,7 +14,7 @@ source scripts/cross/toolchain.sh
 
 targets=("$@")
 [ ${#targets[@]} -gt 0 ] || targets=(aarch64-apple-darwin x86_64-apple-darwin x86_64-unknown-freebsd)
-# name=package; a crate that does not exist (yet) is left out, saying so.
+# name=package; every one must exist (a renamed crate must be renamed here too).
 crates=(core=session-write-lock c=session-write-lock-c node=session-write-lock-node)
 
 # errors LOG — the number of compiler errors in LOG (not cargo's "could not compile" lines).
@@ -33,7 +33,7 @@ for triple in "${targets[@]}"; do
     for crate in "${crates[@]}"; do
       name=${crate%%=*} package=${crate#*=}
       if ! cargo pkgid -p "$package" >/dev/null 2>&1; then
-        notes+=("$name: no such crate"); continue
+        notes+=("$name: no crate $package in the workspace"); total=$((total + 1)); continue
       fi
       log="$logs/$triple-$name.log" step=check
       if cargo check -p "$package" --all-targets >"$log" 2>&1; then

@@ -17,10 +17,52 @@ swl_apt_install() {
   local sudo=()
   [ "$(id -u)" = 0 ] || sudo=(sudo)
   local apt=("${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 -q)
-  local install=(install -y --no-install-recommends "${release[@]}" "${missing[@]}")
-  if ! "${apt[@]}" "${install[@]}" >/dev/null 2>&1; then
-    "${apt[@]}" update >/dev/null && "${apt[@]}" "${install[@]}" >/dev/null
+  local install=(install -y --no-install-recommends "${release[@]}" "${missing[@]}") log
+  log=$(mktemp)
+  if ! "${apt[@]}" "${install[@]}" >"$log" 2>&1; then
+    if ! { "${apt[@]}" update && "${apt[@]}" "${install[@]}"; } >"$log" 2>&1; then
+      echo "!!! apt-get could not install ${missing[*]} ($why):" >&2
+      tail -n 20 "$log" >&2
+      rm -f "$log"
+      return 1
+    fi
   fi
+  rm -f "$log"
+}
+
+# swl_need WHAT CMD... — true when every CMD is on PATH; otherwise says which are missing for
+# WHAT and that scripts/setup.sh installs them (the suites install nothing themselves).
+swl_need() {
+  local what=$1 cmd missing=()
+  shift
+  for cmd in "$@"; do command -v "$cmd" >/dev/null || missing+=("$cmd"); done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "!!! $what needs ${missing[*]}, which this machine lacks: run scripts/setup.sh first !!!" >&2
+  return 1
+}
+
+# swl_npm_install DIR WHY [NPM ARGS...] — installs DIR's npm packages as its package-lock.json
+# pins them, saying what and why, unless node_modules is already newer than the lockfile.
+# Without ARGS: `npm ci`.
+swl_npm_install() {
+  local dir=$1 why=$2
+  shift 2
+  [ $# -gt 0 ] || set -- ci
+  if [ -e "$dir/node_modules/.package-lock.json" ] &&
+    [ ! "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+    return 0
+  fi
+  echo "== installing $dir's npm packages as its package-lock.json pins them ($why)"
+  (cd "$dir" && npm "$@" --no-audit --no-fund)
+}
+
+# swl_npm_package_deps — npm/'s dev dependencies. Not `npm ci`: the package's
+# optionalDependencies are its own platform packages, which a checkout never installs (and
+# which need not exist on the registry yet); `npm ci` refuses a lockfile without them.
+# --no-save keeps package-lock.json as it is.
+swl_npm_package_deps() {
+  swl_npm_install npm "@napi-rs/cli builds the addon; TypeScript and attw check the typings" \
+    install --omit=optional --no-save --ignore-scripts
 }
 
 # swl_require_all — true when every skip must fail the run: in CI, or when SWL_REQUIRE_ALL=1.

@@ -23,11 +23,10 @@ if ! swl_cross_env "$triple"; then
 fi
 # The static C programs link the archive's unwinder from musl-sys/ (see swl_cross_musl).
 [ "$1" = musl ] && c_env+=(LDFLAGS="-L$SWL_MUSL_SYS")
-# The library alone resolves its dependencies without the dev-dependencies' features: in the
-# Rust suite's target directory each suite would rebuild what the other built.
-c_env+=(CARGO_TARGET_DIR="$CARGO_TARGET_DIR/c")
+# The C suite builds in the Rust suite's target directory, so the standard library is built
+# once per target (the library's own dependency features get their own artifacts there).
 
-swl_apt_install "fault injection in tests/creation_fallbacks.rs" strace
+swl_need "fault injection in the Rust tests" strace || exit 1
 status=0
 # Every crate but the Node addon's (its tests are the Node suite's); the worker's crate
 # builds the worker the core's tests start.

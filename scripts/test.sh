@@ -1,79 +1,127 @@
 #!/usr/bin/env bash
-# Runs every test suite: formatting and lints, Rust (unit, property and multi-process
-# integration), the fuzz target's build, C (against the shared and the static library, both
-# under valgrind), Node (against the built addon), the cross-language reliability run
-# (storm, hostile files, compromise), crash points and injected errors under strace
-# (tests/faultinject), then the Rust and C suites again for x86_64 musl
-# (scripts/test-cross.sh musl) and for arm64 glibc under qemu-aarch64
-# (scripts/test-cross.sh aarch64), clippy, the Rust suite and the Node suite again with the
-# core's `portable` feature (the code macOS and FreeBSD run, built in target/portable/), and
-# cargo check + clippy of every crate for the macOS and FreeBSD targets
-# (scripts/check-targets.sh). Every suite runs even when an earlier one failed; each
-# prints its own summary, and the command ends with one line over all of them:
-# "N passed, N failed, N skipped" (counted from what the suites printed). Exits non-zero when
-# anything failed.
+# The test command. First scripts/setup.sh installs what the suites need (saying what and why),
+# then the stages run, in this order:
+#   fmt              cargo fmt --check
+#   clippy           cargo clippy --workspace --all-targets -D warnings
+#   rust             cargo test --workspace: unit, property and multi-process integration tests
+#   fuzz             the fuzz target builds (not run)
+#   c                C against the installed shared and static library, both also under valgrind
+#   node             node --test tests/node/ against the built addon
+#   reliability      Rust, C and Node processes on one lock: storm, hostile files, compromise
+#   package          the npm packages installed by name through a local registry (verdaccio)
+#   faultinject      crash points and injected errors under strace, from C and from Node
+#   musl             the Rust and C suites for x86_64-unknown-linux-musl
+#   aarch64          the Rust and C suites for aarch64-unknown-linux-gnu under qemu-aarch64
+#   clippy-portable  clippy with the core's `portable` feature (the code macOS and FreeBSD run)
+#   rust-portable    the Rust suite again with `portable`
+#   node-portable    the Node suite again against a `portable` addon
+#   targets          cargo check + clippy of every crate for macOS and FreeBSD
+# Usage:
+#   scripts/test.sh                the whole gate (what CI and README's second command run)
+#   scripts/test.sh --quick        fmt, clippy, rust, c, node on the host (a few minutes warm)
+#   scripts/test.sh --only STAGE…  the named stages (with the setup they need)
+# Every stage runs even when an earlier one failed, under a time limit (a hang ends as a
+# failure, not a stalled run), and must reach a minimum number of tests (a suite that silently
+# ran nothing fails). Each prints its wall time; the end lists every stage's time, count and
+# result, then one line over all: "N passed, N failed, N skipped", where a test is one cargo
+# test, one node --test test, one C check (counted once, however many builds ran it) or one
+# step of the scripted suites. Exits non-zero when anything failed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
+all_stages=(fmt clippy rust fuzz c node reliability package faultinject musl aarch64
+  clippy-portable rust-portable node-portable targets)
+quick_stages=(fmt clippy rust c node)
+stages=("${all_stages[@]}") setup_scope=all
+case "${1:-}" in
+  "") ;;
+  --quick) stages=("${quick_stages[@]}") setup_scope=host ;;
+  --only)
+    shift
+    [ $# -gt 0 ] || { echo "usage: $0 --only STAGE…  (stages: ${all_stages[*]})" >&2; exit 2; }
+    stages=("$@")
+    for s in "${stages[@]}"; do
+      [[ " ${all_stages[*]} " == *" $s "* ]] || { echo "no stage '$s' (stages: ${all_stages[*]})" >&2; exit 2; }
+    done
+    ;;
+  *) echo "usage: $0 [--quick | --only STAGE…]" >&2; exit 2 ;;
+esac
+
 SWL_SUMMARY="$(mktemp)"
+times="$(mktemp)"
 export SWL_SUMMARY
-trap 'echo "== all suites"; swl_summary "$SWL_SUMMARY"; rm -f "$SWL_SUMMARY"' EXIT
+# portable CMD... — CMD with the core's `portable` feature's own target directory: the portable
+# code (src/sys/unix.rs and poll.rs in place of Linux's O_TMPFILE, O_PATH, inotify, pidfds)
+# builds there, so neither build invalidates the other's.
+portable() { CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/portable" "$@"; }
+# A stage runs in a child bash under `timeout`, which needs these.
+export -f swl_run_counted swl_count_lines swl_record portable
+started=$SECONDS
+trap 'report' EXIT
+report() {
+  echo "== stages (wall time, tests counted, result)"
+  awk -F'\t' '{ printf "  %-16s %7s  %-14s %s\n", $1, $2, $3, $4 }' "$times"
+  echo "== all stages, $((SECONDS - started))s"
+  swl_summary "$SWL_SUMMARY"
+  rm -f "$SWL_SUMMARY" "$times"
+}
 
-failed=() # names of the suites that failed
-failures_recorded() { awk -F'\t' '{ f += $3 } END { print f + 0 }' "$SWL_SUMMARY"; }
+failed=()
 
-# check NAME CMD... — a step that passes or fails as a whole (one count).
-check() {
-  local name=$1
-  shift
-  echo "== $name"
-  if "$@"; then
-    swl_record "$name" 1 0 0
-  else
+# stage NAME MIN LIMIT CMD... — runs CMD under a time limit. MIN is the least number of tests
+# the stage must count (what it recorded with swl_record), or "-" for a step that passes or
+# fails as one (counted as one test). A stage that fails without recording a failure (it
+# crashed, timed out, or did not build) counts as one failure.
+stage() {
+  local name=$1 min=$2 limit=$3 status=0 begin=$SECONDS lines counts passed fails result
+  shift 3
+  [[ " ${stages[*]} " == *" $name "* ]] || return 0
+  echo "== [$name] $*"
+  lines=$(wc -l <"$SWL_SUMMARY")
+  timeout --kill-after=30 "$limit" bash -c '"$@"' _ "$@" || status=$?
+  counts=$(tail -n +$((lines + 1)) "$SWL_SUMMARY" | awk -F'\t' '{ p += $2; f += $3 } END { print p + 0, f + 0 }')
+  read -r passed fails <<<"$counts"
+  if [ "$min" = - ]; then
+    [ "$status" = 0 ] && swl_record "$name" 1 0 0 || swl_record "$name" 0 1 0
+    passed=1 min=1
+  elif [ "$status" = 124 ] || [ "$status" = 137 ]; then
+    echo "!!! [$name] did not finish within $limit: stopped !!!" >&2
     swl_record "$name" 0 1 0
-    failed+=("$name")
+  elif [ "$status" != 0 ] && [ "$fails" = 0 ]; then
+    swl_record "$name" 0 1 0
+  elif [ "$passed" -lt "$min" ]; then
+    echo "!!! [$name] counted $passed passing tests, at least $min expected: tests went missing !!!" >&2
+    swl_record "$name" 0 1 0
+    status=1
   fi
+  if [ "$status" = 0 ]; then result=ok; else result=FAILED; failed+=("$name"); fi
+  echo "== [$name] $result in $((SECONDS - begin))s"
+  printf '%s\t%ss\t%s\t%s\n' "$name" "$((SECONDS - begin))" "$passed (≥ $min)" "$result" >>"$times"
 }
 
-# suite NAME SCRIPT [ARG...] — a suite script that records its own counts; if it fails without
-# having recorded a failure (it crashed, or did not build), that counts as one.
-suite() {
-  local name=$1 before
-  before=$(failures_recorded)
-  echo "== $name"
-  if ! bash "${@:2}"; then
-    failed+=("$name")
-    [ "$(failures_recorded)" != "$before" ] || swl_record "$name" 0 1 0
-  fi
-}
+# Setup failures are failures of the run; the stages still run (those that lack a tool say so).
+echo "== [setup] scripts/setup.sh $setup_scope"
+if bash scripts/setup.sh "$setup_scope"; then swl_record setup 1 0 0; else swl_record setup 0 1 0; failed+=(setup); fi
 
-check "cargo fmt --check" cargo fmt --all -- --check
-check "cargo clippy" cargo clippy --workspace --all-targets -- -D warnings
-echo "== Rust tests"
-swl_apt_install "fault injection in tests/creation_fallbacks.rs" strace
-swl_run_counted "Rust tests" cargo test --workspace --no-fail-fast || failed+=("Rust tests")
-# Built (not run): its own workspace and lockfile; libFuzzer itself is C++.
-swl_apt_install "libFuzzer, linked into the fuzz target, is C++" g++
-check "fuzz target builds" cargo build --manifest-path fuzz/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-target}/fuzz"
-suite "C suite" tests/c/run.sh
-suite "Node suite" tests/node/run.sh
-suite "reliability run" tests/reliability/run.sh
-suite "package install test" tests/package/run.sh
-suite "crash points and injected errors" tests/faultinject/run.sh
-suite "x86_64 musl suites" scripts/test-cross.sh musl
-suite "arm64 suites under qemu-aarch64" scripts/test-cross.sh aarch64
-# The portable code (src/sys/unix.rs and poll.rs in place of Linux's O_TMPFILE, O_PATH, inotify, pidfds)
-# builds in its own target directory, so neither build invalidates the other's.
-portable_target="${CARGO_TARGET_DIR:-target}/portable"
-check "cargo clippy (portable)" env CARGO_TARGET_DIR="$portable_target" \
-  cargo clippy --workspace --all-targets --features session-write-lock/portable -- -D warnings
-echo "== Rust tests (portable)"
-swl_run_counted "Rust tests (portable)" env CARGO_TARGET_DIR="$portable_target" \
-  cargo test --workspace --no-fail-fast --features session-write-lock/portable ||
-  failed+=("Rust tests (portable)")
-suite "Node suite (portable)" tests/node/run.sh portable
-suite "macOS and FreeBSD builds (cargo check + clippy)" scripts/check-targets.sh
+stage fmt - 5m cargo fmt --all -- --check
+stage clippy - 20m cargo clippy --workspace --all-targets -- -D warnings
+stage rust 135 25m swl_run_counted "Rust tests" cargo test --workspace --no-fail-fast
+# Its own workspace and lockfile; libFuzzer itself is C++.
+stage fuzz - 15m cargo build --manifest-path fuzz/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-target}/fuzz"
+stage c 600 15m bash tests/c/run.sh
+stage node 97 15m bash tests/node/run.sh
+stage reliability 180 10m bash tests/reliability/run.sh
+stage package 28 15m bash tests/package/run.sh
+stage faultinject 400 20m bash tests/faultinject/run.sh
+stage musl 750 25m bash scripts/test-cross.sh musl
+stage aarch64 750 40m bash scripts/test-cross.sh aarch64
+stage clippy-portable - 20m portable cargo clippy --workspace --all-targets \
+  --features session-write-lock/portable -- -D warnings
+stage rust-portable 135 25m portable swl_run_counted "Rust tests (portable)" \
+  cargo test --workspace --no-fail-fast --features session-write-lock/portable
+stage node-portable 97 15m bash tests/node/run.sh portable
+stage targets 3 30m bash scripts/check-targets.sh
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "!!! failed: ${failed[*]}" >&2

@@ -4,14 +4,32 @@
 # RUSTC_BOOTSTRAP=1 and -Zbuild-std, into ${CARGO_TARGET_DIR:-target}/cross: the rustup
 # toolchain in PATH has no other targets, and the two never rebuild each other's caches.
 
-# swl_cross_env TRIPLE — installs what building for TRIPLE needs and exports the environment in
-# which plain `cargo check|clippy|build|test` build for it (CARGO_BUILD_TARGET and friends).
-# Returns non-zero when the machine cannot run that target's programs.
+# swl_cross_install TRIPLE — installs (and, for aarch64, registers with binfmt_misc) what
+# building for TRIPLE and running its programs needs; scripts/setup.sh calls it.
+swl_cross_install() {
+  swl_apt_install -t bookworm-security "the standard library of other targets is built from source with Debian's Rust" \
+    rustc-web cargo-web rust-web-src rust-web-clippy || return 1
+  case "$1" in
+    x86_64-unknown-linux-musl)
+      swl_apt_install "x86_64-unknown-linux-musl: musl and its gcc wrapper, LLVM's unwinder" musl-tools libunwind-14-dev
+      ;;
+    aarch64-unknown-linux-gnu)
+      swl_apt_install "aarch64-unknown-linux-gnu: cross compiler and glibc, qemu-aarch64 to run the tests" \
+        gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user qemu-user-binfmt && swl_binfmt_aarch64
+      ;;
+  esac
+}
+
+# swl_cross_env TRIPLE — exports the environment in which plain `cargo check|clippy|build|test`
+# build for TRIPLE (CARGO_BUILD_TARGET and friends), with what swl_cross_install installed.
+# Returns non-zero when something is missing or the machine cannot run that target's programs.
 swl_cross_env() {
   local triple=$1 target_dir=${CARGO_TARGET_DIR:-target}
   case "$target_dir" in /*) ;; *) target_dir="$(pwd -P)/$target_dir" ;; esac
-  swl_apt_install -t bookworm-security "the standard library of other targets is built from source with Debian's Rust" \
-    rustc-web cargo-web rust-web-src rust-web-clippy
+  [ -x /usr/bin/rustc ] && [ -d /usr/lib/rustlib/src ] || {
+    echo "!!! building for $triple needs Debian's Rust (rustc-web, rust-web-src): run scripts/setup.sh first !!!" >&2
+    return 1
+  }
   export PATH="/usr/bin:$PATH" RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1
   export CARGO_UNSTABLE_BUILD_STD=std,panic_abort,test CARGO_BUILD_TARGET="$triple"
   export CARGO_TARGET_DIR="$target_dir/cross"
@@ -28,7 +46,7 @@ swl_cross_env() {
 # target cannot build the C library's or the Node addon's shared object; the unwinder is the
 # only libunwind in musl-sys/, so it is linked in statically even there.
 swl_cross_musl() {
-  swl_apt_install "x86_64-unknown-linux-musl: musl and its gcc wrapper, LLVM's unwinder" musl-tools libunwind-14-dev
+  swl_need "x86_64-unknown-linux-musl" musl-gcc || return 1
   SWL_MUSL_SYS="$CARGO_TARGET_DIR/musl-sys"
   if [ ! -f "$SWL_MUSL_SYS/libunwind.a" ] || [ scripts/cross/fprintf_chk.c -nt "$SWL_MUSL_SYS/libunwind.a" ]; then
     mkdir -p "$SWL_MUSL_SYS"
@@ -43,11 +61,10 @@ swl_cross_musl() {
 }
 
 swl_cross_aarch64() {
-  swl_apt_install "aarch64-unknown-linux-gnu: cross compiler and glibc, qemu-aarch64 to run the tests" \
-    gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user qemu-user-binfmt
+  swl_need "aarch64-unknown-linux-gnu" aarch64-linux-gnu-gcc qemu-aarch64 || return 1
   export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
   export QEMU_LD_PREFIX=/usr/aarch64-linux-gnu
-  swl_binfmt_aarch64 && "$QEMU_LD_PREFIX/lib/ld-linux-aarch64.so.1" --version >/dev/null
+  [ -e /proc/sys/fs/binfmt_misc/qemu-aarch64 ] && "$QEMU_LD_PREFIX/lib/ld-linux-aarch64.so.1" --version >/dev/null
 }
 
 # The kernel starts aarch64 programs through qemu-aarch64 (binfmt_misc): the tests' children

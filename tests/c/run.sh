@@ -5,13 +5,15 @@
 # (session_write_lock.pc) and once against the static one (session_write_lock-static.pc). Both
 # builds run, then run again under valgrind (definite leaks and memory errors fail). Also checks
 # the SONAME and its symlinks, and that the header compiles alone as C11 and as C++. Each run
-# prints "N passed, 0 failed"; the suite records the sum. With CARGO_BUILD_TARGET, CC (and
-# LDFLAGS) set, as scripts/test-cross.sh does, the same for another target, without valgrind.
+# prints "N passed, 0 failed"; the suite records N once (every run must report the same N).
+# With CARGO_BUILD_TARGET, CC (and LDFLAGS) set, as scripts/test-cross.sh does, the same for
+# another target, without valgrind.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/lib.sh
 
-swl_apt_install "the C suite links through pkg-config and runs under valgrind" pkg-config valgrind
+swl_need "the C suite (it links through pkg-config)" pkg-config || exit 1
+[ -n "${CARGO_BUILD_TARGET:-}" ] || swl_need "the C suite (it runs under valgrind)" valgrind || exit 1
 
 prefix="$(mktemp -d "${TMPDIR:-/tmp}/swl-c-prefix.XXXXXX")"
 out="$prefix/c-tests"
@@ -74,13 +76,20 @@ if grep -q 'libsession_write_lock\.so' <<<"$static_loads"; then
   echo "FAIL: test_api_static depends on libsession_write_lock.so" >&2; exit 1
 fi
 
-suite="c${CARGO_BUILD_TARGET:+ ($CARGO_BUILD_TARGET)}" passed=0
+# The same checks run against each build; they count once (a failure in any build fails it),
+# and every build must report the same number.
+suite="c${CARGO_BUILD_TARGET:+ ($CARGO_BUILD_TARGET)}" checks="" builds=0
 run() { # title command...
   echo "== $1"; shift
-  local log
-  log="$("$@")" || { echo "$log"; swl_record "$suite" "$passed" 1 0; exit 1; }
+  local log n
+  log="$("$@")" || { echo "$log"; swl_record "$suite" 0 1 0; exit 1; }
   echo "$log"
-  passed=$((passed + $(sed -n 's/^\([0-9]*\) passed, 0 failed$/\1/p' <<<"$log" | tail -n 1)))
+  n=$(sed -n 's/^\([0-9]*\) passed, 0 failed$/\1/p' <<<"$log" | tail -n 1)
+  if [ -z "$n" ] || { [ -n "$checks" ] && [ "$n" != "$checks" ]; }; then
+    echo "FAIL: this build reported '${n:-no count}' checks passed, an earlier one $checks" >&2
+    swl_record "$suite" 0 1 0; exit 1
+  fi
+  checks=$n builds=$((builds + 1))
 }
 # --child-silent-after-fork: the test's fork()ed children exit at once (the tests read their
 # verdicts through pipes); in a child, memory of the threads fork() did not copy looks lost.
@@ -92,5 +101,5 @@ for variant in shared static; do
     run "C tests ($variant library) under valgrind" "${valgrind[@]}" "$out/test_api_$variant" "$out/holder_$variant"
   fi
 done
-swl_record "$suite" "$passed" 0 0
-echo "== C suite: $passed passed, 0 failed"
+swl_record "$suite" "$checks" 0 0
+echo "== C suite: $checks checks, each passed in all $builds builds"

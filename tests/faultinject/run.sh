@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Crash points and injected errors (tests/faultinject/run.mjs), from C and from Node: one
 # acquire + release SIGKILLed at every system call it makes, and failed with EINTR, EIO, ENOSPC,
-# EACCES, ENOMEM at every one of the library's calls. Needs strace (installed here if missing).
+# EACCES, ENOMEM at every one of the library's calls. Needs strace (scripts/setup.sh installs it).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$(pwd -P)"
 source scripts/lib.sh
 
-swl_apt_install "crash-point and error-injection tests (tests/faultinject)" strace
+swl_need "the crash-point and error-injection tests" strace || exit 1
 if ! strace -f -qq -o /dev/null -e trace=getppid -e inject=getppid:error=EIO true 2>/dev/null; then
   swl_skip faultinject "strace cannot trace or inject here (no ptrace, or no seccomp-bpf)"
   exit 0

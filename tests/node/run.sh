@@ -24,7 +24,7 @@ case "${1:-}" in
     export SESSION_WRITE_LOCK_NATIVE_PATH
     # The tests below cannot tell the builds apart; the addon's imports can: the portable
     # code calls no inotify.
-    swl_apt_install "nm checks that the portable addon calls no inotify" binutils
+    swl_need "the check that the portable addon calls no inotify" nm || exit 1
     if nm -D --undefined-only "$SESSION_WRITE_LOCK_NATIVE_PATH" | grep -q inotify; then
       echo "!!! $SESSION_WRITE_LOCK_NATIVE_PATH uses inotify: not a portable build" >&2
       swl_record "Node tests (portable)" 0 1 0

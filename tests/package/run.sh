@@ -91,13 +91,9 @@ cargo metadata --no-deps --format-version 1 | node -e '
 ok "the core crate has one binary (session-lock); the other workspace members are not published"
 
 echo "== local registry (verdaccio)"
-if [ ! -e tests/package/node_modules/.package-lock.json ] ||
-  [ tests/package/package-lock.json -nt tests/package/node_modules/.package-lock.json ]; then
-  # (package.json overrides node-fetch@cjs, a dist-tag some registry mirrors lack, with the
-  # version it names.)
-  echo "== installing verdaccio with npm ci into tests/package/node_modules (the install test's local registry)"
-  (cd tests/package && npm ci --no-audit --no-fund)
-fi
+# Installed by scripts/setup.sh (package.json overrides node-fetch@cjs, a dist-tag some registry
+# mirrors lack, with the version it names).
+[ -x tests/package/node_modules/.bin/verdaccio ] || fail "verdaccio is not installed in tests/package: run scripts/setup.sh first"
 work="$(mktemp -d "${TMPDIR:-/tmp}/swl-package.XXXXXX")"
 registry_pid=""
 cleanup() {
