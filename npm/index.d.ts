@@ -38,7 +38,8 @@ export interface AcquireSessionWriteLockParams {
   /**
    * Aborts the wait only: an already aborted signal rejects at once with `signal.reason` (when it
    * is an `Error`, else an `AbortError` "request aborted"); an abort during the wait rejects and
-   * leaves no lock behind; a lock already granted is kept.
+   * leaves no lock behind; a lock already granted is kept. Anything but an `AbortSignal` (also
+   * `null`) is a `TypeError` (`ERR_INVALID_ARG_TYPE`), before any wait starts.
    */
   signal?: AbortSignal;
 }

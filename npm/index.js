@@ -262,6 +262,13 @@ async function acquireSessionWriteLock(params) {
     pinStartTimes([lockFilePid(path.resolve(`${params.sessionFile}.lock`))]);
   }
   const signal = isObject(params) ? params.signal : undefined;
+  // Checked before the wait starts: a wait whose signal cannot be listened to would go on
+  // after its promise rejected, and its lock would be granted to nobody.
+  if (signal !== undefined && !(signal instanceof AbortSignal)) {
+    const error = new TypeError(`invalid signal: must be an AbortSignal, got ${signal === null ? "null" : typeof signal}`);
+    error.code = "ERR_INVALID_ARG_TYPE";
+    throw error;
+  }
   if (signal?.aborted) throw abortError(signal);
   registerProcessCleanup(native.releaseEveryHoldSync);
   const cancel = signal ? new native.WaitCancel() : undefined;

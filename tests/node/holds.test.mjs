@@ -8,6 +8,7 @@ import { test } from "node:test";
 import {
   acquireSessionWriteLock,
   drainSessionWriteLockStateForTest,
+  listHeldSessionWriteLocks,
   releaseAllSessionWriteLocks,
   resetInstanceNonce,
   resetSessionWriteLockStateForTest,
@@ -33,6 +34,25 @@ test("an already aborted signal rejects at once with its reason, before any file
     return true;
   });
   assert.equal(fs.existsSync(path.dirname(sessionFile)), false, "no directory was created");
+});
+
+test("a signal that is not an AbortSignal is a TypeError before any wait starts", async (t) => {
+  const sessionFile = path.join(sessionsDir(t), "a.jsonl");
+  const held = await acquireSessionWriteLock({ sessionFile });
+  for (const signal of [{}, { aborted: false }, null, "abort"]) {
+    await assert.rejects(acquireSessionWriteLock({ sessionFile, timeoutMs: 60_000, signal }), (e) => {
+      assert.ok(e instanceof TypeError, String(e));
+      assert.equal(e.code, "ERR_INVALID_ARG_TYPE");
+      assert.match(e.message, /^invalid signal: must be an AbortSignal, got /);
+      return true;
+    });
+  }
+  await held.release();
+  // No wait went on behind the rejections: the lock is free to the next one, and no hold of
+  // this process is left that nobody can release.
+  const next = await acquireSessionWriteLock({ sessionFile, timeoutMs: 5_000 });
+  assert.deepEqual(listHeldSessionWriteLocks().map((h) => h.lockPath), [next.lockPath]);
+  await next.release();
 });
 
 test("an abort during the wait rejects and leaves no lock behind", async (t) => {
