@@ -2,6 +2,7 @@
 
 use crate::held_lock::HeldLock;
 use crate::option_name::OptionName;
+use crate::printable::{printable, printable_path};
 use crate::verdict::StaleReason;
 use std::fmt;
 use std::io;
@@ -110,13 +111,14 @@ fn held_here(f: &mut fmt::Formatter<'_>, holder: &Holder) -> fmt::Result {
         Some(h) => write!(
             f,
             " (held by this process: owner={}, for {}ms)",
-            h.owner.as_deref().unwrap_or("unknown"),
+            printable(h.owner.as_deref().unwrap_or("unknown").as_bytes()),
             h.age.as_millis()
         ),
         None => Ok(()),
     }
 }
 
+/// Paths, labels and host names in messages are [`printable`]: they reach terminals and logs.
 impl fmt::Display for Error {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -130,7 +132,7 @@ impl fmt::Display for Error {
                     "session file locked (timeout {}): {} {}",
                     format_timeout(*timeout),
                     holder.owner,
-                    lock_path.display()
+                    printable_path(lock_path)
                 )?;
                 held_here(f, holder)
             }
@@ -145,17 +147,23 @@ impl fmt::Display for Error {
                     "session file lock stale ({}): {} {}",
                     reasons.join(", "),
                     holder.owner,
-                    lock_path.display()
+                    printable_path(lock_path)
                 )?;
                 held_here(f, holder)
             }
             Error::Cancelled { lock_path } => {
-                write!(f, "request aborted: {}", lock_path.display())
+                write!(f, "request aborted: {}", printable_path(lock_path))
             }
-            Error::InvalidArgument { name, message } => write!(f, "invalid {name}: {message}"),
+            Error::InvalidArgument { name, message } => {
+                write!(f, "invalid {name}: {}", printable(message.as_bytes()))
+            }
             Error::Io { op, path, source } => {
                 let code = source.raw_os_error().map_or("UNKNOWN", errno_name);
-                write!(f, "{code}: {op} failed for {}: {source}", path.display())
+                write!(
+                    f,
+                    "{code}: {op} failed for {}: {source}",
+                    printable_path(path)
+                )
             }
         }
     }

@@ -5,6 +5,7 @@ use crate::identity::ProcessIdentity;
 use crate::iso_time;
 use crate::observe::FileObservation;
 use crate::payload::Payload;
+use crate::printable::printable;
 use crate::table::TableView;
 use std::time::SystemTime;
 
@@ -46,7 +47,9 @@ pub fn describe_owner(p: &Payload, me: &ProcessIdentity, alive: bool, now: Syste
         owner.push_str(&format!(" ageMs={age}"));
     }
     match &p.hostname {
-        Some(host) if *host != me.hostname => owner.push_str(&format!(" host={host}")),
+        Some(host) if *host != me.hostname => {
+            owner.push_str(&format!(" host={}", printable(host.as_bytes())))
+        }
         _ if p.flock && p.pid_ns.is_some() && p.pid_ns != me.pid_ns => {
             owner.push_str(" (another pid namespace)")
         }

@@ -43,6 +43,7 @@ mod owner;
 pub mod owner_argv;
 #[doc(hidden)]
 pub mod payload;
+mod printable;
 mod random;
 mod runtime;
 mod service;
@@ -76,6 +77,7 @@ pub use observe::OwnerArgs;
 pub use option_name::OptionName;
 pub use options::{CleanOptions, Options};
 pub use owner::HoldOwner;
+pub use printable::{printable, printable_path};
 pub use settings::resolve_max_hold_from_timeout;
 pub use table::ReleaseOutcome;
 pub use verdict::{Format, Purpose, StaleReason};
