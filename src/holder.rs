@@ -28,15 +28,26 @@ pub fn describe_holder(seen: &FileObservation, me: &ProcessIdentity, ours: &Tabl
         .filter(|_| is_ours(seen, me, &ours.nonce))
         .cloned();
     Holder {
-        owner: describe_owner(&seen.payload, me, alive, SystemTime::now()),
+        owner: describe_seen(seen, me, SystemTime::now()),
         pid: seen.payload.pid,
         pid_alive: alive,
         here,
     }
 }
 
+/// [`describe_owner`] of an observed file, saying when its flock is held by someone other
+/// than the process it names.
+pub fn describe_seen(seen: &FileObservation, me: &ProcessIdentity, now: SystemTime) -> String {
+    let mut owner = describe_owner(&seen.payload, me, seen.holder_alive(), now);
+    if seen.squatted() {
+        owner.push_str(" (file locked by another process)");
+    }
+    owner
+}
+
 /// `pid=N alive=B ageMs=A` (the gateway's format; `owner=unknown` without a pid), with the
-/// host when it is another one and a note when it is another container.
+/// host when it is another one and a note when it is another container. The host name comes
+/// from the file: it is [`printable`], since the owner is shown to people.
 pub fn describe_owner(p: &Payload, me: &ProcessIdentity, alive: bool, now: SystemTime) -> String {
     let mut owner = match p.pid {
         Some(pid) => format!("pid={pid} alive={alive}"),

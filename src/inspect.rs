@@ -4,7 +4,7 @@
 
 use crate::error::Error;
 use crate::fs::{self, resolve_lock_path};
-use crate::holder::describe_owner;
+use crate::holder::{describe_owner, describe_seen};
 use crate::iso_time;
 use crate::lock_names;
 use crate::observe::{observe, reclaim, Judge, Observed, OwnerArgs};
@@ -189,7 +189,7 @@ pub fn inspect_lock_file(
         nonce: p.nonce.clone(),
         hostname: p.hostname.clone(),
         format: Found::Lock(seen.verdict.format),
-        owner: describe_owner(p, &rt.identity, pid_alive, now),
+        owner: describe_seen(&seen, &rt.identity, now),
         owner_label: p.owner.clone(),
         max_hold_ms: p.max_hold_ms,
     }))

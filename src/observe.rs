@@ -12,7 +12,8 @@ use crate::owner_argv::ArgvMatcher;
 use crate::payload::{Payload, MAX_READ};
 use crate::table::TableView;
 use crate::verdict::{
-    decide, malformed_grace, Format, Observation, Observer, Purpose, StaleReason, Verdict,
+    decide, local_flock_pid, malformed_grace, Format, Observation, Observer, Purpose, StaleReason,
+    Verdict,
 };
 use std::fs::File;
 use std::path::Path;
@@ -40,13 +41,28 @@ impl FileObservation {
     /// Whether the holder lives, as error messages and inspections say it.
     pub fn holder_alive(&self) -> bool {
         match self.verdict.format {
-            Format::Flock => !self
-                .verdict
-                .reasons
-                .iter()
-                .any(|r| matches!(r, StaleReason::HolderExited | StaleReason::HeartbeatExpired)),
+            Format::Flock => {
+                !self.squatted()
+                    && !self.verdict.reasons.iter().any(|r| {
+                        matches!(r, StaleReason::HolderExited | StaleReason::HeartbeatExpired)
+                    })
+            }
             Format::Legacy => matches!(self.pid_probe, Some(PidProbe::Alive { .. })),
         }
+    }
+
+    /// A file of this library whose flock is held while the process that wrote it is gone
+    /// (dead, or its pid now another process's): someone else took the flock. The lock is
+    /// still busy (whoever holds the flock holds it), but its holder is not the one named.
+    pub fn squatted(&self) -> bool {
+        let gone = match self.pid_probe {
+            Some(PidProbe::Dead) => true,
+            Some(PidProbe::Alive {
+                starttime: Some(now),
+            }) => self.payload.starttime.is_some_and(|then| then != now),
+            _ => false,
+        };
+        self.payload.flock && !self.flock_free && gone
     }
 }
 
@@ -153,8 +169,12 @@ fn judge_file(
     // to reclaim.
     let flock_free =
         fs::try_flock(&file).map_err(|e| Error::io("flock lock file", lock_path, e))?;
-    // Only the legacy rules look at the pid (a flock answers for this library's files).
-    let pid_probe = payload.pid.filter(|_| !payload.flock).map(probe_pid);
+    // Only the legacy rules look at the pid (a flock answers for this library's files); a held
+    // flock of a local writer is probed too, to tell people when someone else holds it.
+    let pid_probe = match local_flock_pid(&payload, &identity.for_verdict()) {
+        Some(pid) if !flock_free => Some(probe_pid(pid)),
+        _ => payload.pid.filter(|_| !payload.flock).map(probe_pid),
+    };
     let owner_is_gateway = match (judge.owner_matcher, payload.pid, pid_probe) {
         (Some(matcher), Some(pid), Some(PidProbe::Alive { .. })) if !payload.flock => {
             match &judge.owner_args {

@@ -416,3 +416,43 @@ fn a_closed_stdout_ends_status_quietly() {
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{stderr}");
 }
+
+#[test]
+fn a_flock_squatted_on_a_dead_holders_file_reads_as_dead() {
+    let dir = TempDir::new("cli-squat");
+    let holder = Holder::start(&[], &dir.join("live.jsonl"));
+    let payload = std::fs::read_to_string(dir.join("live.jsonl.lock")).unwrap();
+    let live_pid = format!(r#""pid":{}"#, holder.pid_seen_inside);
+    assert!(payload.contains(&live_pid), "{payload}");
+    // The same file of a holder that has died, its flock now taken by someone else.
+    let squatted = dir.join("dead.jsonl.lock");
+    std::fs::write(
+        &squatted,
+        payload.replace(&live_pid, &format!(r#""pid":{}"#, dead_pid())),
+    )
+    .unwrap();
+    let file = std::fs::File::open(&squatted).unwrap();
+    // SAFETY: flock on a descriptor we own.
+    assert_eq!(
+        unsafe { libc::flock(std::os::fd::AsRawFd::as_raw_fd(&file), libc::LOCK_EX) },
+        0
+    );
+
+    let out = cli(&["status", s(&squatted), "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen[0]["pidAlive"], false, "{seen}");
+    let owner = seen[0]["owner"].as_str().unwrap();
+    assert!(
+        owner.starts_with(&format!("pid={} alive=false", dead_pid()))
+            && owner.contains("locked by another process"),
+        "{owner}"
+    );
+    // Still never removed: whoever holds the flock holds the lock.
+    assert!(!seen[0]["removable"].as_bool().unwrap(), "{seen}");
+    let out = cli(&["run", s(&dir.join("dead.jsonl")), "-n", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(text(&out).contains("alive=false"), "{}", text(&out));
+    drop(file);
+    holder.release();
+}
