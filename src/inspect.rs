@@ -91,6 +91,32 @@ pub struct CleanReport {
     /// Temp files of crashed writers that were removed.
     #[serde(rename = "tempFilesRemoved")]
     pub temp_files_removed: Vec<String>,
+    /// The lock files that could not be inspected or removed (unreadable, undeletable, …),
+    /// each with why; the sweep went on with the others. Empty when all went well.
+    pub errors: Vec<EntryError>,
+}
+
+/// A lock file a sweep could not inspect or remove, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EntryError {
+    /// The lock file.
+    pub lock_path: String,
+    /// The errno's name (`EACCES`, `EPERM`, …), when a system call failed.
+    pub code: Option<&'static str>,
+    /// The error as the library words it.
+    pub message: String,
+}
+
+impl EntryError {
+    /// `error`, met on `lock_path`.
+    pub fn new(lock_path: &Path, error: &Error) -> EntryError {
+        EntryError {
+            lock_path: fs::lossy(lock_path),
+            code: error.code(),
+            message: error.to_string(),
+        }
+    }
 }
 
 /// Inspects the lock of `session_file`; `None` when there is no lock file.
@@ -280,7 +306,9 @@ pub fn lock_files_in(dir: impl AsRef<Path>) -> Result<(Vec<PathBuf>, Vec<PathBuf
 }
 
 /// Inspects every `*.jsonl.lock` in `dir` (sorted by name) and, with `options.remove`, removes
-/// the removable ones and temp files of crashed writers older than `options.stale`.
+/// the removable ones and temp files of crashed writers older than `options.stale`. A file that
+/// cannot be inspected or removed is reported in [`CleanReport::errors`]; only a directory that
+/// cannot be listed fails the whole sweep.
 pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<CleanReport, Error> {
     let (lock_files, temp_files) = lock_files_in(dir)?;
     let now = options.now.unwrap_or_else(SystemTime::now);
@@ -290,11 +318,16 @@ pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<Clea
     };
     let mut report = CleanReport::default();
     for lock_path in lock_files {
-        if let Some(inspection) = inspect_lock_file(&lock_path, &options_now, OwnerArgs::System)? {
-            if inspection.removed {
-                report.cleaned.push(inspection.clone());
+        // One file that cannot be read or removed must not hide the others from the sweep.
+        match inspect_lock_file(&lock_path, &options_now, OwnerArgs::System) {
+            Ok(Some(inspection)) => {
+                if inspection.removed {
+                    report.cleaned.push(inspection.clone());
+                }
+                report.locks.push(inspection);
             }
-            report.locks.push(inspection);
+            Ok(None) => {}
+            Err(e) => report.errors.push(EntryError::new(&lock_path, &e)),
         }
     }
     if options.remove {

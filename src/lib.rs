@@ -70,7 +70,7 @@ pub use identity::{
 };
 pub use inspect::{
     clean_stale, clean_temp_files, inspect, inspect_lock_file, inspect_payload, inspect_with,
-    lock_files_in, CleanReport, Found, Inspection,
+    lock_files_in, CleanReport, EntryError, Found, Inspection,
 };
 pub use log::{set_log_hook, LogHook};
 pub use observe::OwnerArgs;
