@@ -236,8 +236,8 @@ fn recheck_at(obs: &Observation<'_>, me: &Observer<'_>, in_grace: bool) -> Optio
         vec![max_hold.and_then(|m| after(p.created_at_ms, m.saturating_add(FLOCK_HOLD_SLACK_MS)))]
     } else {
         vec![
-            after(p.created_at_ms, stale_ms),
-            max_hold.and_then(|m| after(p.created_at_ms, m)),
+            after(legacy_created(obs, me.now_ms), stale_ms),
+            max_hold.and_then(|m| after(legacy_created(obs, me.now_ms), m)),
             in_grace
                 .then(|| after(Some(obs.mtime_ms), me.malformed_grace.as_millis() as i64))
                 .flatten(),
@@ -291,6 +291,17 @@ fn flock_reasons(obs: &Observation<'_>, me: &Observer<'_>) -> Vec<StaleReason> {
     reason.into_iter().collect()
 }
 
+/// When a legacy lock was taken, for its age rules: its `createdAt`, or the file's mtime when
+/// that is earlier and `createdAt` is in the future (a clock stepped back, a writer that lies),
+/// which would otherwise keep the lock from ever being `too-old`.
+fn legacy_created(obs: &Observation<'_>, now_ms: i64) -> Option<i64> {
+    let created = obs.payload.created_at_ms?;
+    Some(match created > now_ms {
+        true => created.min(obs.mtime_ms),
+        false => created,
+    })
+}
+
 /// The TypeScript module's rules, in its order: pid, age, hold, owner.
 fn legacy_reasons(obs: &Observation<'_>, me: &Observer<'_>) -> Vec<StaleReason> {
     let p = obs.payload;
@@ -310,9 +321,8 @@ fn legacy_reasons(obs: &Observation<'_>, me: &Observer<'_>) -> Vec<StaleReason> 
         }
         _ => {}
     }
-    let age_ms = p
-        .created_at_ms
-        .map(|created| me.now_ms.saturating_sub(created).max(0));
+    let age_ms =
+        legacy_created(obs, me.now_ms).map(|created| me.now_ms.saturating_sub(created).max(0));
     match age_ms {
         None => reasons.push(StaleReason::InvalidCreatedAt),
         Some(age) if age > me.stale.as_millis() as i64 => reasons.push(StaleReason::TooOld),
@@ -645,6 +655,34 @@ mod tests {
                 ..row(
                     "the sweep keeps a live old holder too",
                     legacy(Some(50), Some(31), None, None),
+                )
+            },
+            Row {
+                probe: ALIVE,
+                mtime_ago_ms: 31 * MIN,
+                reasons: &[TooOld],
+                report_only: true,
+                ..row(
+                    "a createdAt in the future counts from the file's mtime: too old",
+                    legacy(Some(50), Some(-365 * 24 * 60), None, None),
+                )
+            },
+            Row {
+                probe: ALIVE,
+                mtime_ago_ms: 29 * MIN,
+                ..row(
+                    "a createdAt in the future, file written within staleMs: alive",
+                    legacy(Some(50), Some(-365 * 24 * 60), None, None),
+                )
+            },
+            Row {
+                probe: Some(PidProbe::Dead),
+                mtime_ago_ms: 31 * MIN,
+                reasons: &[DeadPid, TooOld],
+                removable: true,
+                ..row(
+                    "a dead holder's lock with a createdAt in the future",
+                    legacy(Some(50), Some(-60), None, None),
                 )
             },
         ]);
