@@ -24,8 +24,17 @@ pub enum Acquisition {
 
 /// Takes the lock of `session_file`, waiting up to `options.timeout` (blocking this thread).
 pub fn acquire(session_file: impl AsRef<Path>, options: &Options) -> Result<LockGuard, Error> {
+    acquire_cancellable(session_file, options, None)
+}
+
+/// [`acquire`] whose wait `cancel` can end from another thread ([`Error::Cancelled`]).
+pub fn acquire_cancellable(
+    session_file: impl AsRef<Path>,
+    options: &Options,
+    cancel: Option<CancelToken>,
+) -> Result<LockGuard, Error> {
     let mut receiver = None;
-    let ready = begin_acquire(session_file.as_ref(), options, || {
+    let ready = begin_acquire_cancellable(session_file.as_ref(), options, cancel, || {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
         receiver = Some(rx);
         move |result| {

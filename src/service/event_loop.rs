@@ -109,6 +109,7 @@ impl Loop {
             Command::Wait(waiter) => self.enqueue(*waiter),
             Command::Recheck(lock_path) => {
                 if let Some(&token) = self.by_path.get(&lock_path) {
+                    self.drop_cancelled(token);
                     self.settle(token);
                 }
             }

@@ -345,6 +345,23 @@ impl Loop {
         }
     }
 
+    /// Answers the cancelled waiters of a path at once, wherever they are in its queue: a
+    /// caller that gave up must not stay blocked until the lock frees.
+    pub(super) fn drop_cancelled(&mut self, token: Token) {
+        let Some(queue) = self.queues.get_mut(&token) else {
+            return;
+        };
+        let lock_path = queue.lock_path.clone();
+        let (cancelled, waiting) = std::mem::take(&mut queue.waiters)
+            .into_iter()
+            .partition(|(_, w)| w.cancel.as_ref().is_some_and(CancelToken::is_cancelled));
+        queue.waiters = waiting;
+        for (_, waiter) in cancelled {
+            let lock_path = lock_path.clone();
+            self.finish(waiter, Err(Error::Cancelled { lock_path }));
+        }
+    }
+
     fn finish_head(&mut self, token: Token, result: Result<Hold, Error>) {
         let head = self
             .queues
