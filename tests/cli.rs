@@ -417,6 +417,225 @@ fn a_closed_stdout_ends_status_quietly() {
     assert_eq!(out.status.signal(), Some(libc::SIGPIPE), "{stderr}");
 }
 
+/// `session-lock` run with raw byte arguments.
+fn cli_os(args: &[&std::ffi::OsStr]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_session-lock"))
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn os(bytes: &[u8]) -> &std::ffi::OsStr {
+    std::os::unix::ffi::OsStrExt::from_bytes(bytes)
+}
+
+/// No ESC, BEL, CSI, OSC or other control character but the newlines of the output.
+fn assert_no_controls(what: &str, out: &Output) {
+    for stream in [&out.stdout, &out.stderr] {
+        let text = String::from_utf8_lossy(stream);
+        let bad: Vec<char> = text
+            .chars()
+            .filter(|c| c.is_control() && *c != '\n')
+            .collect();
+        assert!(bad.is_empty(), "{what} printed {bad:?} raw:\n{text}");
+    }
+}
+
+#[test]
+fn text_from_lock_files_reaches_the_terminal_escaped() {
+    let dir = TempDir::new("cli-escape");
+    // A lock of a live process (this test), its host name and label set by its writer, and a
+    // file name chosen by whoever can create files in the directory.
+    let name = "a\x1b]52;c;ZXZpbA==\x07\u{9b}2J.jsonl".as_bytes();
+    let session = dir.0.join(os(name));
+    let mut lock = session.clone().into_os_string();
+    lock.push(".lock");
+    std::fs::write(
+        &lock,
+        format!(
+            r#"{{"pid":{},"createdAt":"{}","hostname":"\u001b[2Jevil\u0085","owner":"\u009b31mred"}}"#,
+            std::process::id(),
+            iso_now(),
+        ),
+    )
+    .unwrap();
+
+    let out = cli(&["status", s(&dir.0)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_no_controls("status", &out);
+    let table = text(&out);
+    assert!(
+        table.contains(r"a\x1b]52;c;ZXZpbA==\x07\u{9b}2J.jsonl.lock"),
+        "{table}"
+    );
+    assert!(table.contains(r"\x1b[2Jevil\u{85}"), "{table}");
+    assert!(table.contains(r"\u{9b}31mred"), "{table}");
+
+    // The busy error names the holder's host and the lock file.
+    let out = cli_os(&[
+        os(b"run"),
+        session.as_os_str(),
+        os(b"-n"),
+        os(b"--"),
+        os(b"true"),
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert_no_controls("a busy error", &out);
+    assert!(
+        text(&out).contains(r"host=\x1b[2Jevil\u{85}") && text(&out).contains(r"\x07\u{9b}2J"),
+        "{}",
+        text(&out)
+    );
+}
+
+fn iso_now() -> String {
+    session_write_lock::iso_time::format(std::time::SystemTime::now())
+}
+
+#[test]
+fn paths_are_bytes_not_text() {
+    let dir = TempDir::new("cli-bytes");
+    let sub = dir.0.join(os(b"sessions-\xff\xfe"));
+    std::fs::create_dir(&sub).unwrap();
+    let session = sub.join(os(b"s\xe9.jsonl"));
+    let mut lock = session.clone().into_os_string();
+    lock.push(".lock");
+    let out = cli_os(&[
+        os(b"run"),
+        session.as_os_str(),
+        os(b"--"),
+        os(b"sh"),
+        os(b"-c"),
+        os(b"test -e \"$0\""),
+        &lock,
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "run held no lock named by the bytes given: {}",
+        text(&out)
+    );
+    // A dead holder's lock with such a name is shown (escaped) and cleaned.
+    let dead = sub.join(os(b"d\xff.jsonl.lock"));
+    std::fs::write(
+        &dead,
+        format!(r#"{{"pid":{},"createdAt":"{}"}}"#, dead_pid(), iso_now()),
+    )
+    .unwrap();
+    let out = cli_os(&[os(b"status"), sub.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("stale: dead-pid"), "{}", text(&out));
+    assert_no_controls("status", &out);
+    let out = cli_os(&[os(b"clean"), sub.as_os_str()]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!dead.exists(), "{}", text(&out));
+    // An option value that must be text is a usage error, not a crash.
+    let out = cli_os(&[
+        os(b"clean"),
+        sub.as_os_str(),
+        os(b"--stale-ms"),
+        os(b"1\xff"),
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains(r"got '1\xff'"), "{}", text(&out));
+}
+
+#[test]
+fn run_rejects_an_unknown_option_instead_of_locking_it() {
+    let dir = TempDir::new("cli-unknown");
+    for option in ["-x", "--frob", "-"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_session-lock"))
+            .current_dir(&dir.0)
+            .args(["run", option, "--", "true"])
+            .output()
+            .unwrap();
+        if option == "-" {
+            // A lone `-` is a file name, as for other tools.
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(2), "{option}: {}", text(&out));
+        assert!(
+            text(&out).contains(&format!("unknown option '{option}'"))
+                && text(&out).contains("usage:"),
+            "{}",
+            text(&out)
+        );
+    }
+    let left: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(left.is_empty(), "run left {left:?}");
+}
+
+#[test]
+fn run_waits_forever_with_w_inf() {
+    let dir = TempDir::new("cli-inf");
+    let file = dir.join("s.jsonl");
+    for value in ["inf", "Infinity"] {
+        let out = cli(&["run", s(&file), "-w", value, "--", "true"]);
+        assert_eq!(out.status.code(), Some(0), "-w {value}: {}", text(&out));
+    }
+    let out = cli(&["run", s(&file), "-w", "1e300", "--", "true"]);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("-w is too large (use 'inf' to wait forever), got '1e300'"),
+        "{}",
+        text(&out)
+    );
+    let out = cli(&["run", s(&file), "-w", "-1", "--", "true"]);
+    assert!(
+        text(&out).contains("-w needs a number of seconds >= 0 (or 'inf'), got '-1'"),
+        "{}",
+        text(&out)
+    );
+}
+
+#[test]
+fn a_signal_during_the_wait_ends_run_at_once() {
+    let dir = TempDir::new("cli-signal-wait");
+    let file = dir.join("s.jsonl");
+    let lock = dir.join("s.jsonl.lock");
+    let marker = dir.join("started");
+    let holder = Holder::start(&[], &file);
+    let signals = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
+    for signal in signals {
+        let mut run = Command::new(env!("CARGO_BIN_EXE_session-lock"));
+        run.args([
+            "run",
+            s(&file),
+            "--timeout-ms",
+            "Infinity",
+            "--",
+            "touch",
+            s(&marker),
+        ])
+        .stdin(Stdio::null());
+        with_dispositions(&mut run, &signals, libc::SIG_DFL);
+        let mut run = run.spawn().unwrap();
+        // The handshake: run's lock service watches the held lock file.
+        common::until("run waits for the lock", || {
+            common::waits_on_file(run.id(), &lock)
+        });
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(run.id() as i32, signal) };
+        let status = common::finish_status_within(
+            &mut run,
+            Duration::from_secs(10),
+            &format!("run waiting, signal {signal}"),
+        );
+        assert_eq!(status.code(), Some(128 + signal), "signal {signal}");
+        assert!(!marker.exists(), "signal {signal}: the command was started");
+    }
+    let left: Vec<_> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(left, ["s.jsonl.lock"], "only the holder's lock is left");
+    holder.release();
+}
+
 #[test]
 fn a_flock_squatted_on_a_dead_holders_file_reads_as_dead() {
     let dir = TempDir::new("cli-squat");
@@ -455,4 +674,96 @@ fn a_flock_squatted_on_a_dead_holders_file_reads_as_dead() {
     assert!(text(&out).contains("alive=false"), "{}", text(&out));
     drop(file);
     holder.release();
+}
+
+#[test]
+fn one_bad_file_never_stops_clean_or_status() {
+    let test = "cli::one_bad_file_never_stops_clean_or_status";
+    // Root may unlink and read anything: the sweep runs as nobody, files made by root.
+    let Some(prefix) = common::unprivileged_prefix(test) else {
+        return;
+    };
+    if prefix.is_empty() {
+        common::skip(
+            test,
+            "needs root to make files the sweep may not remove or read",
+        );
+        return;
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let dir = TempDir::new("cli-bad-file");
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    // A sticky directory everyone may write to, as /tmp.
+    let shared = dir.join("shared");
+    std::fs::create_dir(&shared).unwrap();
+    std::fs::set_permissions(&shared, std::fs::Permissions::from_mode(0o1777)).unwrap();
+    let dead = |name: &str, mode: u32, ours: bool| {
+        let lock = shared.join(name);
+        std::fs::write(
+            &lock,
+            format!(r#"{{"pid":{},"createdAt":"{}"}}"#, dead_pid(), iso_now()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&lock, std::fs::Permissions::from_mode(mode)).unwrap();
+        if ours {
+            std::os::unix::fs::chown(&lock, Some(65534), Some(65534)).unwrap();
+        }
+        lock
+    };
+    // Sorted first, so that a sweep that stops at the first failure never reaches the last.
+    let undeletable = dead("a-undeletable.jsonl.lock", 0o644, false);
+    let unreadable = dead("b-unreadable.jsonl.lock", 0o000, false);
+    let removable = dead("c-removable.jsonl.lock", 0o644, true);
+    let as_nobody = |args: &[&str]| {
+        Command::new(prefix[0])
+            .args(&prefix[1..])
+            .arg(env!("CARGO_BIN_EXE_session-lock"))
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let out = as_nobody(&["status", s(&shared)]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let table = String::from_utf8_lossy(&out.stdout);
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        table.contains("a-undeletable") && table.contains("c-removable"),
+        "{}",
+        text(&out)
+    );
+    assert!(
+        errors.contains("EACCES") && errors.contains("b-unreadable"),
+        "{}",
+        text(&out)
+    );
+
+    let out = as_nobody(&["clean", s(&shared), "--json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let failed: Vec<(&str, &str)> = report["errors"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| (e["lockPath"].as_str().unwrap(), e["code"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        failed,
+        [(s(&undeletable), "EPERM"), (s(&unreadable), "EACCES")],
+        "{report}"
+    );
+    assert_eq!(report["cleaned"][0]["lockPath"], s(&removable), "{report}");
+    assert!(!removable.exists() && undeletable.exists() && unreadable.exists());
+
+    dead("c-removable.jsonl.lock", 0o644, true);
+    let out = as_nobody(&["clean", s(&shared)]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out));
+    assert!(
+        text(&out).contains(
+            "1 of 1 lock(s) removed; live locks left alone; 2 could not be inspected or removed"
+        ),
+        "{}",
+        text(&out)
+    );
+    assert!(!removable.exists());
 }

@@ -171,19 +171,8 @@ fn a_read_only_directory_fails_with_erofs_and_keeps_its_files() {
 fn missing_permissions_fail_with_the_errno_and_the_path() {
     let test = "faults::missing_permissions";
     // Root ignores mode bits, so as root the worker runs as nobody; anyone else runs it as is.
-    let prefix: &[&str] = if is_root() {
-        if Command::new("setpriv").arg("--version").output().is_err() {
-            skip(test, "running as root and setpriv is missing");
-            return;
-        }
-        &[
-            "setpriv",
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-        ]
-    } else {
-        &[]
+    let Some(prefix) = common::unprivileged_prefix(test) else {
+        return;
     };
     let dir = TempDir::new("perm");
     let make_dir = |name: &str, mode: u32| {

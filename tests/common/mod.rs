@@ -87,6 +87,24 @@ pub fn is_root() -> bool {
     unsafe { libc::geteuid() == 0 }
 }
 
+/// How to run a command without root's powers over files: as root, `setpriv` to nobody
+/// (65534); as anyone else, as is (`[]`). `None` (after a loud skip) when root has no setpriv.
+pub fn unprivileged_prefix(test: &str) -> Option<&'static [&'static str]> {
+    if !is_root() {
+        return Some(&[]);
+    }
+    if Command::new("setpriv").arg("--version").output().is_err() {
+        skip(test, "running as root and setpriv is missing");
+        return None;
+    }
+    Some(&[
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ])
+}
+
 /// A loud skip. Under CI (`CI=true`) or `SWL_REQUIRE_ALL=1` a skip is a failure: it panics.
 /// Elsewhere it prints to stderr directly (the harness captures `eprintln!` of passing tests)
 /// and moves the test from "passed" to "skipped" in the test command's summary (the harness
