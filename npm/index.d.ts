@@ -167,21 +167,46 @@ export interface CleanStaleLockFilesParams {
    * `non-openclaw-owner`.
    */
   readOwnerProcessArgs?: SessionLockOwnerProcessArgsReader;
-  /** `log.warn("removed stale session lock: <path> (<reasons>)")` for each removal. */
+  /**
+   * `log.warn("removed stale session lock: <path> (<reasons>)")` for each removal and
+   * `log.warn("could not sweep session lock: <message>")` for each entry of `errors`; file
+   * names in these lines have their control characters escaped.
+   */
   log?: { warn?: (message: string) => void; info?: (message: string) => void };
 }
 
-/**
- * Inspects every `*.jsonl.lock` in `sessionsDir` (sorted by name) and removes the removable ones
- * with the same race-free reclaim as acquire (a lock is only removed with its flock in hand),
- * plus temp files of crashed writers older than `staleMs`. Yields to the event loop at every
- * lock file; the file work runs off the JavaScript thread.
- */
-export function cleanStaleLockFiles(params: CleanStaleLockFilesParams): Promise<{
+/** A lock file {@link cleanStaleLockFiles} could not inspect or remove. */
+export interface CleanStaleLockFileError {
+  /** The lock file (a name that is not UTF-8 has U+FFFD in place of its bad bytes). */
+  lockPath: string;
+  /** The errno's name (`EACCES`, `EPERM`, …), or `null` when no system call failed. */
+  code: string | null;
+  /** What went wrong, control characters escaped. */
+  message: string;
+}
+
+/** What {@link cleanStaleLockFiles} found and did. */
+export interface CleanStaleLockFilesResult {
+  /** Every lock file that could be inspected, sorted by name. */
   locks: SessionLockInspection[];
+  /** The ones removed. */
   cleaned: SessionLockInspection[];
+  /** Temp files of crashed writers removed. */
   tempFilesRemoved: string[];
-}>;
+  /** The lock files that could not be inspected or removed; the sweep went on. Empty when all went well. */
+  errors: CleanStaleLockFileError[];
+}
+
+/**
+ * Inspects every `*.jsonl.lock` in `sessionsDir` (sorted by name, names that are not UTF-8
+ * included) and removes the removable ones with the same race-free reclaim as acquire (a lock
+ * is only removed with its flock in hand), plus temp files of crashed writers older than
+ * `staleMs`. Yields to the event loop at every lock file; every file is read by the native
+ * inspection, off the JavaScript thread (never through a symlink, never a FIFO or device, at
+ * most 64 KiB). A lock file that cannot be inspected or removed is listed in `errors` and the
+ * sweep goes on; only a directory that cannot be listed rejects.
+ */
+export function cleanStaleLockFiles(params: CleanStaleLockFilesParams): Promise<CleanStaleLockFilesResult>;
 
 /** Inspects the lock of `sessionFile`; `null` when there is no lock file. Never removes it. */
 export function inspectSessionWriteLock(sessionFile: string): Promise<SessionLockInspection | null>;

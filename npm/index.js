@@ -4,8 +4,6 @@
 // (promises, handles that support `await using`, its error classes and guards, AbortSignal,
 // settings, test hooks), records where each hold was taken, and wires up process cleanup.
 
-const fs = require("node:fs");
-const path = require("node:path");
 const native = require("./native.js");
 const {
   registerProcessCleanup,
@@ -16,6 +14,9 @@ const {
 
 // Node 20 may predate Symbol.asyncDispose; TypeScript's downlevel helpers use this fallback.
 const asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
+
+/** Text other users control (file names, a lock file's host or label), safe for terminals and logs. */
+const printable = (text) => native.printable(String(text));
 
 const TIMEOUT_CODE = "OPENCLAW_SESSION_WRITE_LOCK_TIMEOUT";
 const STALE_CODE = "OPENCLAW_SESSION_WRITE_LOCK_STALE";
@@ -28,7 +29,7 @@ class SessionWriteLockTimeoutError extends Error {
    */
   constructor(params, details) {
     const p = typeof params === "string" ? { ...details, message: params } : (params ?? {});
-    super(p.message ?? `session file locked (timeout ${p.timeoutMs}ms): ${p.owner} ${p.lockPath}`);
+    super(p.message ?? `session file locked (timeout ${p.timeoutMs}ms): ${printable(p.owner)} ${printable(p.lockPath)}`);
     this.name = "SessionWriteLockTimeoutError";
     this.code = TIMEOUT_CODE;
     this.reason = "session_busy";
@@ -45,7 +46,9 @@ class SessionWriteLockStaleError extends Error {
   /** `new SessionWriteLockStaleError({ owner, lockPath, staleReasons })`. */
   constructor(params = {}) {
     const staleReasons = params.staleReasons?.length ? [...params.staleReasons] : ["unknown"];
-    super(`session file lock stale (${staleReasons.join(", ")}): ${params.owner} ${params.lockPath}`);
+    super(
+      `session file lock stale (${staleReasons.join(", ")}): ${printable(params.owner)} ${printable(params.lockPath)}`,
+    );
     this.name = "SessionWriteLockStaleError";
     this.code = STALE_CODE;
     this.owner = params.owner;
@@ -134,7 +137,7 @@ function publicError(error) {
     const hold = describeHold(error.heldHere);
     const where = hold.stack.length ? `, acquired ${hold.stack[0]}` : "";
     result.heldBy = hold;
-    result.message += ` (held by this process: owner=${hold.owner ?? "unknown"}, for ${hold.ageMs}ms${where})`;
+    result.message += ` (held by this process: owner=${printable(hold.owner ?? "unknown")}, for ${hold.ageMs}ms${where})`;
   }
   return result;
 }
@@ -227,10 +230,13 @@ function payloadPid(text) {
   }
 }
 
-/** The pid a lock file names, if it can be read (`pinStartTimes` checks it). */
-function lockFilePid(lockPath) {
+/**
+ * The pid the lock of `sessionFile` names, if any (`pinStartTimes` checks it), read by the
+ * native inspection: never through a symlink, never from a FIFO or device, at most 64 KiB.
+ */
+function sessionLockPid(sessionFile) {
   try {
-    return payloadPid(fs.readFileSync(lockPath, "utf8"));
+    return native.inspectSessionWriteLock(sessionFile)?.pid ?? undefined;
   } catch {
     return undefined;
   }
@@ -259,7 +265,7 @@ function setProcessStartTimeResolverForTest(resolver) {
 async function acquireSessionWriteLock(params) {
   const site = captureAcquireSite();
   if (startTimeResolver && isObject(params) && typeof params.sessionFile === "string") {
-    pinStartTimes([lockFilePid(path.resolve(`${params.sessionFile}.lock`))]);
+    pinStartTimes([sessionLockPid(params.sessionFile)]);
   }
   const signal = isObject(params) ? params.signal : undefined;
   // Checked before the wait starts: a wait whose signal cannot be listened to would go on
@@ -341,6 +347,33 @@ function memoizedReader(read) {
 
 const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
 
+/**
+ * One lock file of a sweep. All file work is the native inspection's, on the libuv pool: it
+ * never follows a symlink, never opens a FIFO or device, reads at most 64 KiB. A first look
+ * that removes nothing gives the pid when the JavaScript side must answer for it (the
+ * command-line reader, the start-time test hook); the second look then decides and removes.
+ */
+async function sweepOne(lockPath, base, remove, readArgs) {
+  const look = (removeStale, ownerArgs) =>
+    native.inspectLockFile({ ...base, lockPath, removeStale, ...(ownerArgs === undefined ? {} : { ownerArgs }) });
+  if (!readArgs && !startTimeResolver) return look(remove);
+  const first = await look(false, null);
+  if (!first) return null;
+  pinStartTimes([first.pid]);
+  // Without a reader of the caller's, the command line is read natively (`undefined`).
+  if (first.format === "legacy" && first.pidAlive && first.pid != null) {
+    return look(remove, readArgs ? readArgs(first.pid) : undefined);
+  }
+  if (startTimeResolver || (remove && first.removable)) return look(remove, readArgs ? null : undefined);
+  return first;
+}
+
+/** The error of one lock file a sweep could not inspect or remove, as the result lists it. */
+function entryError(lockPath, error) {
+  const name = typeof lockPath === "string" ? lockPath : lockPath.toString();
+  return { lockPath: name, code: typeof error?.code === "string" ? error.code : null, message: String(error?.message ?? error) };
+}
+
 async function cleanStaleLockFiles(params) {
   if (!isObject(params)) throw new TypeError("invalid params: must be an object");
   const { sessionsDir, removeStale, nowMs, log, readOwnerProcessArgs } = params;
@@ -356,31 +389,32 @@ async function cleanStaleLockFiles(params) {
   const readArgs = readOwnerProcessArgs && memoizedReader(readOwnerProcessArgs);
   const locks = [];
   const cleaned = [];
+  const errors = [];
+  // A name that is not UTF-8 comes as a Buffer of its bytes, inspected as it is.
   for (const lockPath of await native.listLockFiles(sessionsDir)) {
     await nextTurn(); // a large directory never holds up the event loop
-    pinStartTimes([lockFilePid(lockPath)]);
-    const base = { lockPath, staleMs, nowMs };
     let seen;
-    if (!readArgs) {
-      seen = await native.inspectLockFile({ ...base, removeStale: remove });
-    } else {
-      seen = await native.inspectLockFile({ ...base, removeStale: false, ownerArgs: null });
-      if (seen?.format === "legacy" && seen.pidAlive && seen.pid != null) {
-        seen = await native.inspectLockFile({ ...base, removeStale: remove, ownerArgs: readArgs(seen.pid) });
-      } else if (remove && seen?.removable) {
-        seen = await native.inspectLockFile({ ...base, removeStale: true, ownerArgs: null });
-      }
+    try {
+      seen = await sweepOne(lockPath, { staleMs, nowMs }, remove, readArgs);
+    } catch (error) {
+      // A bad option of the caller's is the call's error; one file that cannot be read or
+      // removed must not hide the others.
+      if (error instanceof TypeError || error instanceof RangeError) throw error;
+      const failed = entryError(lockPath, error);
+      errors.push(failed);
+      log?.warn?.(`could not sweep session lock: ${printable(failed.message)}`);
+      continue;
     }
     if (!seen) continue;
     locks.push(seen);
     if (seen.removed) {
       cleaned.push(seen);
       const reasons = seen.staleReasons.length ? seen.staleReasons.join(", ") : "unknown";
-      log?.warn?.(`removed stale session lock: ${seen.lockPath} (${reasons})`);
+      log?.warn?.(`removed stale session lock: ${printable(seen.lockPath)} (${reasons})`);
     }
   }
   const tempFilesRemoved = remove ? native.cleanTempFiles({ sessionsDir, staleMs, nowMs }) : [];
-  return { locks, cleaned, tempFilesRemoved };
+  return { locks, cleaned, tempFilesRemoved, errors };
 }
 
 async function inspectSessionWriteLock(sessionFile) {

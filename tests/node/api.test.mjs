@@ -162,6 +162,7 @@ test("invalid arguments of the other functions are TypeError or RangeError", asy
     locks: [],
     cleaned: [],
     tempFilesRemoved: [],
+    errors: [],
   });
 });
 

@@ -49,7 +49,7 @@ test("cleanStaleLockFiles removes dead locks, reports live old ones and keeps li
 
 test("cleanStaleLockFiles of a missing directory finds nothing", async (t) => {
   const missing = path.join(sessionsDir(t), "missing");
-  assert.deepEqual(await cleanStaleLockFiles({ sessionsDir: missing }), { locks: [], cleaned: [], tempFilesRemoved: [] });
+  assert.deepEqual(await cleanStaleLockFiles({ sessionsDir: missing }), { locks: [], cleaned: [], tempFilesRemoved: [], errors: [] });
 });
 
 test("inspectSessionWriteLock describes a held lock and a missing one", async (t) => {

@@ -3,9 +3,12 @@
 //! the core, in one place for every binding.
 
 use crate::errors::{invalid_arg_type, js_spelling, to_js};
-use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object, Unknown, ValueType};
-use napi::{Env, Result};
+use napi::bindgen_prelude::{Buffer, FromNapiValue, JsObjectValue, Object, Unknown, ValueType};
+use napi::{Env, JsValue, Result};
 use session_write_lock::{Error as LockError, OptionName};
+use std::ffi::OsString;
+use std::os::unix::ffi::OsStringExt;
+use std::path::PathBuf;
 
 /// The JavaScript types the API accepts, with the words error messages use for them.
 #[derive(Clone, Copy)]
@@ -74,12 +77,29 @@ pub fn required<T: FromNapiValue>(
 /// A path argument: a string that the operating system can take (not empty, no NUL byte).
 pub fn path(env: &Env, name: OptionName, value: Option<Unknown<'_>>) -> Result<String> {
     let path: String = required(env, name, value, Kind::String)?;
+    usable(env, name, path.as_bytes())?;
+    Ok(path)
+}
+
+/// A path argument given as a string or, for a name that is not UTF-8, as a `Buffer` of its
+/// bytes (as `listLockFiles` gives such names).
+pub fn path_bytes(env: &Env, name: OptionName, value: Option<Unknown<'_>>) -> Result<PathBuf> {
+    let Some(buffer) = value.filter(|v| v.is_typedarray().unwrap_or(false)) else {
+        return path(env, name, value).map(PathBuf::from);
+    };
+    let bytes = Buffer::from_unknown(buffer)?.to_vec();
+    usable(env, name, &bytes)?;
+    Ok(PathBuf::from(OsString::from_vec(bytes)))
+}
+
+/// Whether the operating system can take these bytes as a path.
+fn usable(env: &Env, name: OptionName, path: &[u8]) -> Result<()> {
     let problem = if path.is_empty() {
         "must not be empty"
-    } else if path.contains('\0') {
+    } else if path.contains(&0) {
         "must not contain a NUL byte"
     } else {
-        return Ok(path);
+        return Ok(());
     };
     Err(to_js(
         env,
@@ -109,6 +129,10 @@ impl<'env> Params<'env> {
 
     pub fn path(&self, key: OptionName) -> Result<String> {
         path(self.env, key, self.object.get(js_spelling(key))?)
+    }
+
+    pub fn path_bytes(&self, key: OptionName) -> Result<PathBuf> {
+        path_bytes(self.env, key, self.object.get(js_spelling(key))?)
     }
 
     pub fn number(&self, key: OptionName) -> Result<Option<f64>> {

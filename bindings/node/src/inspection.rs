@@ -5,7 +5,7 @@
 
 use crate::args::{path, Params};
 use crate::errors::{gateway_reason, to_js};
-use napi::bindgen_prelude::{AsyncTask, Unknown};
+use napi::bindgen_prelude::{AsyncTask, Buffer, Either, Unknown};
 use napi::{Env, Result, Task};
 use napi_derive::napi;
 use session_write_lock::owner_argv::ArgvMatcher;
@@ -13,6 +13,7 @@ use session_write_lock::{
     clean_temp_files, inspect_lock_file, inspect_payload, inspect_with, lock_files_in,
     CleanOptions, Error as LockError, Inspection, OptionName, Options, OwnerArgs, Purpose,
 };
+use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -114,7 +115,7 @@ impl Task for InspectTask {
 #[napi(js_name = "inspectLockFile")]
 pub fn inspect_lock_file_task(env: &Env, params: Unknown<'_>) -> Result<AsyncTask<InspectTask>> {
     let params = Params::new(env, params)?;
-    let lock_path = PathBuf::from(params.path(OptionName::LockPath)?);
+    let lock_path = params.path_bytes(OptionName::LockPath)?;
     let options = clean_options(env, &params)?;
     let owner_args = match params.has(OptionName::OwnerArgs)? {
         false => None,
@@ -142,25 +143,28 @@ pub struct ListTask {
 }
 
 impl Task for ListTask {
-    type Output = std::result::Result<Vec<String>, LockError>;
-    type JsValue = Vec<String>;
+    type Output = std::result::Result<Vec<PathBuf>, LockError>;
+    type JsValue = Vec<Either<String, Buffer>>;
 
     fn compute(&mut self) -> Result<Self::Output> {
-        Ok(lock_files_in(&self.dir).map(|(locks, _)| {
-            locks
-                .iter()
-                .map(|p| p.to_string_lossy().into_owned())
-                .collect()
-        }))
+        Ok(lock_files_in(&self.dir).map(|(locks, _)| locks))
     }
 
     fn resolve(&mut self, env: Env, output: Self::Output) -> Result<Self::JsValue> {
-        output.map_err(|e| to_js(&env, &e))
+        let paths = output.map_err(|e| to_js(&env, &e))?;
+        Ok(paths
+            .into_iter()
+            .map(|p| match p.into_os_string().into_string() {
+                Ok(text) => Either::A(text),
+                Err(bytes) => Either::B(Buffer::from(bytes.into_vec())),
+            })
+            .collect())
     }
 }
 
 /// `listLockFiles(sessionsDir)`: a promise of the `*.jsonl.lock` paths, sorted by name
-/// (`[]` for a missing directory).
+/// (`[]` for a missing directory); a path that is not UTF-8 comes as a `Buffer` of its bytes,
+/// which `inspectLockFile` takes as it is.
 #[napi(js_name = "listLockFiles")]
 pub fn list_lock_files(env: &Env, sessions_dir: Unknown<'_>) -> Result<AsyncTask<ListTask>> {
     let dir = path(env, OptionName::SessionsDir, Some(sessions_dir))?;

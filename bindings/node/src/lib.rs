@@ -58,6 +58,13 @@ pub fn reset_nonce() -> String {
     reset_instance_nonce()
 }
 
+/// `printable(text)`: `text` with its control characters escaped (the core's `printable`), for
+/// the package's error messages and log lines, which name files other users control.
+#[napi(js_name = "printable")]
+pub fn printable_text(text: String) -> String {
+    session_write_lock::printable(text.as_bytes()).into_owned()
+}
+
 #[napi(js_name = "getInstanceNonce")]
 pub fn instance_nonce() -> String {
     session_write_lock::instance_nonce()
