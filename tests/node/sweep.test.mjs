@@ -114,6 +114,9 @@ test("payload-less files: fresh and 10 s old are kept, 31 s old removed; env set
 
 test("the sweep yields to the event loop at every lock file", async (t) => {
   const dir = fs.realpathSync(sessionsDir(t));
+  // Twenty removable files: one log.warn each, as each is removed. The event loop must have
+  // turned between any two: a sweep that did its files in one go (synchronously, or after a
+  // single await) would log them all within one turn.
   for (let i = 0; i < 20; i++) writeLegacyLock(path.join(dir, `s${i}.jsonl`), { pid: process.ppid, createdAt: new Date().toISOString() });
   let turns = 0;
   let running = true;
@@ -123,7 +126,19 @@ test("the sweep yields to the event loop at every lock file", async (t) => {
     setImmediate(spin);
   };
   setImmediate(spin);
-  await cleanStaleLockFiles({ sessionsDir: dir, readOwnerProcessArgs: () => GATEWAY_ARGV });
+  const turnAtEachRemoval = [];
+  const { cleaned } = await cleanStaleLockFiles({
+    sessionsDir: dir,
+    readOwnerProcessArgs: () => ["python", "worker.py"],
+    log: { warn: () => turnAtEachRemoval.push(turns) },
+  });
   running = false;
-  assert.ok(turns >= 20, `the event loop turned ${turns} times during the sweep of 20 files`);
+  assert.equal(cleaned.length, 20);
+  assert.equal(turnAtEachRemoval.length, 20);
+  for (let i = 1; i < turnAtEachRemoval.length; i++) {
+    assert.ok(
+      turnAtEachRemoval[i] > turnAtEachRemoval[i - 1],
+      `the event loop turned between removals ${i - 1} and ${i}: ${turnAtEachRemoval.join(" ")}`,
+    );
+  }
 });
