@@ -4,7 +4,7 @@
 mod common;
 
 use common::{
-    counters_to_myself, pid_namespace_prefix, try_in_process, until, wait_until_waiting,
+    counters_to_myself, pid_namespace_prefix, try_in_process, until_watching, wait_until_waiting,
     waits_on_file, worker, Holder, StormCounts, TempDir, POLLING_BUILD,
 };
 use session_write_lock::stats::stats;
@@ -109,9 +109,11 @@ fn a_release_in_another_process_wakes_the_waiter() {
     // The waiter found the lock busy and waits: the release below is what it must notice.
     wait_until_waiting(before.waits);
     let lock = std::fs::canonicalize(&dir.0).unwrap().join("s.jsonl.lock");
-    until("the lock service watches the lock file", || {
-        waits_on_file(std::process::id(), &lock)
-    });
+    until_watching(
+        "the lock service watches the lock file",
+        std::process::id(),
+        || waits_on_file(std::process::id(), &lock),
+    );
     let released_at = Instant::now();
     holder.release();
     let acquired_at = waiter

@@ -10,8 +10,8 @@
 mod common;
 
 use common::{
-    dead_pid, fdinfos, has_open, polls_within, until, waits_on_file, watches_inode, watches_pid,
-    worker, Holder, TempDir, POLLING_BUILD,
+    dead_pid, fdinfos, has_open, polls_within, until, until_watching, waits_on_file, watches_inode,
+    watches_pid, worker, Holder, TempDir, POLLING_BUILD,
 };
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
@@ -163,7 +163,7 @@ fn a_sigkilled_flock_holder_wakes_the_waiter_by_an_event() {
     let started = monotonic_ns();
     let mut waiter = Waiting::start(&file, 1_800_000, &[NO_SAFETY_TICK]);
     let lock = lock_path(&dir);
-    until("the waiter watches the lock file", || {
+    until_watching("the waiter watches the lock file", waiter.pid(), || {
         waits_on_file(waiter.pid(), &lock)
     });
     assert!(
@@ -190,7 +190,7 @@ fn without_close_events_a_flock_holders_end_is_seen_through_its_pid() {
     let started = monotonic_ns();
     let mut waiter = Waiting::start(&file, 1_800_000, &env);
     let lock = lock_path(&dir);
-    until("the waiter watches the holder's pid", || {
+    until_watching("the waiter watches the holder's pid", waiter.pid(), || {
         if POLLING_BUILD {
             has_open(waiter.pid(), &lock)
         } else {
@@ -220,7 +220,7 @@ fn a_legacy_holders_end_wakes_the_waiter_by_an_event() {
     write_legacy(&lock, holder.id(), Duration::ZERO);
     let started = monotonic_ns();
     let mut waiter = Waiting::start(&file, 1_800_000, &[NO_SAFETY_TICK]);
-    until("the waiter watches the holder's pid", || {
+    until_watching("the waiter watches the holder's pid", waiter.pid(), || {
         if POLLING_BUILD {
             has_open(waiter.pid(), &lock)
         } else {
@@ -252,7 +252,7 @@ fn a_stale_file_is_reclaimed_when_another_process_lets_go_of_its_flock() {
     );
     let started = monotonic_ns();
     let mut waiter = Waiting::start(&file, 1_800_000, &[NO_SAFETY_TICK]);
-    until("the waiter watches the lock file", || {
+    until_watching("the waiter watches the lock file", waiter.pid(), || {
         waits_on_file(waiter.pid(), &lock)
     });
     let closed = monotonic_ns();
@@ -274,7 +274,7 @@ fn waiting_on_a_live_holder_costs_no_wakeups_until_it_lets_go() {
     let started = monotonic_ns();
     let mut waiter = Waiting::start(&file, 1_800_000, &[NO_SAFETY_TICK]);
     let lock = lock_path(&dir);
-    until("the waiter watches the lock file", || {
+    until_watching("the waiter watches the lock file", waiter.pid(), || {
         waits_on_file(waiter.pid(), &lock)
     });
     std::thread::sleep(Duration::from_secs(1));
@@ -354,7 +354,7 @@ fn without_inotify_waiters_poll_and_still_acquire() {
     let holder = Holder::start(&[], &file);
     let env = [NO_SAFETY_TICK, ("SESSION_WRITE_LOCK_NO_INOTIFY", "1")];
     let mut waiter = Waiting::start(&file, 1_800_000, &env);
-    until("the waiter keeps the lock file open", || {
+    until_watching("the waiter keeps the lock file open", waiter.pid(), || {
         has_open(waiter.pid(), &lock)
     });
     assert!(

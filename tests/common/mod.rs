@@ -317,14 +317,55 @@ pub fn until(what: &str, mut ready: impl FnMut() -> bool) {
     let started = std::time::Instant::now();
     while !ready() {
         assert!(
-            started.elapsed() < std::time::Duration::from_secs(5),
+            started.elapsed() < std::time::Duration::from_secs(10),
             "timed out waiting until {what}"
         );
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    // Let the look that follows a new watch finish before the test acts.
-    std::thread::sleep(std::time::Duration::from_millis(50));
 }
+
+/// The handshake before a test changes a waited-on lock: `watching` holds (the lock service
+/// of `pid` has set up what it waits with), and then that service sleeps in its poller. The
+/// look that follows a new watch is then over, so whatever the test does next can only be
+/// found by an event or a timer, never by that look.
+pub fn until_watching(what: &str, pid: u32, watching: impl FnMut() -> bool) {
+    until(what, watching);
+    until("the lock service sleeps in its poller", || {
+        service_sleeps_in_poller(pid)
+    });
+}
+
+/// `pid`'s lock service thread (named `session-write-lock`) is asleep in epoll_wait or poll:
+/// by the number of the system call it is blocked in, or, under qemu-user, where that number
+/// is the host's, by the kernel function it sleeps in (ep_poll, do_sys_poll, …).
+pub fn service_sleeps_in_poller(pid: u32) -> bool {
+    let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
+        return false;
+    };
+    let read = |task: &std::path::Path, name: &str| std::fs::read_to_string(task.join(name));
+    tasks.flatten().map(|t| t.path()).any(|task| {
+        read(&task, "comm").is_ok_and(|c| c.trim() == SERVICE_COMM)
+            && (read(&task, "syscall").is_ok_and(|s| {
+                s.split_whitespace()
+                    .next()
+                    .and_then(|n| n.parse::<libc::c_long>().ok())
+                    .is_some_and(|n| POLLERS.contains(&n))
+            }) || read(&task, "wchan").is_ok_and(|w| w.contains("poll")))
+    })
+}
+
+/// The service thread's name as /proc shows it: cut to 15 bytes.
+const SERVICE_COMM: &str = "session-write-l";
+
+#[cfg(target_arch = "x86_64")]
+const POLLERS: &[libc::c_long] = &[
+    libc::SYS_epoll_wait,
+    libc::SYS_epoll_pwait,
+    libc::SYS_poll,
+    libc::SYS_ppoll,
+];
+#[cfg(not(target_arch = "x86_64"))]
+const POLLERS: &[libc::c_long] = &[libc::SYS_epoll_pwait, libc::SYS_ppoll]; // all arm64 has
 
 /// The `/proc/<pid>/fdinfo` texts of `pid`'s descriptors whose link reads `kind`.
 pub fn fdinfos(pid: u32, kind: &str) -> Vec<String> {
