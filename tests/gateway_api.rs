@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::TempDir;
+use common::{service_sleeps_in_poller, try_in_process, until, TempDir};
+use session_write_lock::stats::stats;
 use session_write_lock::{
     acquire, begin_acquire_cancellable, held_locks, release_all, Acquisition, CancelToken, Error,
     Options, StaleReason,
@@ -145,12 +146,30 @@ fn a_cancelled_wait_ends_with_cancelled_and_takes_no_lock() {
         }
     });
     assert!(matches!(started, Acquisition::Waiting));
+    // Handshake: the wait was handed to the lock service before begin_acquire returned; once
+    // the service sleeps again it has taken the waiter in, and the cancel finds it waiting.
+    let me = std::process::id();
+    until("the lock service has taken the waiter in", || {
+        service_sleeps_in_poller(me)
+    });
+    let before = stats();
     token.cancel();
     let result = rx.recv_timeout(Duration::from_secs(5)).expect("answered");
     assert!(matches!(result, Err(Error::Cancelled { .. })), "{result:?}");
+    let after = stats();
+    assert_eq!(
+        after.timer_reinspections, before.timer_reinspections,
+        "answered because of the cancel, not found by a timed look: {before:?} -> {after:?}"
+    );
     held.release().unwrap();
-    std::thread::sleep(Duration::from_millis(50));
+    // Once the service has handled the release, the cancelled waiter must not have taken it:
+    // no file, no hold here, and another process gets it with a single try.
+    until("the lock service has handled the release", || {
+        service_sleeps_in_poller(me)
+    });
     assert!(!file.with_extension("jsonl.lock").exists());
+    assert!(held_locks().is_empty(), "{:?}", held_locks());
+    try_in_process(&[], &file, 0).expect("nobody holds it");
 }
 
 #[test]

@@ -127,3 +127,33 @@ export async function startGatewayLikeProcess(t) {
   await new Promise((resolve) => child.once("spawn", resolve));
   return { pid: child.pid, starttime: starttimeOf(child.pid) };
 }
+
+// Handshakes with this process's lock service, read from /proc (Linux).
+
+/** Resolves once `ready()` holds; rejects after 10 s instead of hanging. */
+export async function until(what, ready) {
+  const started = performance.now();
+  while (!ready()) {
+    if (performance.now() - started > 10_000) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/** The text of /proc/self/task/<tid>/<name> for every thread of this process. */
+function tasks(name) {
+  const read = (tid) => {
+    try {
+      return fs.readFileSync(`/proc/self/task/${tid}/${name}`, "utf8");
+    } catch {
+      return "";
+    }
+  };
+  return fs.readdirSync("/proc/self/task").map((tid) => ({ tid, text: read(tid) }));
+}
+
+/** This process's lock service thread (named "session-write-l…") sleeps in epoll_wait or poll:
+ * everything it was told or woken for so far is done. */
+export function serviceSleeps() {
+  const service = new Set(tasks("comm").filter((t) => t.text.trim() === "session-write-l").map((t) => t.tid));
+  return tasks("wchan").some((t) => service.has(t.tid) && t.text.includes("poll"));
+}

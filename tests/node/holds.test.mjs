@@ -17,7 +17,7 @@ import {
   testing,
   __testing,
 } from "../../npm/index.mjs";
-import { sessionsDir, sleep, starttimeOf } from "./helpers.mjs";
+import { serviceSleeps, sessionsDir, starttimeOf, stats, until, waitUntilWaiting } from "./helpers.mjs";
 
 const payloadOf = (lockPath) => JSON.parse(fs.readFileSync(lockPath, "utf8"));
 
@@ -59,13 +59,20 @@ test("an abort during the wait rejects and leaves no lock behind", async (t) => 
   const sessionFile = path.join(sessionsDir(t), "a.jsonl");
   const held = await acquireSessionWriteLock({ sessionFile });
   const controller = new AbortController();
+  const before = stats().waits;
   const waiting = acquireSessionWriteLock({ sessionFile, timeoutMs: Infinity, signal: controller.signal });
-  await sleep(50);
+  // Handshake: the acquire was handed to the lock service (its command sent as `waits` was
+  // counted), and the service has taken it in and sleeps again.
+  await waitUntilWaiting(before);
+  await until("the lock service has taken the waiter in", serviceSleeps);
   const reason = new Error("stop");
+  const looks = stats().timerReinspections;
   controller.abort(reason);
   await assert.rejects(waiting, (e) => e === reason);
+  assert.equal(stats().timerReinspections, looks, "answered because of the abort, not found by a timed look");
   await held.release();
-  await sleep(50); // the service has seen the release; the cancelled waiter must not have taken it
+  // Once the service has handled the release, the cancelled waiter must not have taken it.
+  await until("the lock service has handled the release", serviceSleeps);
   assert.equal(fs.existsSync(held.lockPath), false);
   const next = await acquireSessionWriteLock({ sessionFile, timeoutMs: 1 });
   await next.release();
@@ -76,7 +83,10 @@ test("an abort after the grant keeps the lock", async (t) => {
   const controller = new AbortController();
   const lock = await acquireSessionWriteLock({ sessionFile, signal: controller.signal });
   controller.abort();
-  await sleep(20);
+  // Whatever the abort could set off (a listener, a release on the pool, the lock service)
+  // has run once the event loop has turned and the service sleeps again.
+  await new Promise((resolve) => setImmediate(resolve));
+  await until("the lock service has handled the abort", serviceSleeps);
   assert.equal(fs.existsSync(lock.lockPath), true);
   lock.assertOwned();
   await lock.release();
