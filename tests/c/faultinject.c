@@ -3,12 +3,16 @@
  * (access("/swl-faultinject-begin"), access("/swl-faultinject-end")) that tell the driver which
  * system calls are the library's. First it prints "ready" and waits for stdin to be readable
  * (the driver attaches strace meanwhile), then prints "begin". Exit 0: done; 2: a clean error
- * (status and swl_last_error on stderr); 3: SWL_PANIC; 4: busy. With argv[2] = "fresh" it
- * neither waits nor marks: the check that a fresh process acquires at once. */
+ * (status and swl_last_error on stderr); 3: SWL_PANIC; 4: busy. After the end marker it prints
+ * "end" and waits for stdin again before exiting: the driver lets it go once the lock service
+ * thread sleeps, so that the service's calls are the same in every run, not cut short by the
+ * exit at a point that depends on timing. With argv[2] = "fresh" it neither waits nor marks:
+ * the check that a fresh process acquires at once. */
 #include "session_write_lock.h"
 
 #include <stdio.h>
 #include <sys/select.h>
+#include <sys/uio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -18,6 +22,18 @@ static int fail(const char *step, swl_status status) {
     fprintf(stderr, "error %s %s: %s\n", step, swl_status_str(status), message);
     if (status == SWL_PANIC) return 3;
     return status == SWL_BUSY ? 4 : 2;
+}
+
+/* Waits until stdin has a byte (or its end) to read, and reads it. select() and readv(), calls
+ * the library never makes: an injection at its k-th read() must not hit these. */
+static int await_stdin(void) {
+    fd_set in;
+    FD_ZERO(&in);
+    FD_SET(0, &in);
+    if (select(1, &in, NULL, NULL, NULL) != 1) return 0;
+    char byte;
+    struct iovec one = {&byte, 1};
+    return readv(0, &one, 1) >= 0;
 }
 
 int main(int argc, char **argv) {
@@ -32,11 +48,7 @@ int main(int argc, char **argv) {
     if (markers) {
         printf("ready\n");
         fflush(stdout);
-        /* select(), not read(): no system call the library makes is restarted by the attach */
-        fd_set in;
-        FD_ZERO(&in);
-        FD_SET(0, &in);
-        if (select(1, &in, NULL, NULL, NULL) != 1) return 64;
+        if (!await_stdin()) return 64;
         printf("begin\n");
         fflush(stdout);
         (void)access("/swl-faultinject-begin", F_OK);
@@ -45,7 +57,12 @@ int main(int argc, char **argv) {
     swl_status status = swl_acquire(argv[1], &options, &lock);
     if (status != SWL_OK) return fail("acquire", status);
     status = swl_release(lock);
-    if (markers) (void)access("/swl-faultinject-end", F_OK);
+    if (markers) {
+        (void)access("/swl-faultinject-end", F_OK);
+        printf("end\n");
+        fflush(stdout);
+        (void)await_stdin();
+    }
     if (status != SWL_OK) return fail("release", status);
     puts("ok");
     return 0;
