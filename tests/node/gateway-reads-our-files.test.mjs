@@ -1,18 +1,24 @@
-// A mixed fleet: the gateway's own TypeScript module reads lock files this package writes.
-// `gatewayInspect` below re-implements that module's inspection (its payload reading, reasons,
-// report rule and remove rule, as docs/PROTOCOL.md describes them) so that our files can be
-// judged by the gateway's rules: it must apply its own `hold-exceeded` to our maxHoldMs.
+// A mixed fleet: the gateway's own TypeScript module reads lock files this package writes
+// (docs/PROTOCOL.md: files with `flock: true` are ours; the gateway reads `pid`, `createdAt`,
+// `maxHoldMs` and `starttime` from them). Its reading rules, which our payload must survive:
+//   - the file is one JSON object (JSON.parse of the whole text; anything else: no fields);
+//   - a value is kept only if it is an integer >= 0, and `pid` and `maxHoldMs` only if > 0;
+//     `createdAt` only if it is a string, which Date.parse must read;
+//   - `pid` alive (kill(pid, 0)) and `starttime` equal to field 22 of /proc/<pid>/stat: live,
+//     not recycled; age = now - createdAt; `hold-exceeded` once age > maxHoldMs.
+// The tests below check a real holder's file field by field against these rules and against
+// the holder's real pid, start time, acquisition time and max-hold: a payload change the
+// gateway would misread (a string pid, another time format or unit, a missing field) fails.
 
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { sessionsDir, startHolder, starttimeOf } from "./helpers.mjs";
+import { epochNow, sessionsDir, startHolder, starttimeOf } from "./helpers.mjs";
 
-const nonNegativeInt = (v) => (Number.isInteger(v) && v >= 0 ? v : undefined);
-const positiveInt = (v) => (Number.isInteger(v) && v > 0 ? v : undefined);
+const isKeptInteger = (v) => Number.isSafeInteger(v) && v >= 0;
 
-function isAlive(pid) {
+function alive(pid) {
   try {
     process.kill(pid, 0);
     return true;
@@ -21,73 +27,34 @@ function isAlive(pid) {
   }
 }
 
-function currentStarttime(pid) {
-  try {
-    return starttimeOf(pid);
-  } catch {
-    return undefined;
-  }
-}
-
-/** The gateway's inspection of one lock payload (pid, age, hold, report and remove rules). */
-function gatewayInspect(text, { staleMs, nowMs, respectMaxHold }) {
-  let raw = null;
-  try {
-    raw = JSON.parse(text);
-  } catch {}
-  const payload = raw && typeof raw === "object" ? raw : {};
-  const pid = positiveInt(payload.pid);
-  const createdAt = typeof payload.createdAt === "string" ? payload.createdAt : undefined;
-  const maxHoldMs = positiveInt(payload.maxHoldMs);
-  const starttime = nonNegativeInt(payload.starttime);
-  const reasons = [];
-  const pidAlive = pid !== undefined && isAlive(pid);
-  if (pid === undefined) reasons.push("missing-pid");
-  else if (!pidAlive) reasons.push("dead-pid");
-  else if (starttime !== undefined && currentStarttime(pid) !== undefined && currentStarttime(pid) !== starttime) reasons.push("recycled-pid");
-  const created = createdAt === undefined ? NaN : Date.parse(createdAt);
-  const ageMs = Number.isFinite(created) ? Math.max(0, nowMs - created) : undefined;
-  if (ageMs === undefined) reasons.push("invalid-createdAt");
-  else if (ageMs > staleMs) reasons.push("too-old");
-  if (respectMaxHold && maxHoldMs !== undefined && ageMs !== undefined && ageMs > maxHoldMs) reasons.push("hold-exceeded");
-  const stale = reasons.length > 0;
-  const onlyOld = reasons.every((r) => r === "too-old" || r === "hold-exceeded");
-  return { pid, pidAlive, ageMs, staleReasons: reasons, stale, report: stale, remove: stale && !onlyOld };
-}
-
-const STALE_MS = 30 * 60 * 1000;
-
-test("the gateway's module applies its hold-exceeded rule to our lock files, and never removes a live one", async (t) => {
+test("every field the gateway reads survives its reading rules with the holder's real values", async (t) => {
   const sessionFile = path.join(sessionsDir(t), "a.jsonl");
+  const started = epochNow();
   const holder = await startHolder([sessionFile], { maxHoldMs: 90_000 });
   t.after(() => holder.kill());
-  const text = fs.readFileSync(holder.lockPaths[0], "utf8");
-  const payload = JSON.parse(text);
-  assert.equal(payload.maxHoldMs, 90_000);
-  assert.equal(payload.owner, "holder-fixture");
+  const ready = epochNow();
+  const payload = JSON.parse(fs.readFileSync(holder.lockPaths[0], "utf8"));
+  assert.ok(payload !== null && typeof payload === "object" && !Array.isArray(payload), "one JSON object");
+
+  assert.ok(isKeptInteger(payload.pid) && payload.pid > 0, `pid kept: ${payload.pid}`);
+  assert.equal(payload.pid, holder.pid, "the holder's pid as the gateway's kill(pid, 0) sees it");
+
+  assert.equal(typeof payload.createdAt, "string");
   const created = Date.parse(payload.createdAt);
+  assert.ok(Number.isFinite(created), `Date.parse reads createdAt: ${payload.createdAt}`);
+  assert.equal(new Date(created).toISOString(), payload.createdAt, "written as toISOString() writes it");
+  assert.ok(
+    created >= Math.floor(started) && created <= ready,
+    `createdAt is the acquisition time in ms since 1970: ${started} <= ${created} <= ${ready}`,
+  );
 
-  const fresh = gatewayInspect(text, { staleMs: STALE_MS, nowMs: created + 1_000, respectMaxHold: true });
-  assert.deepEqual([fresh.pid, fresh.pidAlive, fresh.staleReasons, fresh.stale], [holder.pid, true, [], false]);
+  assert.ok(isKeptInteger(payload.maxHoldMs) && payload.maxHoldMs > 0, `maxHoldMs kept: ${payload.maxHoldMs}`);
+  assert.equal(payload.maxHoldMs, 90_000, "the holder's max-hold in milliseconds: the gateway's hold-exceeded");
 
-  const overdue = gatewayInspect(text, { staleMs: STALE_MS, nowMs: created + 91_000, respectMaxHold: true });
-  assert.deepEqual(overdue.staleReasons, ["hold-exceeded"]);
-  assert.deepEqual([overdue.report, overdue.remove], [true, false], "reported to its contender, never removed");
+  assert.ok(isKeptInteger(payload.starttime), `starttime kept: ${payload.starttime}`);
+  assert.equal(payload.starttime, starttimeOf(holder.pid), "the start time the gateway's recycled-pid check compares");
 
-  const sweep = gatewayInspect(text, { staleMs: STALE_MS, nowMs: created + 91_000, respectMaxHold: false });
-  assert.deepEqual(sweep.staleReasons, [], "its sweep never computes hold-exceeded");
-
+  assert.ok(alive(payload.pid), "live while held: the gateway keeps it");
   await holder.kill("SIGKILL");
-  const dead = gatewayInspect(text, { staleMs: STALE_MS, nowMs: created + 1_000, respectMaxHold: true });
-  assert.deepEqual([dead.staleReasons, dead.remove], [["dead-pid"], true]);
-});
-
-test("the starttime we write is the one the gateway's recycled-pid check compares", async (t) => {
-  const sessionFile = path.join(sessionsDir(t), "a.jsonl");
-  const holder = await startHolder([sessionFile]);
-  t.after(() => holder.kill());
-  const text = fs.readFileSync(holder.lockPaths[0], "utf8");
-  assert.equal(JSON.parse(text).starttime, starttimeOf(holder.pid));
-  const seen = gatewayInspect(text, { staleMs: STALE_MS, nowMs: Date.now(), respectMaxHold: true });
-  assert.deepEqual(seen.staleReasons, []);
+  assert.ok(!alive(payload.pid), "dead once the holder is gone: the gateway's dead-pid, which it removes");
 });
