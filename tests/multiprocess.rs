@@ -7,7 +7,7 @@ use common::{
     counters_to_myself, pid_namespace_prefix, try_in_process, until_watching, wait_until_waiting,
     waits_on_file, worker, Holder, StormCounts, TempDir, POLLING_BUILD,
 };
-use session_write_lock::stats::stats;
+use session_write_lock::stats::{stats, Stats};
 use session_write_lock::{acquire, Options};
 use std::time::{Duration, Instant};
 
@@ -16,6 +16,42 @@ fn waiting(timeout: Duration) -> Options {
         timeout: Some(timeout),
         allow_reentrant: false,
         ..Options::default()
+    }
+}
+
+/// The handshake before changing the lock of `dir` this process waits for: its lock service
+/// watches the file and sleeps. Returns the counters then.
+fn until_the_service_watches(dir: &TempDir) -> Stats {
+    let lock = std::fs::canonicalize(&dir.0).unwrap().join("s.jsonl.lock");
+    let me = std::process::id();
+    until_watching("the lock service watches the lock file", me, || {
+        waits_on_file(me, &lock)
+    });
+    stats()
+}
+
+/// Since `before`, this process's waiter was woken by an event (`what`) and not by a timed
+/// look; in the portable build, which has no event source, found by polling instead.
+fn assert_found_by_event(before: Stats, what: &str) {
+    let after = stats();
+    if POLLING_BUILD {
+        assert_eq!(
+            after.event_wakeups, before.event_wakeups,
+            "{before:?} -> {after:?}"
+        );
+        assert!(
+            after.timer_reinspections > before.timer_reinspections,
+            "{what} found by polling: {before:?} -> {after:?}"
+        );
+    } else {
+        assert!(
+            after.event_wakeups > before.event_wakeups,
+            "woken by an event, {what}: {before:?} -> {after:?}"
+        );
+        assert_eq!(
+            after.timer_reinspections, before.timer_reinspections,
+            "{what} not found by a timed look: {before:?} -> {after:?}"
+        );
     }
 }
 
@@ -76,12 +112,16 @@ fn a_sigkilled_holder_is_detected_by_a_waiter() {
         move || acquire(&file, &waiting(Duration::from_secs(10))).map(|_| Instant::now())
     });
     wait_until_waiting(before);
+    let before = until_the_service_watches(&dir);
     let killed_at = Instant::now();
     holder.kill();
     let acquired_at = waiter
         .join()
         .unwrap()
         .expect("waiter gets the lock of a dead holder");
+    // The kernel dropped the dead holder's flock as its descriptor closed, and that close is
+    // an event (the stale time is 30 min: no age rule can explain it).
+    assert_found_by_event(before, "the close of the dead holder's file");
     println!(
         "dead holder detected after {:?}",
         acquired_at.duration_since(killed_at)
@@ -101,42 +141,21 @@ fn a_release_in_another_process_wakes_the_waiter() {
         "owner named: {err}"
     );
     let _counters = counters_to_myself();
-    let before = stats();
+    let before = stats().waits;
     let waiter = std::thread::spawn({
         let file = file.clone();
         move || acquire(&file, &waiting(Duration::from_secs(10))).map(|_| Instant::now())
     });
     // The waiter found the lock busy and waits: the release below is what it must notice.
-    wait_until_waiting(before.waits);
-    let lock = std::fs::canonicalize(&dir.0).unwrap().join("s.jsonl.lock");
-    until_watching(
-        "the lock service watches the lock file",
-        std::process::id(),
-        || waits_on_file(std::process::id(), &lock),
-    );
+    wait_until_waiting(before);
+    let before = until_the_service_watches(&dir);
     let released_at = Instant::now();
     holder.release();
     let acquired_at = waiter
         .join()
         .unwrap()
         .expect("waiter gets the released lock");
-    let after = stats();
-    if POLLING_BUILD {
-        // No event source: the release was found by a poll.
-        assert_eq!(
-            after.event_wakeups, before.event_wakeups,
-            "{before:?} -> {after:?}"
-        );
-        assert!(
-            after.timer_reinspections > before.timer_reinspections,
-            "the waiter found the release by polling: {before:?} -> {after:?}"
-        );
-    } else {
-        assert!(
-            after.event_wakeups > before.event_wakeups,
-            "the waiter was woken by an event: {before:?} -> {after:?}"
-        );
-    }
+    assert_found_by_event(before, "the release");
     println!(
         "hand-off after {:?} (includes the holder's pipe round trip)",
         acquired_at.duration_since(released_at)
