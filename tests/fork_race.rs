@@ -10,43 +10,12 @@
 
 mod common;
 
-use common::{dead_pid, strace_or_skip, try_in_process, until, TempDir};
+use common::{dead_pid, flocked, strace_or_skip, try_in_process, until, HeldAfterFlock, TempDir};
 use session_write_lock::inspect;
 use std::os::unix::fs::MetadataExt;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 const STALE: Duration = Duration::from_secs(30 * 60);
-/// How long strace holds the inspecting thread after its first flock: the test only has to
-/// notice the flock in /proc/locks and fork meanwhile (a bound, not a measurement).
-const HELD_FOR_US: u32 = 3_000_000;
-
-/// /proc/locks lists a FLOCK on the inode `ino` (its lines end in `maj:min:ino start end`).
-fn flocked(ino: u64) -> bool {
-    let suffix = format!(":{ino}");
-    std::fs::read_to_string("/proc/locks").is_ok_and(|locks| {
-        locks.lines().any(|l| {
-            l.contains("FLOCK")
-                && l.split_whitespace()
-                    .nth(5)
-                    .is_some_and(|f| f.ends_with(&suffix))
-        })
-    })
-}
-
-/// The kernel id of the calling thread.
-fn gettid() -> u32 {
-    // SAFETY: gettid has no preconditions.
-    unsafe { libc::gettid() as u32 }
-}
-
-/// Whether thread `tid` of this process is traced (strace has attached).
-fn traced(tid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).is_ok_and(|s| {
-        s.lines()
-            .any(|l| l.starts_with("TracerPid:") && l.split_whitespace().nth(1) != Some("0"))
-    })
-}
 
 #[test]
 fn a_child_forked_meanwhile_does_not_keep_an_inspections_flock() {
@@ -64,31 +33,13 @@ fn a_child_forked_meanwhile_does_not_keep_an_inspections_flock() {
     std::fs::write(&lock, payload).unwrap();
     let ino = std::fs::metadata(&lock).unwrap().ino();
 
-    let (tid_tx, tid_rx) = std::sync::mpsc::channel();
-    let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
-    let inspecting = std::thread::spawn({
+    let inspecting = HeldAfterFlock::run({
         let file = file.clone();
-        move || {
-            tid_tx.send(gettid()).unwrap();
-            go_rx.recv().unwrap();
-            inspect(&file, STALE)
-        }
+        move || inspect(&file, STALE)
     });
-    let tid = tid_rx.recv().unwrap();
-    // Without -f: only the inspecting thread is traced, not the child forked below.
-    let mut strace = Command::new("strace")
-        .args(["-qq", "-o", "/dev/null", "-e", "trace=flock", "-e"])
-        .arg(format!("inject=flock:delay_exit={HELD_FOR_US}:when=1"))
-        .args(["-p", &tid.to_string()])
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    until("strace attached to the inspecting thread", || traced(tid));
-    go_tx.send(()).unwrap();
     until("the inspection holds the lock file's flock", || {
         flocked(ino)
     });
-
     // Forked from this thread while the inspection's descriptor is flocked: the child has a
     // copy of it, and keeps it until it exits (a slow way to exec).
     // SAFETY: the child only sleeps and exits.
@@ -100,9 +51,7 @@ fn a_child_forked_meanwhile_does_not_keep_an_inspections_flock() {
         }
     }
     assert!(child > 0, "fork failed");
-    let seen = inspecting.join().unwrap().unwrap().unwrap();
-    let _ = strace.kill();
-    let _ = strace.wait();
+    let seen = inspecting.join().unwrap().unwrap();
     assert!(seen.stale, "{seen:?}");
 
     // SAFETY: signal 0 only checks that the child (with its copy) is still there.
