@@ -62,6 +62,21 @@ test("a new nonce takes over a lock the previous iteration never released", asyn
   assert.equal(fs.existsSync(current.lockPath), false);
 });
 
+test("the watchdog releases a lock while the event loop is blocked", async (t) => {
+  // docs/PROTOCOL.md: the watchdog runs in a native thread, so a wedged event loop does not
+  // stop it. The JS thread below never yields until the file is gone (or 10 s have passed).
+  const sessionFile = path.join(sessionsDir(t), "a.jsonl");
+  const lock = await acquireSessionWriteLock({ sessionFile, maxHoldMs: 200 });
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const started = performance.now();
+  let gone = false;
+  while (!gone && performance.now() - started < 10_000) {
+    Atomics.wait(pause, 0, 0, 10); // sleeps this thread: no timer, callback or promise runs
+    gone = !fs.existsSync(lock.lockPath);
+  }
+  assert.ok(gone, "the lock file was removed while the event loop never turned");
+});
+
 test("the watchdog releases a lock held past maxHoldMs, and logs it", async (t) => {
   const lines = [];
   setSessionWriteLockLogger((line) => lines.push(line));
