@@ -11,7 +11,7 @@ import path from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import { packageDir, sessionsDir } from "./helpers.mjs";
+import { packageDir, serviceSleeps, sessionsDir, stats, until, waitUntilWaiting } from "./helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const lib = require(packageDir);
@@ -68,6 +68,27 @@ for (const end of ["natural", "exit", "wait"]) {
     assert.equal(fs.existsSync(lock.lockPath), false, "and the main thread still releases it");
   });
 }
+
+test("a worker terminated while it waits leaves the lock free for others", async (t) => {
+  const sessionFile = path.join(sessionsDir(t), "a.jsonl");
+  const lock = await lib.acquireSessionWriteLock({ sessionFile });
+  const before = stats().waits;
+  const worker = new Worker(path.join(fixtures, "worker.mjs"), {
+    workerData: { files: [sessionFile], end: "wait", options: { timeoutMs: Infinity } },
+  });
+  const exited = new Promise((resolve) => worker.once("exit", resolve));
+  // Handshake: the worker's acquire found the lock busy and the lock service took it in.
+  await waitUntilWaiting(before);
+  await until("the lock service has taken the worker's wait in", serviceSleeps);
+  await worker.terminate();
+  await exited;
+  await lock.release();
+  // Once the service has handled the release, the lock must be free for anyone: not granted
+  // to the ended worker (nobody would ever release it).
+  await until("the lock service has handled the release", serviceSleeps);
+  assert.equal(fs.existsSync(lock.lockPath), false, "no lock file: nobody took it");
+  assert.equal(tryFromAnotherProcess(sessionFile), "acquired");
+});
 
 test("a worker never joins the main thread's hold, even when both allow reentrancy", async (t) => {
   const sessionFile = path.join(sessionsDir(t), "shared.jsonl");
