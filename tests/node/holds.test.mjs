@@ -55,16 +55,24 @@ test("a signal that is not an AbortSignal is a TypeError before any wait starts"
   await next.release();
 });
 
-test("an abort during the wait rejects and leaves no lock behind", async (t) => {
+/**
+ * A lock this thread holds and an abortable wait for it, once the wait is the lock service's:
+ * the acquire was handed over (its command sent as `waits` was counted), and the service has
+ * taken it in and sleeps again.
+ */
+async function abortableWaitBehindOwnHold(t) {
   const sessionFile = path.join(sessionsDir(t), "a.jsonl");
   const held = await acquireSessionWriteLock({ sessionFile });
   const controller = new AbortController();
   const before = stats().waits;
   const waiting = acquireSessionWriteLock({ sessionFile, timeoutMs: Infinity, signal: controller.signal });
-  // Handshake: the acquire was handed to the lock service (its command sent as `waits` was
-  // counted), and the service has taken it in and sleeps again.
   await waitUntilWaiting(before);
   await until("the lock service has taken the waiter in", serviceSleeps);
+  return { sessionFile, held, controller, waiting };
+}
+
+test("an abort during the wait rejects and leaves no lock behind", async (t) => {
+  const { sessionFile, held, controller, waiting } = await abortableWaitBehindOwnHold(t);
   const reason = new Error("stop");
   const looks = stats().timerReinspections;
   controller.abort(reason);
@@ -74,6 +82,27 @@ test("an abort during the wait rejects and leaves no lock behind", async (t) => 
   // Once the service has handled the release, the cancelled waiter must not have taken it.
   await until("the lock service has handled the release", serviceSleeps);
   assert.equal(fs.existsSync(held.lockPath), false);
+  const next = await acquireSessionWriteLock({ sessionFile, timeoutMs: 1 });
+  await next.release();
+});
+
+test("an abort racing a grant: the late lock is released, the abort wins", async (t) => {
+  const { sessionFile, held, controller, waiting } = await abortableWaitBehindOwnHold(t);
+  // The release hands the lock to the waiter natively; the JS thread does not turn until the
+  // new file is there (the grant happened), and then aborts before the grant can settle.
+  const heldPath = held.lockPath;
+  const releasing = held.release(); // not awaited: the event loop must not turn before the abort
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  for (const started = performance.now(); !fs.existsSync(heldPath); ) {
+    assert.ok(performance.now() - started < 10_000, "the waiter was never granted the lock");
+    Atomics.wait(pause, 0, 0, 1);
+  }
+  const reason = new Error("too late");
+  controller.abort(reason);
+  await releasing;
+  await assert.rejects(waiting, (e) => e === reason, "the abort wins: the caller never sees the lock");
+  // The lock granted late is released: no file, and another try gets it at once.
+  await until("the late lock is released", () => !fs.existsSync(heldPath));
   const next = await acquireSessionWriteLock({ sessionFile, timeoutMs: 1 });
   await next.release();
 });
