@@ -785,6 +785,33 @@ static void test_clean_stale(void) {
     swl_string_free(json);
 }
 
+/* Temp files of crashed writers (`.<lock name>.<hex>.tmp`, docs/PROTOCOL.md "Cleaning up"):
+ * the sweep removes those older than the stale time, keeps younger ones, and lists what it
+ * removed. */
+static void test_clean_crashed_writers_temp_files(void) {
+    char dir[PATH_MAX], old_temp[PATH_MAX], young_temp[PATH_MAX];
+    join(dir, "temps");
+    join(old_temp, "temps/.a.jsonl.lock.00000000000000aa.tmp");
+    join(young_temp, "temps/.b.jsonl.lock.00000000000000bb.tmp");
+    CHECK(mkdir(dir, 0755) == 0);
+    write_file(old_temp, "{\"pid\":1");
+    write_file(young_temp, "{\"pid\":1");
+    struct timeval an_hour_ago[2];
+    CHECK(gettimeofday(&an_hour_ago[0], NULL) == 0);
+    an_hour_ago[0].tv_sec -= 3600;
+    an_hour_ago[1] = an_hour_ago[0];
+    CHECK(utimes(old_temp, an_hour_ago) == 0);
+
+    char *json = NULL;
+    CHECK_MSG(swl_clean_stale(dir, 1800000, true, &json) == SWL_OK, "%s", last_error());
+    const char *removed = json ? strstr(json, "\"tempFilesRemoved\":[") : NULL;
+    CHECK_MSG(removed && strstr(removed, old_temp) && !strstr(removed, young_temp), "%s",
+              json ? json : "(null)");
+    swl_string_free(json);
+    CHECK(!exists(old_temp));
+    CHECK(exists(young_temp));
+}
+
 /* 8 threads of one process contend for one file (allow_reentrant = false): never two inside. */
 #define THREADS 8
 #define ROUNDS 200
@@ -1114,6 +1141,7 @@ int main(int argc, char **argv) {
     test_stale_legacy();
     test_hostile_files();
     test_clean_stale();
+    test_clean_crashed_writers_temp_files();
     test_threads();
     test_watchdog_log_callback();
     test_extreme_values();

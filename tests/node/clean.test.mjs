@@ -89,3 +89,17 @@ test("inspection of a payload without pid or date gives nulls", async (t) => {
   assert.ok(seen.ageMs > 50 * 365 * 24 * HOUR, "ages beyond 2^32 ms are plain numbers");
   assert.deepEqual(seen.staleReasons, ["missing-pid", "too-old"]);
 });
+
+test("temp files of crashed writers older than staleMs are removed, younger ones kept", async (t) => {
+  const dir = fs.realpathSync(sessionsDir(t));
+  const old = path.join(dir, ".a.jsonl.lock.00000000000000aa.tmp");
+  const young = path.join(dir, ".b.jsonl.lock.00000000000000bb.tmp");
+  for (const file of [old, young]) fs.writeFileSync(file, '{"pid":1');
+  const anHourAgo = new Date(Date.now() - 60 * 60 * 1000);
+  fs.utimesSync(old, anHourAgo, anHourAgo);
+  const dryRun = await cleanStaleLockFiles({ sessionsDir: dir, removeStale: false });
+  assert.deepEqual(dryRun.tempFilesRemoved, [], "a dry run removes nothing");
+  const { tempFilesRemoved } = await cleanStaleLockFiles({ sessionsDir: dir });
+  assert.deepEqual(tempFilesRemoved, [old]);
+  assert.deepEqual(fs.readdirSync(dir), [path.basename(young)]);
+});
