@@ -10,8 +10,9 @@
 mod common;
 
 use common::{
-    dead_pid, fdinfos, has_open, polls_within, until, until_watching, waits_on_file, watches_inode,
-    watches_pid, worker, Holder, TempDir, POLLING_BUILD,
+    dead_pid, fdinfos, has_open, polls_within, prefixed_worker, strace_or_skip, until,
+    until_watching, waits_on_file, watches_inode, watches_pid, worker, Holder, TempDir,
+    POLLING_BUILD,
 };
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::MetadataExt;
@@ -45,24 +46,36 @@ struct Acquired {
     timer_reinspections: u64,
 }
 
-/// A worker process waiting for a lock (`swl-test-worker wait`).
+/// A worker process waiting for a lock (`swl-test-worker wait`), maybe run by a wrapper.
 struct Waiting {
     child: Child,
+    /// The worker's pid: the child's, or under a wrapper the wrapper's only child's.
+    pid: u32,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
 }
 
 impl Waiting {
     fn start(file: &Path, stale_ms: u64, env: &[(&str, &str)]) -> Waiting {
-        let (waiting, first) = Waiting::spawn(file, stale_ms, env);
+        Waiting::start_under(&[], file, stale_ms, env)
+    }
+
+    /// Starts `prefix… swl-test-worker wait …`, which must have to wait.
+    fn start_under(prefix: &[&str], file: &Path, stale_ms: u64, env: &[(&str, &str)]) -> Waiting {
+        let (waiting, first) = Waiting::spawn(prefix, file, stale_ms, env);
         assert_eq!(first, "waiting", "the worker must have to wait");
         waiting
     }
 
     /// Starts the worker; its first line says whether it had to wait ("waiting") or took the
     /// lock at once ("at-once").
-    fn spawn(file: &Path, stale_ms: u64, env: &[(&str, &str)]) -> (Waiting, String) {
-        let mut child = worker()
+    fn spawn(
+        prefix: &[&str],
+        file: &Path,
+        stale_ms: u64,
+        env: &[(&str, &str)],
+    ) -> (Waiting, String) {
+        let mut child = prefixed_worker(prefix)
             .arg("wait")
             .arg(file)
             .arg("10000")
@@ -76,8 +89,14 @@ impl Waiting {
         let mut stdout = BufReader::new(child.stdout.take().unwrap());
         let mut line = String::new();
         stdout.read_line(&mut line).unwrap();
+        let pid = if prefix.is_empty() {
+            child.id()
+        } else {
+            only_child(child.id())
+        };
         let waiting = Waiting {
             child,
+            pid,
             stdin,
             stdout,
         };
@@ -85,7 +104,7 @@ impl Waiting {
     }
 
     fn pid(&self) -> u32 {
-        self.child.id()
+        self.pid
     }
 
     fn acquired(&mut self) -> Acquired {
@@ -113,6 +132,17 @@ impl Waiting {
         assert_eq!(line.trim(), "released");
         self.child.wait().unwrap();
     }
+}
+
+/// The one child of `pid` (a wrapper such as strace and the worker it runs).
+fn only_child(pid: u32) -> u32 {
+    let children = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap();
+    let pids: Vec<u32> = children
+        .split_whitespace()
+        .map(|p| p.parse().unwrap())
+        .collect();
+    assert_eq!(pids.len(), 1, "{pid} has one child: {pids:?}");
+    pids[0]
 }
 
 fn report(what: &str, from_ns: u128, got: &Acquired) {
@@ -318,7 +348,7 @@ fn an_age_rule_is_waited_for_by_one_timer_at_its_instant() {
         drop(f);
         let flips_ns = started + lead.as_nanos(); // the flip is no earlier
         let (mut waiter, first) =
-            Waiting::spawn(&file, STALE.as_millis() as u64, &[NO_SAFETY_TICK]);
+            Waiting::spawn(&[], &file, STALE.as_millis() as u64, &[NO_SAFETY_TICK]);
         let got = waiter.acquired();
         waiter.finish();
         assert!(
@@ -446,4 +476,93 @@ fn a_service_that_cannot_start_is_an_error_and_leaves_no_file() {
     assert!(out.status.success(), "{out:?}");
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+/// `strace -f` failing every `call` of the worker with `errno`: an event source the lock
+/// service needs is not to be had (watches or descriptors exhausted, no `pidfd_open`).
+fn failing(call: &str, errno: &str) -> Vec<String> {
+    ["strace", "-f", "-qq", "-o", "/dev/null", "-e"]
+        .map(String::from)
+        .into_iter()
+        .chain([
+            format!("trace={call}"),
+            "-e".into(),
+            format!("inject={call}:error={errno}"),
+        ])
+        .collect()
+}
+
+/// Found by polling: no event, at least one timed look (docs/PROTOCOL.md: polling where an
+/// event source is missing).
+fn assert_found_by_polling(got: &Acquired) {
+    assert_eq!(got.event_wakeups, 0, "no event could say it: {got:?}");
+    assert!(got.timer_reinspections >= 1, "found by polling: {got:?}");
+}
+
+#[test]
+fn when_inotify_watches_run_out_waiters_poll_and_still_acquire() {
+    if !strace_or_skip("waiting::when_inotify_watches_run_out") {
+        return;
+    }
+    let dir = TempDir::new("ev-nowatches");
+    let file = dir.join("s.jsonl");
+    let lock = lock_path(&dir);
+    let holder = Holder::start(&[], &file);
+    let strace = failing("inotify_add_watch", "ENOSPC");
+    let prefix: Vec<&str> = strace.iter().map(String::as_str).collect();
+    let mut waiter = Waiting::start_under(&prefix, &file, 1_800_000, &[NO_SAFETY_TICK]);
+    until_watching("the waiter keeps the lock file open", waiter.pid(), || {
+        has_open(waiter.pid(), &lock)
+    });
+    let killed = monotonic_ns();
+    holder.kill();
+    let got = waiter.acquired();
+    report("SIGKILLed holder, no inotify watch to be had", killed, &got);
+    assert_found_by_polling(&got);
+    waiter.finish();
+}
+
+/// A legacy holder's end is seen through a pidfd; without one (`pidfd_open` missing, or no
+/// descriptor left for it) it is found by polling.
+fn legacy_holders_end_found_by_polling_when_pidfd_open_fails(errno: &str) {
+    let dir = TempDir::new(&format!("ev-nopidfd-{errno}"));
+    let file = dir.join("s.jsonl");
+    let lock = lock_path(&dir);
+    let mut holder = Command::new("sleep").arg("60").spawn().unwrap();
+    write_legacy(&lock, holder.id(), Duration::ZERO);
+    let strace = failing("pidfd_open", errno);
+    let prefix: Vec<&str> = strace.iter().map(String::as_str).collect();
+    let mut waiter = Waiting::start_under(&prefix, &file, 1_800_000, &[NO_SAFETY_TICK]);
+    until_watching("the waiter keeps the lock file open", waiter.pid(), || {
+        has_open(waiter.pid(), &lock)
+    });
+    assert!(
+        !watches_pid(waiter.pid(), holder.id()),
+        "no pidfd ({errno})"
+    );
+    let killed = monotonic_ns();
+    holder.kill().unwrap();
+    let got = waiter.acquired();
+    holder.wait().unwrap();
+    report(
+        &format!("SIGKILLed legacy holder, pidfd_open {errno}"),
+        killed,
+        &got,
+    );
+    assert_found_by_polling(&got);
+    waiter.finish();
+}
+
+#[test]
+fn without_pidfd_open_a_legacy_holders_end_is_found_by_polling() {
+    if strace_or_skip("waiting::without_pidfd_open") {
+        legacy_holders_end_found_by_polling_when_pidfd_open_fails("ENOSYS");
+    }
+}
+
+#[test]
+fn when_descriptors_run_out_a_legacy_holders_end_is_found_by_polling() {
+    if strace_or_skip("waiting::when_descriptors_run_out") {
+        legacy_holders_end_found_by_polling_when_pidfd_open_fails("EMFILE");
+    }
 }
