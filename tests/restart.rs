@@ -5,6 +5,7 @@
 mod common;
 
 use common::{worker, TempDir};
+use session_write_lock::stats::stats;
 use session_write_lock::{
     acquire, inspect, instance_nonce, release_all, reset_instance_nonce, Options, ReleaseOutcome,
     StaleReason,
@@ -244,6 +245,7 @@ fn threads_of_one_process_join_a_reentrant_lock_and_exclude_otherwise() {
     };
     let inside = std::sync::atomic::AtomicUsize::new(0);
     let violations = std::sync::atomic::AtomicUsize::new(0);
+    let before = stats();
     std::thread::scope(|s| {
         for _ in 0..8 {
             s.spawn(|| {
@@ -265,5 +267,21 @@ fn threads_of_one_process_join_a_reentrant_lock_and_exclude_otherwise() {
         violations.into_inner(),
         0,
         "two threads held a non-reentrant lock at once"
+    );
+    // Each hand-off between threads is told to the lock service by the release itself
+    // (docs/PROTOCOL.md, "Waiting"): none waits for a timed look. A hand-off that did (polling,
+    // or the safety re-inspection) would still be granted within the timeout, only slowly, so
+    // the counters decide: the few safety checks of a long run (1 s, then 16 s later) are far
+    // fewer than one timed look per ten waits.
+    let after = stats();
+    let waits = after.waits - before.waits;
+    let timed = after.timer_reinspections - before.timer_reinspections;
+    assert!(
+        waits > 0,
+        "the threads had to wait for each other: {before:?} -> {after:?}"
+    );
+    assert!(
+        timed * 10 < waits,
+        "hand-offs found by timed looks ({timed} for {waits} waits): {before:?} -> {after:?}"
     );
 }
