@@ -8,6 +8,9 @@
 //! (`inject=flock:delay_exit`), the test sees that flock in /proc/locks and forks then, so the
 //! child certainly has a copy of the descriptor while the flock is held.
 
+// Linux only: strace, /proc/locks.
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use common::{dead_pid, flocked, strace_or_skip, try_in_process, until, HeldAfterFlock, TempDir};

@@ -3,6 +3,9 @@
 //! path still names the inode that was judged. If another process replaced it meanwhile (a new
 //! holder's file renamed into place), the new file stays.
 
+// Linux only: strace, /proc/locks.
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use common::{flocked, strace_or_skip, until, HeldAfterFlock, TempDir};

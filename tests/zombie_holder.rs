@@ -2,6 +2,9 @@
 //! not yet reaped still answers `kill(pid, 0)`, yet it will never write again, and /proc shows
 //! it as a zombie (`Z`): its lock is reclaimed at once.
 
+// Linux only: /proc.
+#![cfg(target_os = "linux")]
+
 mod common;
 
 use common::{until, TempDir};

@@ -152,8 +152,10 @@ pub struct HeldAfterFlock<T> {
 }
 
 /// How long strace holds the thread: only a bound on how long the test may take to act.
+#[cfg(target_os = "linux")]
 const HELD_AFTER_FLOCK_US: u32 = 3_000_000;
 
+#[cfg(target_os = "linux")]
 impl<T: Send + 'static> HeldAfterFlock<T> {
     /// Starts `work` on a new thread once strace has attached to it.
     pub fn run(work: impl FnOnce() -> T + Send + 'static) -> HeldAfterFlock<T> {
@@ -190,6 +192,7 @@ impl<T: Send + 'static> HeldAfterFlock<T> {
 }
 
 /// Whether thread `tid` of this process is traced.
+#[cfg(target_os = "linux")]
 fn traced(tid: libc::pid_t) -> bool {
     std::fs::read_to_string(format!("/proc/self/task/{tid}/status")).is_ok_and(|s| {
         s.lines()
@@ -425,15 +428,17 @@ pub fn service_sleeps_in_poller(pid: u32) -> bool {
 /// The service thread's name as /proc shows it: cut to 15 bytes.
 const SERVICE_COMM: &str = "session-write-l";
 
-#[cfg(target_arch = "x86_64")]
+#[cfg(all(target_os = "linux", target_arch = "x86_64"))]
 const POLLERS: &[libc::c_long] = &[
     libc::SYS_epoll_wait,
     libc::SYS_epoll_pwait,
     libc::SYS_poll,
     libc::SYS_ppoll,
 ];
-#[cfg(not(target_arch = "x86_64"))]
+#[cfg(all(target_os = "linux", not(target_arch = "x86_64")))]
 const POLLERS: &[libc::c_long] = &[libc::SYS_epoll_pwait, libc::SYS_ppoll]; // all arm64 has
+#[cfg(not(target_os = "linux"))]
+const POLLERS: &[libc::c_long] = &[]; // /proc's syscall file is Linux's
 
 /// The `/proc/<pid>/fdinfo` texts of `pid`'s descriptors whose link reads `kind`.
 pub fn fdinfos(pid: u32, kind: &str) -> Vec<String> {
