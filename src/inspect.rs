@@ -162,7 +162,7 @@ pub fn inspect_lock_file(
     let judge = Judge {
         stale: options.stale,
         now,
-        purpose: Purpose::Clean,
+        purpose: Purpose::CLEAN,
         malformed_grace: malformed_grace(None, options.stale),
         owner_matcher: options.owner_matcher,
         owner_args,

@@ -90,7 +90,7 @@ impl Judge {
         Judge {
             stale: options.stale,
             now: SystemTime::now(),
-            purpose: Purpose::Acquire,
+            purpose: Purpose::ACQUIRE,
             malformed_grace: malformed_grace(options.timeout, options.stale),
             owner_matcher: options.owner_matcher,
             owner_args: OwnerArgs::System,

@@ -108,13 +108,28 @@ impl Serialize for Format {
     }
 }
 
-/// Why the lock file is looked at: the rules differ a little (docs/PROTOCOL.md).
+/// Why the lock file is looked at: the two rules that differ between an acquire and the sweep
+/// (docs/PROTOCOL.md), as the gateway's module switches them (its `respectMaxHold` and
+/// `reclaimLockWithoutStarttime`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    /// A contender: computes `hold-exceeded`, and `orphan-self-pid` even without a starttime.
-    Acquire,
-    /// The sweep: never computes `hold-exceeded`; an own-pid file without starttime is kept.
-    Clean,
+pub struct Purpose {
+    /// `hold-exceeded` is computed (never for a lock this process holds).
+    pub respect_max_hold: bool,
+    /// An own-pid file without `starttime` that we do not hold is `orphan-self-pid`.
+    pub reclaim_without_starttime: bool,
+}
+
+impl Purpose {
+    /// A contender: both rules.
+    pub const ACQUIRE: Purpose = Purpose {
+        respect_max_hold: true,
+        reclaim_without_starttime: true,
+    };
+    /// The sweep: neither; an own-pid file without starttime is kept.
+    pub const CLEAN: Purpose = Purpose {
+        respect_max_hold: false,
+        reclaim_without_starttime: false,
+    };
 }
 
 /// Everything the decision needs about the lock file, gathered by the I/O layer.
@@ -285,7 +300,7 @@ fn flock_reasons(obs: &Observation<'_>, me: &Observer<'_>) -> Vec<StaleReason> {
             }
             _ => false,
         };
-        (me.purpose == Purpose::Acquire && overdue && !same_process)
+        (me.purpose.respect_max_hold && overdue && !same_process)
             .then_some(StaleReason::HoldExceeded)
     };
     reason.into_iter().collect()
@@ -329,7 +344,7 @@ fn legacy_reasons(obs: &Observation<'_>, me: &Observer<'_>) -> Vec<StaleReason> 
         Some(_) => {}
     }
     let over_hold = matches!((age_ms, p.max_hold_ms), (Some(age), Some(max)) if age > max as i64);
-    if me.purpose == Purpose::Acquire && !obs.held_by_us && over_hold {
+    if me.purpose.respect_max_hold && !obs.held_by_us && over_hold {
         reasons.push(StaleReason::HoldExceeded);
     }
     let alive = matches!(obs.pid_probe, Some(PidProbe::Alive { .. }));
@@ -337,7 +352,7 @@ fn legacy_reasons(obs: &Observation<'_>, me: &Observer<'_>) -> Vec<StaleReason> 
     let orphan = own_pid
         && !obs.held_by_us
         && match p.starttime {
-            None => me.purpose == Purpose::Acquire,
+            None => me.purpose.reclaim_without_starttime,
             Some(then) => me.identity.starttime == Some(then),
         };
     if orphan {
@@ -431,7 +446,7 @@ mod tests {
             probe: None,
             held_by_us: false,
             owner_is_gateway: None,
-            purpose: Purpose::Acquire,
+            purpose: Purpose::ACQUIRE,
             acquire_timeout: Some(Duration::from_secs(60)),
             reasons: &[],
             removable: false,
@@ -517,7 +532,7 @@ mod tests {
                 },
             ),
             Row {
-                purpose: Purpose::Clean,
+                purpose: Purpose::CLEAN,
                 ..row("the sweep never computes hold-exceeded", overdue.clone())
             },
             Row {
@@ -649,7 +664,7 @@ mod tests {
             },
             Row {
                 probe: ALIVE,
-                purpose: Purpose::Clean,
+                purpose: Purpose::CLEAN,
                 reasons: &[TooOld],
                 report_only: true,
                 ..row(
@@ -733,7 +748,7 @@ mod tests {
             },
             Row {
                 mtime_ago_ms: 10 * SEC,
-                purpose: Purpose::Clean,
+                purpose: Purpose::CLEAN,
                 reasons: &[MissingPid, InvalidCreatedAt],
                 ..row("the sweep: a payload-less file 10 s old is kept", garbage())
             },
@@ -765,6 +780,14 @@ mod tests {
             max_hold_ms: Some(5 * MIN as u64),
             ..legacy(Some(50), Some(10), Some(77), None)
         };
+        let own_past_hold = Payload {
+            max_hold_ms: Some(5 * MIN as u64),
+            ..legacy(Some(1), Some(10), None, None)
+        };
+        let max_hold_only = Purpose {
+            respect_max_hold: true,
+            ..Purpose::CLEAN
+        };
         check(vec![
             Row {
                 probe: ALIVE,
@@ -774,7 +797,7 @@ mod tests {
             },
             Row {
                 probe: ALIVE,
-                purpose: Purpose::Clean,
+                purpose: Purpose::CLEAN,
                 ..row("the sweep never computes hold-exceeded", past_hold.clone())
             },
             Row {
@@ -790,6 +813,34 @@ mod tests {
                 reasons: &[DeadPid, HoldExceeded],
                 removable: true,
                 ..row("dead and past its hold: removable", past_hold)
+            },
+            Row {
+                probe: ME_ALIVE,
+                purpose: max_hold_only,
+                reasons: &[HoldExceeded],
+                report_only: true,
+                ..row(
+                    "own pid, no starttime, hold rule alone (the gateway's test hook): not orphan",
+                    own_past_hold.clone(),
+                )
+            },
+            Row {
+                probe: ME_ALIVE,
+                reasons: &[HoldExceeded, OrphanSelfPid],
+                removable: true,
+                ..row(
+                    "own pid, no starttime, not held, acquire: orphan too",
+                    own_past_hold.clone(),
+                )
+            },
+            Row {
+                probe: ME_ALIVE,
+                purpose: max_hold_only,
+                held_by_us: true,
+                ..row(
+                    "own pid, held by us: never judged by max-hold",
+                    own_past_hold,
+                )
             },
             Row {
                 probe: ALIVE,
@@ -820,7 +871,7 @@ mod tests {
             },
             Row {
                 probe: ME_ALIVE,
-                purpose: Purpose::Clean,
+                purpose: Purpose::CLEAN,
                 ..row(
                     "own pid, no starttime, sweep: kept",
                     legacy(Some(1), Some(1), None, None),
@@ -828,7 +879,7 @@ mod tests {
             },
             Row {
                 probe: ME_ALIVE,
-                purpose: Purpose::Clean,
+                purpose: Purpose::CLEAN,
                 reasons: &[OrphanSelfPid],
                 removable: true,
                 ..row(
@@ -987,7 +1038,7 @@ mod tests {
                         nonce: OUR_NONCE,
                         now_ms,
                         stale,
-                        purpose: Purpose::Acquire,
+                        purpose: Purpose::ACQUIRE,
                         malformed_grace: malformed_grace(None, stale),
                     },
                 )

@@ -98,7 +98,7 @@ proptest! {
         let identity = me();
         let payload = Payload { max_hold_ms: max_hold, ..payload };
         let obs = Observation { payload: &payload, mtime_ms: now - mtime_ago, flock_free, pid_probe: probe, held_by_us, owner_is_gateway };
-        let purpose = if acquire { Purpose::Acquire } else { Purpose::Clean };
+        let purpose = if acquire { Purpose::ACQUIRE } else { Purpose::CLEAN };
         let observer = Observer { identity: &identity, nonce: NONCE, now_ms: now, stale: Duration::from_secs(1800), purpose, malformed_grace: Duration::from_secs(30) };
         let v = decide(&obs, &observer);
         prop_assert!(!v.removable || !v.reasons.is_empty(), "removable only with a reason");

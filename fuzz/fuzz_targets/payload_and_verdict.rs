@@ -41,13 +41,13 @@ fuzz_target!(|data: &[u8]| {
         n => Some(n == 1),
     };
     let obs = Observation { payload: &payload, mtime_ms: word(16), flock_free, pid_probe, held_by_us: control[1] & 128 == 128, owner_is_gateway };
-    let purpose = if control[0] & 32 == 32 { Purpose::Acquire } else { Purpose::Clean };
+    let purpose = if control[0] & 32 == 32 { Purpose::ACQUIRE } else { Purpose::CLEAN };
     let observer = Observer { identity: &me, nonce: NONCE, now_ms, stale: Duration::from_millis(1 + u64::from(control[4]) * 60_000), purpose, malformed_grace: Duration::from_secs(if control[0] & 64 == 64 { 5 } else { 30 }) };
     let v = decide(&obs, &observer);
 
     assert!(!v.removable || !v.reasons.is_empty());
     assert!(!(v.removable && v.report_only));
-    if purpose == Purpose::Clean {
+    if purpose == Purpose::CLEAN {
         assert!(!v.reasons.contains(&StaleReason::HoldExceeded));
     }
     assert_eq!(v.format == Format::Flock, payload.flock);

@@ -242,6 +242,25 @@ test("testing hooks: one object under two names, pure helpers", async (t) => {
   assert.equal(fs.existsSync(lock.lockPath), false);
 });
 
+test("inspectLockPayloadForTest takes the gateway's defaults: our own pid without a starttime is no orphan", () => {
+  const now = Date.now();
+  // Our pid, no starttime, 30 s old, past a 10 s hold; not held by us, staleMs 60 s.
+  const own = (maxHoldMs) => ({ pid: process.pid, createdAt: new Date(now - 30_000).toISOString(), maxHoldMs });
+  const verdict = (payload, options) => testing.inspectLockPayloadForTest(payload, 60_000, now, options);
+  const overHold = verdict(own(10_000), { respectMaxHold: true });
+  assert.equal(overHold.stale, true);
+  assert.deepEqual(overHold.staleReasons, ["hold-exceeded"]);
+  assert.deepEqual(verdict(own(10_000)).staleReasons, [], "no hold rule unless asked for, and no orphan");
+  assert.deepEqual(verdict(own(60_000), { respectMaxHold: true }), {
+    pid: process.pid,
+    pidAlive: true,
+    createdAt: own(60_000).createdAt,
+    ageMs: 30_000,
+    stale: false,
+    staleReasons: [],
+  });
+});
+
 const EVENTS = ["exit", "SIGINT", "SIGTERM", "SIGQUIT", "SIGABRT"];
 const counts = () => EVENTS.map((event) => process.listenerCount(event));
 

@@ -178,9 +178,11 @@ pub fn inspect_lock_payload(env: &Env, params: Unknown<'_>) -> Result<SessionLoc
     let params = Params::new(env, params)?;
     let payload: String = params.string(OptionName::Payload)?.unwrap_or_default();
     let options = clean_options(env, &params)?;
-    let purpose = match params.boolean(OptionName::RespectMaxHold)? {
-        Some(true) => Purpose::Acquire,
-        _ => Purpose::Clean,
+    // The gateway's hook: not held by us, no orphan without a starttime; `hold-exceeded` only
+    // when asked for.
+    let purpose = Purpose {
+        respect_max_hold: params.boolean(OptionName::RespectMaxHold)? == Some(true),
+        ..Purpose::CLEAN
     };
     let now = options.now.unwrap_or_else(SystemTime::now);
     Ok(inspect_payload(payload.as_bytes(), options.stale, now, purpose).into())
