@@ -192,6 +192,7 @@ pub fn written_payload(me: &ProcessIdentity, nonce: &str, options: &Options) -> 
         created_at: iso_time::format(SystemTime::now()),
         nonce: nonce.to_owned(),
         starttime: me.starttime,
+        starttime_us: me.starttime_us,
         hostname: me.hostname.clone(),
         boot_id: me.boot_id.clone(),
         pid_ns: me.pid_ns,

@@ -1,15 +1,16 @@
 //! Who we are (for the payload and the verdict) and what the kernel says about another pid.
-//! The platform's readings come from `sys` (start times are opaque numbers, compared only on
-//! the same host); the decisions live in `verdict`.
+//! The platform's readings come from `sys` (start times in the units of `start_time`, compared
+//! only on the same host); the decisions live in `verdict`.
 
 use crate::sys;
 use std::borrow::Cow;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::{Arc, PoisonError, RwLock};
 
-/// A test hook (docs/PROTOCOL.md, "Test hooks"): answers a pid's start time in place of
-/// `/proc`, for our own pid and others, wherever a verdict compares start times. `None` is
-/// "unknown". Payloads still record the real start time.
+/// A test hook (docs/PROTOCOL.md, "Test hooks"): answers a pid's start time (the gateway's
+/// unit) in place of `/proc`, for our own pid and others, wherever a verdict compares start
+/// times; the finer `starttimeUs` is then unknown. `None` is "unknown". Payloads still record
+/// the real start time.
 #[doc(hidden)]
 pub type StartTimeResolver = Arc<dyn Fn(u32) -> Option<u64> + Send + Sync>;
 
@@ -33,7 +34,7 @@ fn resolved_starttime(pid: u32) -> Option<Option<u64>> {
 /// The real start time of `pid`, for resolvers that answer only some pids.
 #[doc(hidden)]
 pub fn read_process_start_time(pid: u32) -> Option<u64> {
-    sys::start_time_and_zombie(pid).and_then(|(starttime, _)| starttime)
+    sys::start_time_and_zombie(pid).and_then(|(starttime, _)| starttime.map(|s| s.gateway))
 }
 
 /// Facts about this process that go into every payload. Read once per process (again after fork).
@@ -42,7 +43,10 @@ pub fn read_process_start_time(pid: u32) -> Option<u64> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProcessIdentity {
     pub pid: u32,
+    /// In the gateway's unit (the payload's `starttime`).
     pub starttime: Option<u64>,
+    /// Microseconds since the epoch, where the platform reads them (`starttimeUs`).
+    pub starttime_us: Option<u64>,
     pub hostname: String,
     pub boot_id: Option<String>,
     pub pid_ns: Option<u64>,
@@ -51,9 +55,11 @@ pub struct ProcessIdentity {
 impl ProcessIdentity {
     pub fn current() -> ProcessIdentity {
         let pid = std::process::id();
+        let start = sys::own_start_time();
         ProcessIdentity {
             pid,
-            starttime: sys::own_start_time(),
+            starttime: start.map(|s| s.gateway),
+            starttime_us: start.and_then(|s| s.micros),
             hostname: sys::hostname(),
             boot_id: sys::boot_id(),
             pid_ns: sys::pid_namespace(),
@@ -66,6 +72,7 @@ impl ProcessIdentity {
             None => Cow::Borrowed(self),
             Some(starttime) => Cow::Owned(ProcessIdentity {
                 starttime,
+                starttime_us: None,
                 ..self.clone()
             }),
         }
@@ -78,9 +85,10 @@ impl ProcessIdentity {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PidProbe {
     Dead,
-    /// Alive; the start time when the platform shows it.
+    /// Alive; the start time when the platform shows it (as [`ProcessIdentity`] has it).
     Alive {
         starttime: Option<u64>,
+        starttime_us: Option<u64>,
     },
 }
 
@@ -94,10 +102,19 @@ pub fn probe_pid(pid: u32) -> PidProbe {
     match sys::start_time_and_zombie(pid) {
         // A zombie has ended (its pidfd says so at once); only its parent has not looked yet.
         Some((_, true)) => PidProbe::Dead,
-        info => PidProbe::Alive {
-            starttime: resolved_starttime(pid)
-                .unwrap_or_else(|| info.and_then(|(starttime, _)| starttime)),
-        },
+        info => {
+            let read = info.and_then(|(starttime, _)| starttime);
+            match resolved_starttime(pid) {
+                Some(starttime) => PidProbe::Alive {
+                    starttime,
+                    starttime_us: None,
+                },
+                None => PidProbe::Alive {
+                    starttime: read.map(|s| s.gateway),
+                    starttime_us: read.and_then(|s| s.micros),
+                },
+            }
+        }
     }
 }
 
@@ -130,9 +147,13 @@ mod tests {
         })));
         let panicked = probe_pid(1);
         set_start_time_resolver(None);
-        assert_eq!(pinned, PidProbe::Alive { starttime: Some(7) });
-        assert_eq!(panicked, PidProbe::Alive { starttime: None });
-        assert_eq!(probe_pid(1), PidProbe::Alive { starttime: real });
+        let alive = |starttime| PidProbe::Alive {
+            starttime,
+            starttime_us: None,
+        };
+        assert_eq!(pinned, alive(Some(7)));
+        assert_eq!(panicked, alive(None));
+        assert!(matches!(probe_pid(1), PidProbe::Alive { starttime, .. } if starttime == real));
         let me = ProcessIdentity {
             pid: 1,
             ..ProcessIdentity::current()
@@ -164,7 +185,8 @@ mod tests {
             assert_eq!(
                 probe_pid(me.pid),
                 PidProbe::Alive {
-                    starttime: me.starttime
+                    starttime: me.starttime,
+                    starttime_us: me.starttime_us,
                 }
             );
         } else {

@@ -48,6 +48,7 @@ mod random;
 mod runtime;
 mod service;
 pub mod settings;
+mod start_time;
 #[doc(hidden)]
 pub mod stats;
 mod sys;

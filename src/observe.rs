@@ -10,6 +10,7 @@ use crate::iso_time;
 use crate::options::Options;
 use crate::owner_argv::ArgvMatcher;
 use crate::payload::{Payload, MAX_READ};
+use crate::start_time::same_start;
 use crate::table::TableView;
 use crate::verdict::{
     decide, local_flock_pid, malformed_grace, Format, Observation, Observer, Purpose, StaleReason,
@@ -58,8 +59,12 @@ impl FileObservation {
         let gone = match self.pid_probe {
             Some(PidProbe::Dead) => true,
             Some(PidProbe::Alive {
-                starttime: Some(now),
-            }) => self.payload.starttime.is_some_and(|then| then != now),
+                starttime,
+                starttime_us,
+            }) => {
+                let written = (self.payload.starttime, self.payload.starttime_us);
+                same_start(written, (starttime, starttime_us)) == Some(false)
+            }
             _ => false,
         };
         self.payload.flock && !self.flock_free && gone

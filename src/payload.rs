@@ -17,8 +17,12 @@ pub struct WrittenPayload {
     pub pid: u32,
     pub created_at: String,
     pub nonce: String,
+    /// In the gateway's unit for the platform, so that its module reads it as its own.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub starttime: Option<u64>,
+    /// Microseconds since the epoch where the platform reads them (macOS, FreeBSD): ours only.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub starttime_us: Option<u64>,
     pub hostname: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub boot_id: Option<String>,
@@ -62,6 +66,8 @@ pub struct Payload {
     pub created_at_ms: Option<i64>,
     pub nonce: Option<String>,
     pub starttime: Option<u64>,
+    /// `starttimeUs`, when written (by this library on macOS and FreeBSD).
+    pub starttime_us: Option<u64>,
     pub hostname: Option<String>,
     pub boot_id: Option<String>,
     pub pid_ns: Option<u64>,
@@ -93,6 +99,7 @@ impl Payload {
             created_at,
             nonce: string("nonce"),
             starttime: map.get("starttime").and_then(whole_number),
+            starttime_us: map.get("starttimeUs").and_then(whole_number),
             hostname: string("hostname"),
             boot_id: string("bootId"),
             pid_ns: map.get("pidNs").and_then(whole_number),
@@ -126,6 +133,7 @@ mod tests {
             created_at: "2026-11-26T15:42:14.123Z".into(),
             nonce: "0123456789abcdef0123456789abcdef".into(),
             starttime: Some(777),
+            starttime_us: Some(1_796_672_883_250_001),
             hostname: "gw-1".into(),
             boot_id: Some("b00t".into()),
             pid_ns: Some(4026531836),
@@ -145,6 +153,8 @@ mod tests {
         assert_eq!(p.created_at_ms, Some(1_795_707_734_123));
         assert_eq!(p.nonce.as_deref(), Some("0123456789abcdef0123456789abcdef"));
         assert_eq!((p.starttime, p.pid_ns), (Some(777), Some(4026531836)));
+        assert_eq!(p.starttime_us, Some(1_796_672_883_250_001));
+        assert!(text.contains("\"starttimeUs\":1796672883250001"));
         assert_eq!(
             (p.hostname.as_deref(), p.boot_id.as_deref()),
             (Some("gw-1"), Some("b00t"))

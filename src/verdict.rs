@@ -4,6 +4,7 @@
 
 use crate::identity::{PidProbe, ProcessIdentity};
 use crate::payload::Payload;
+use crate::start_time::same_start;
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::time::Duration;
@@ -322,15 +323,17 @@ fn legacy_reasons(obs: &Observation<'_>, me: &Observer<'_>) -> Vec<StaleReason> 
     let p = obs.payload;
     let mut reasons = Vec::new();
     let mut recycled = false;
+    let recorded = (p.starttime, p.starttime_us);
     match (p.pid, obs.pid_probe) {
         (None, _) => reasons.push(StaleReason::MissingPid),
         (Some(_), Some(PidProbe::Dead)) => reasons.push(StaleReason::DeadPid),
         (
             Some(_),
             Some(PidProbe::Alive {
-                starttime: Some(now),
+                starttime,
+                starttime_us,
             }),
-        ) if p.starttime.is_some_and(|then| then != now) => {
+        ) if same_start(recorded, (starttime, starttime_us)) == Some(false) => {
             recycled = true;
             reasons.push(StaleReason::RecycledPid)
         }
@@ -349,11 +352,12 @@ fn legacy_reasons(obs: &Observation<'_>, me: &Observer<'_>) -> Vec<StaleReason> 
     }
     let alive = matches!(obs.pid_probe, Some(PidProbe::Alive { .. }));
     let own_pid = p.pid == Some(me.identity.pid);
+    let ours = (me.identity.starttime, me.identity.starttime_us);
     let orphan = own_pid
         && !obs.held_by_us
-        && match p.starttime {
-            None => me.purpose.reclaim_without_starttime,
-            Some(then) => me.identity.starttime == Some(then),
+        && match recorded {
+            (None, None) => me.purpose.reclaim_without_starttime,
+            _ => same_start(recorded, ours) == Some(true),
         };
     if orphan {
         reasons.push(StaleReason::OrphanSelfPid);
@@ -385,6 +389,7 @@ mod tests {
         ProcessIdentity {
             pid: 1,
             starttime: Some(500),
+            starttime_us: None,
             hostname: "gw-a".into(),
             boot_id: Some("boot-1".into()),
             pid_ns: Some(4026531836),
@@ -398,6 +403,7 @@ mod tests {
             created_at_ms: Some(NOW - 90 * MIN),
             nonce: Some(nonce.into()),
             starttime: Some(1),
+            starttime_us: None,
             hostname: Some(host.into()),
             boot_id: Some(boot.into()),
             pid_ns: Some(pid_ns),
@@ -456,13 +462,18 @@ mod tests {
 
     const ALIVE: Option<PidProbe> = Some(PidProbe::Alive {
         starttime: Some(77),
+        starttime_us: None,
     });
     const ME_ALIVE: Option<PidProbe> = Some(PidProbe::Alive {
         starttime: Some(500),
+        starttime_us: None,
     });
 
     fn check(rows: Vec<Row>) {
-        let host = me();
+        check_as(&me(), rows)
+    }
+
+    fn check_as(host: &ProcessIdentity, rows: Vec<Row>) {
         for r in rows {
             let obs = Observation {
                 payload: &r.payload,
@@ -474,7 +485,7 @@ mod tests {
             };
             let stale = Duration::from_secs(30 * 60);
             let observer = Observer {
-                identity: &host,
+                identity: host,
                 nonce: OUR_NONCE,
                 now_ms: NOW,
                 stale,
@@ -967,6 +978,87 @@ mod tests {
                 )
             },
         ]);
+    }
+
+    /// macOS (and FreeBSD): `starttime` is whole seconds since the epoch, as the gateway's
+    /// module reads it with `ps`; our files add `starttimeUs`. A file with seconds only is
+    /// compared in seconds, one with microseconds against a reading with them in microseconds.
+    #[test]
+    fn start_times_on_a_mac_seconds_and_our_microseconds() {
+        const SECS: u64 = 1_796_672_883;
+        const US: u64 = SECS * 1_000_000 + 250_001;
+        let mac = ProcessIdentity {
+            starttime: Some(SECS),
+            starttime_us: Some(US),
+            boot_id: Some("mac-boot".into()),
+            pid_ns: None,
+            ..me()
+        };
+        let alive = Some(PidProbe::Alive {
+            starttime: Some(SECS),
+            starttime_us: Some(US),
+        });
+        let with_us = |pid, secs, us| Payload {
+            starttime_us: Some(us),
+            ..legacy(Some(pid), Some(1), Some(secs), None)
+        };
+        check_as(
+            &mac,
+            vec![
+                Row {
+                    probe: alive,
+                    ..row(
+                        "the gateway's file, the holder's second: alive",
+                        legacy(Some(50), Some(1), Some(SECS), None),
+                    )
+                },
+                Row {
+                    probe: alive,
+                    reasons: &[RecycledPid],
+                    removable: true,
+                    ..row(
+                        "the gateway's file, another second: recycled",
+                        legacy(Some(50), Some(1), Some(SECS - 1), None),
+                    )
+                },
+                Row {
+                    probe: alive,
+                    ..row(
+                        "microseconds on both sides, equal: alive",
+                        with_us(50, SECS, US),
+                    )
+                },
+                Row {
+                    probe: alive,
+                    reasons: &[RecycledPid],
+                    removable: true,
+                    ..row(
+                        "the same second, another microsecond: recycled",
+                        with_us(50, SECS, US + 1),
+                    )
+                },
+                Row {
+                    probe: alive,
+                    purpose: Purpose::CLEAN,
+                    reasons: &[OrphanSelfPid],
+                    removable: true,
+                    ..row(
+                        "the gateway's file with our pid and our second, sweep: orphan",
+                        legacy(Some(1), Some(1), Some(SECS), None),
+                    )
+                },
+                Row {
+                    probe: alive,
+                    purpose: Purpose::CLEAN,
+                    reasons: &[RecycledPid],
+                    removable: true,
+                    ..row(
+                        "our pid, our second, another microsecond: an earlier process",
+                        with_us(1, SECS, US - 1),
+                    )
+                },
+            ],
+        );
     }
 
     /// The instant an age rule would change the answer, for the waiters' one timer per path.

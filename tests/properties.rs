@@ -11,6 +11,7 @@ fn me() -> ProcessIdentity {
     ProcessIdentity {
         pid: 1,
         starttime: Some(500),
+        starttime_us: None,
         hostname: "gw-a".into(),
         boot_id: Some("boot-1".into()),
         pid_ns: Some(7),
@@ -43,6 +44,7 @@ fn arb_payload() -> impl Strategy<Value = Payload> {
                 created_at_ms,
                 nonce,
                 starttime,
+                starttime_us: None,
                 hostname,
                 boot_id,
                 pid_ns,
@@ -56,7 +58,10 @@ fn arb_payload() -> impl Strategy<Value = Payload> {
 fn arb_probe() -> impl Strategy<Value = Option<PidProbe>> {
     proptest::option::of(prop_oneof![
         Just(PidProbe::Dead),
-        proptest::option::of(0u64..1000).prop_map(|starttime| PidProbe::Alive { starttime }),
+        proptest::option::of(0u64..1000).prop_map(|starttime| PidProbe::Alive {
+            starttime,
+            starttime_us: None
+        }),
     ])
 }
 
@@ -80,7 +85,7 @@ proptest! {
             let t = std::time::UNIX_EPOCH + Duration::from_millis(ms as u64);
             session_write_lock::iso_time::format(t)
         };
-        let written = WrittenPayload { pid, created_at: created_at.clone(), nonce: nonce.clone(), starttime: Some(starttime), hostname: host.clone(), boot_id: Some(boot.clone()), pid_ns: Some(ns), flock: true, max_hold_ms: Some(300_000), owner: Some(host.clone()) };
+        let written = WrittenPayload { pid, created_at: created_at.clone(), nonce: nonce.clone(), starttime: Some(starttime), starttime_us: Some(starttime / 3), hostname: host.clone(), boot_id: Some(boot.clone()), pid_ns: Some(ns), flock: true, max_hold_ms: Some(300_000), owner: Some(host.clone()) };
         let p = Payload::parse(&written.to_bytes().unwrap());
         prop_assert_eq!(p.pid, Some(pid));
         prop_assert_eq!(p.created_at_ms, Some(ms));
@@ -91,6 +96,7 @@ proptest! {
         prop_assert!(p.flock);
         // Integers beyond 2^53 do not survive JavaScript, but they do survive us.
         prop_assert_eq!((p.starttime, p.pid_ns), (Some(starttime), Some(ns)));
+        prop_assert_eq!(p.starttime_us, Some(starttime / 3));
     }
 
     #[test]

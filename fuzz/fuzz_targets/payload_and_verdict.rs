@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
     let me = ProcessIdentity {
         pid: payload.pid.filter(|_| control[0] & 1 == 1).unwrap_or(4242),
         starttime: Some(500),
+        starttime_us: payload.starttime_us.filter(|_| control[0] & 128 == 128),
         hostname: payload.hostname.clone().filter(|_| control[0] & 2 == 2).unwrap_or_else(|| "fuzz-host".into()),
         boot_id: payload.boot_id.clone().filter(|_| control[0] & 4 == 4),
         pid_ns: payload.pid_ns.filter(|_| control[0] & 8 == 8),
@@ -33,7 +34,7 @@ fuzz_target!(|data: &[u8]| {
     let pid_probe = match control[1] % 3 {
         0 => None,
         1 => Some(PidProbe::Dead),
-        _ => Some(PidProbe::Alive { starttime: (control[2] & 1 == 1).then_some(u64::from(control[3])) }),
+        _ => Some(PidProbe::Alive { starttime: (control[2] & 1 == 1).then_some(u64::from(control[3])), starttime_us: (control[2] & 2 == 2).then_some(u64::from(control[3])) }),
     };
     let now_ms = word(8).rem_euclid(4_000_000_000_000);
     let owner_is_gateway = match control[5] % 3 {

@@ -403,6 +403,7 @@ mod tests {
         ProcessIdentity {
             pid: 1,
             starttime: None,
+            starttime_us: None,
             hostname: "mac-a".into(),
             boot_id: Some("boot-1".into()),
             pid_ns: None,
@@ -432,7 +433,10 @@ mod tests {
         }
     }
 
-    const ALIVE: Option<PidProbe> = Some(PidProbe::Alive { starttime: None });
+    const ALIVE: Option<PidProbe> = Some(PidProbe::Alive {
+        starttime: None,
+        starttime_us: None,
+    });
 
     /// Where closes are seen a flock holder's file is watched, not its pid; where they are
     /// not, a local holder's pid stands in, and a remote holder is left to its timer.

@@ -1,13 +1,14 @@
-//! macOS: identity from libproc (`proc_pidinfo(PROC_PIDTBSDINFO)`: start time in microseconds
-//! since the epoch, zombie state) and sysctl (`kern.bootsessionuuid`, `KERN_PROCARGS2`); no
+//! macOS: identity from libproc (`proc_pidinfo(PROC_PIDTBSDINFO)`: start time since the epoch,
+//! zombie state) and sysctl (`kern.bootsessionuuid`, `KERN_PROCARGS2`); no
 //! pid namespaces. Creation and inspection are the portable ones of `unix.rs`; waiting is
 //! kqueue (`kqueue.rs`), without file closes: macOS has no `NOTE_CLOSE`, so the service
 //! watches a local holder's pid instead (docs/PROTOCOL.md, "Platforms").
 
-use super::bsd::{micros, split_args, sysctl_bytes};
+use super::bsd::{split_args, sysctl_bytes};
 use super::kqueue::Closes;
 pub use super::kqueue::{Poller, Waker};
 pub use super::unix::{link_anonymous, open_anonymous, open_without_effects};
+use crate::start_time::StartTime;
 use std::ffi::CStr;
 
 /// A directory is opened for events only: no read access needed, and it does not keep its
@@ -35,13 +36,13 @@ fn bsdinfo(pid: u32) -> Option<libc::proc_bsdinfo> {
     (n == size).then(|| unsafe { info.assume_init() })
 }
 
-pub fn own_start_time() -> Option<u64> {
+pub fn own_start_time() -> Option<StartTime> {
     start_time_and_zombie(std::process::id()).and_then(|(starttime, _)| starttime)
 }
 
-pub fn start_time_and_zombie(pid: u32) -> Option<(Option<u64>, bool)> {
+pub fn start_time_and_zombie(pid: u32) -> Option<(Option<StartTime>, bool)> {
     let info = bsdinfo(pid)?;
-    let starttime = micros(info.pbi_start_tvsec, info.pbi_start_tvusec);
+    let starttime = StartTime::since_epoch(info.pbi_start_tvsec, info.pbi_start_tvusec);
     Some((Some(starttime), info.pbi_status == libc::SZOMB))
 }
 

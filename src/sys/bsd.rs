@@ -27,8 +27,3 @@ pub fn split_args(bytes: &[u8]) -> Vec<String> {
         .map(|arg| String::from_utf8_lossy(arg).into_owned())
         .collect()
 }
-
-/// Microseconds since the epoch: the start-time unit on macOS and FreeBSD.
-pub fn micros(sec: u64, usec: u64) -> u64 {
-    sec.saturating_mul(1_000_000).saturating_add(usec)
-}

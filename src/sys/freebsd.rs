@@ -1,13 +1,14 @@
-//! FreeBSD: identity from sysctl (`KERN_PROC_PID`: start time in microseconds since the
-//! epoch, zombie state; `kern.boottime` as the boot id; `KERN_PROC_ARGS`); no pid namespaces.
+//! FreeBSD: identity from sysctl (`KERN_PROC_PID`: start time since the epoch, zombie state;
+//! `kern.boottime` as the boot id; `KERN_PROC_ARGS`); no pid namespaces.
 //! Creation and inspection are the portable ones of `unix.rs`; waiting is kqueue
 //! (`kqueue.rs`), with the last close of a lock file seen as `NOTE_CLOSE`/`NOTE_CLOSE_WRITE`.
 
-use super::bsd::{micros, split_args, sysctl_bytes};
+use super::bsd::{split_args, sysctl_bytes};
 use super::kqueue::Closes;
 pub use super::kqueue::{Poller, Waker};
 pub use super::unix::{link_anonymous, open_anonymous, open_without_effects};
 use super::{check, retry};
+use crate::start_time::StartTime;
 use std::fs::File;
 use std::io;
 use std::mem::MaybeUninit;
@@ -33,17 +34,17 @@ fn reopen(file: &File) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
-pub fn own_start_time() -> Option<u64> {
+pub fn own_start_time() -> Option<StartTime> {
     start_time_and_zombie(std::process::id()).and_then(|(starttime, _)| starttime)
 }
 
 /// `None` also when the kernel's `kinfo_proc` is not the size this build knows.
-pub fn start_time_and_zombie(pid: u32) -> Option<(Option<u64>, bool)> {
+pub fn start_time_and_zombie(pid: u32) -> Option<(Option<StartTime>, bool)> {
     let pid = libc::c_int::try_from(pid).ok()?;
     let mib = [libc::CTL_KERN, libc::KERN_PROC, libc::KERN_PROC_PID, pid];
     let info: libc::kinfo_proc = sysctl_struct(&mib)?;
     let start = info.ki_start;
-    let starttime = micros(
+    let starttime = StartTime::since_epoch(
         u64::try_from(start.tv_sec).ok()?,
         u64::try_from(start.tv_usec).ok()?,
     );

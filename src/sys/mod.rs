@@ -4,8 +4,9 @@
 //! - creation: `open_anonymous(dir)` + `link_anonymous(file, path)`, a file with no name
 //!   linked into place (`Unsupported` where there is none: the caller names a hidden temp file);
 //! - inspection: [`open_without_effects`], what is at a path, opened only if a regular file;
-//! - identity: `own_start_time`, `start_time_and_zombie(pid)`, `boot_id`, `pid_namespace`,
-//!   `cmdline(pid)`; start times are opaque numbers compared only on the same host;
+//! - identity: `own_start_time`, `start_time_and_zombie(pid)` (a `StartTime`: the gateway's unit
+//!   for the platform, and microseconds where the platform reads them), `boot_id`,
+//!   `pid_namespace`, `cmdline(pid)`; start times are compared only on the same host;
 //! - waiting: the events that can change the answer for a waited-on lock path (see
 //!   `docs/PROTOCOL.md`, "Waiting").
 //!

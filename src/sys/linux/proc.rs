@@ -1,6 +1,7 @@
 //! Linux identity from `/proc`: start times in clock ticks since boot (field 22 of
 //! `/proc/<pid>/stat`), the kernel's boot id, the pid namespace's inode.
 
+use crate::start_time::StartTime;
 use crate::sys::retry;
 use std::fs;
 use std::os::unix::fs::MetadataExt;
@@ -10,18 +11,19 @@ use std::path::Path;
 /// `/proc/self/task/`, named by `/proc/self` (right inside a pid namespace whatever `/proc`
 /// shows): qemu-user answers `/proc/self/stat` and `/proc/<its pid>/stat` itself, with a start
 /// time of its own making, and passes `task/` through to the kernel.
-pub fn own_start_time() -> Option<u64> {
+pub fn own_start_time() -> Option<StartTime> {
     let me = retry(|| fs::read_link("/proc/self")).ok()?;
     let stat = retry(|| fs::read(Path::new("/proc/self/task").join(&me).join("stat"))).ok()?;
-    parse_starttime(&stat)
+    parse_starttime(&stat).map(StartTime::ticks)
 }
 
 /// The start time of `pid` (`None`: unknown) and whether it has ended but is not yet reaped;
 /// `None` when `/proc` does not show the pid. Read through `task/` like our own, so that under
 /// qemu-user our pid reads the same as from anywhere else.
-pub fn start_time_and_zombie(pid: u32) -> Option<(Option<u64>, bool)> {
+pub fn start_time_and_zombie(pid: u32) -> Option<(Option<StartTime>, bool)> {
     let stat = retry(|| fs::read(format!("/proc/{pid}/task/{pid}/stat"))).ok()?;
-    Some((parse_starttime(&stat), parse_state(&stat) == Some(b'Z')))
+    let starttime = parse_starttime(&stat).map(StartTime::ticks);
+    Some((starttime, parse_state(&stat) == Some(b'Z')))
 }
 
 pub fn boot_id() -> Option<String> {
@@ -99,7 +101,11 @@ mod tests {
             .arg(format!("/proc/{}/stat", std::process::id()))
             .output()
             .unwrap();
-        assert_eq!(me, parse_starttime(&seen.stdout), "{seen:?}");
+        assert_eq!(
+            me,
+            parse_starttime(&seen.stdout).map(StartTime::ticks),
+            "{seen:?}"
+        );
         assert!(!cmdline(std::process::id()).unwrap().is_empty());
     }
 }
