@@ -77,7 +77,7 @@ test("GATEWAY.md: the re-export replaces the gateway's lock module, and the gate
   const lock = await gateway.acquireSessionWriteLock({ sessionFile });
   assert.ok(fs.existsSync(lock.lockPath));
   // One lock module in the process: the package, loaded directly, sees the gateway's hold.
-  await assert.rejects(acquireSessionWriteLock({ sessionFile, timeoutMs: 0 }), { code: "OPENCLAW_SESSION_WRITE_LOCK_TIMEOUT" });
+  await assert.rejects(acquireSessionWriteLock({ sessionFile, timeoutMs: 1 }), { code: "OPENCLAW_SESSION_WRITE_LOCK_TIMEOUT" });
   await lock.release();
   assert.equal(fs.existsSync(lock.lockPath), false);
 
