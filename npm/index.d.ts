@@ -26,7 +26,9 @@ export interface AcquireSessionWriteLockParams {
   /**
    * Watchdog: a lock held longer is released by force (and logged). Default 5 min; bad values
    * and `Infinity` mean the default. Written into the lock file, so the gateway's own module
-   * applies its `hold-exceeded` rule to it.
+   * applies its `hold-exceeded` rule to it. Under `VITEST=true` (unless
+   * `OPENCLAW_TEST_SESSION_LOCK_WATCHDOG=1`), as in the gateway's module, only
+   * `testing.runLockWatchdogCheck` ends such holds.
    */
   maxHoldMs?: number;
   /** Nest into a hold this process already has, whoever took it. Default `false`: a second acquire waits. */
@@ -352,7 +354,11 @@ export interface SessionWriteLockTesting {
   readonly cleanupSignals: readonly ("SIGINT" | "SIGTERM" | "SIGQUIT" | "SIGABRT")[];
   /** What the package's signal listener does: release all; re-raise if it is the only listener. */
   handleTerminationSignal(signal: NodeJS.Signals): void;
-  /** The pure verdict on a payload; the pid is probed now. */
+  /**
+   * The pure verdict on a payload; the pid is probed now. As the gateway's hook: not held by
+   * this process, no `orphan-self-pid` for a payload without `starttime`, `hold-exceeded` only
+   * with `respectMaxHold: true`.
+   */
   inspectLockPayloadForTest(
     payload: unknown,
     staleMs: number,

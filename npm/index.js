@@ -262,8 +262,23 @@ function setProcessStartTimeResolverForTest(resolver) {
   else native.setStartTimePins(null);
 }
 
+/** What the lock service was last told about its background watchdog (on by default). */
+let backgroundWatchdog = true;
+
+/**
+ * The gateway's module starts no watchdog under its test runner (`VITEST=true`, unless
+ * `OPENCLAW_TEST_SESSION_LOCK_WATCHDOG=1`): its tests end holds with `runLockWatchdogCheck`.
+ * Read at every acquire, as it decides when it starts its watchdog.
+ */
+function syncBackgroundWatchdog() {
+  const on = process.env.VITEST !== "true" || process.env.OPENCLAW_TEST_SESSION_LOCK_WATCHDOG === "1";
+  if (on !== backgroundWatchdog) native.setBackgroundWatchdog(on);
+  backgroundWatchdog = on;
+}
+
 async function acquireSessionWriteLock(params) {
   const site = captureAcquireSite();
+  syncBackgroundWatchdog();
   if (startTimeResolver && isObject(params) && typeof params.sessionFile === "string") {
     pinStartTimes([sessionLockPid(params.sessionFile)]);
   }

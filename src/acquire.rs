@@ -9,7 +9,7 @@ use crate::held_lock::HeldLock;
 use crate::options::Options;
 use crate::owner::HoldOwner;
 use crate::runtime::runtime;
-use crate::service::Waiter;
+use crate::service::{self, Waiter};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -140,6 +140,18 @@ pub fn run_watchdog_check(now: SystemTime) -> usize {
     let at = Instant::now() + shift;
     let (overdue, _) = runtime().holds.expire_overdue(at);
     overdue.len()
+}
+
+/// A test hook (docs/PROTOCOL.md, "Test hooks"): `false` stops the lock service from ending
+/// holds past their max-hold by itself, as the gateway's module runs no watchdog under its test
+/// runner; [`run_watchdog_check`] still ends them. `true`, the default, ends at once what is
+/// overdue by then.
+#[doc(hidden)]
+pub fn set_background_watchdog(on: bool) {
+    let changed = service::set_background_watchdog(on);
+    if let Some(service) = runtime().service_if_started().filter(|_| on && changed) {
+        service.watchdog_at(Instant::now());
+    }
 }
 
 /// Every hold of this process (docs/PROTOCOL.md, "Diagnostics"), oldest first.

@@ -59,7 +59,7 @@ pub mod verdict;
 pub use acquire::{
     acquire, acquire_cancellable, begin_acquire, begin_acquire_cancellable, end_owner, held_locks,
     instance_nonce, lock_path_for, release_all, release_every_hold, reset_instance_nonce,
-    run_watchdog_check, Acquisition, CancelToken,
+    run_watchdog_check, set_background_watchdog, Acquisition, CancelToken,
 };
 pub use error::{errno_name, Error, Holder};
 pub use guard::LockGuard;

@@ -23,6 +23,7 @@ use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
+pub use upkeep::set_background_watchdog;
 pub use waiter::Waiter;
 
 /// The handle to the service thread.

@@ -2,9 +2,11 @@
 // identity, assertOwned(), the payload's maxHoldMs/owner, and the test hooks.
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
+import { fileURLToPath } from "node:url";
 import {
   acquireSessionWriteLock,
   drainSessionWriteLockStateForTest,
@@ -18,6 +20,8 @@ import {
   __testing,
 } from "../../npm/index.mjs";
 import { serviceSleeps, sessionsDir, starttimeOf, stats, until, waitUntilWaiting } from "./helpers.mjs";
+
+const here = path.dirname(fileURLToPath(import.meta.url));
 
 const payloadOf = (lockPath) => JSON.parse(fs.readFileSync(lockPath, "utf8"));
 
@@ -251,14 +255,25 @@ test("inspectLockPayloadForTest takes the gateway's defaults: our own pid withou
   assert.equal(overHold.stale, true);
   assert.deepEqual(overHold.staleReasons, ["hold-exceeded"]);
   assert.deepEqual(verdict(own(10_000)).staleReasons, [], "no hold rule unless asked for, and no orphan");
-  assert.deepEqual(verdict(own(60_000), { respectMaxHold: true }), {
-    pid: process.pid,
-    pidAlive: true,
-    createdAt: own(60_000).createdAt,
-    ageMs: 30_000,
-    stale: false,
-    staleReasons: [],
-  });
+  const withinHold = verdict(own(60_000), { respectMaxHold: true });
+  assert.deepEqual([withinHold.pid, withinHold.pidAlive, withinHold.stale, withinHold.staleReasons], [process.pid, true, false, []]);
+});
+
+test("under the gateway's test runner (VITEST=true) a hold past its max-hold is ended only by runLockWatchdogCheck, never by an acquire of this process", (t) => {
+  // In a process of its own: the switch is process-wide. Our file, then the file rewritten in
+  // place as the gateway's module writes it, saying the hold is long over.
+  for (const format of ["ours", "legacy"]) {
+    const sessionFile = path.join(sessionsDir(t), `${format}.jsonl`);
+    const out = execFileSync(process.execPath, [path.join(here, "fixtures/own-hold-past-max.mjs"), sessionFile, format], {
+      env: { ...process.env, VITEST: "true", OPENCLAW_TEST_SESSION_LOCK_WATCHDOG: "" },
+      encoding: "utf8",
+    });
+    assert.deepEqual(
+      JSON.parse(out),
+      { second: "OPENCLAW_SESSION_WRITE_LOCK_TIMEOUT", keptWhileContended: true, ended: 1, goneAfter: true },
+      format,
+    );
+  }
 });
 
 const EVENTS = ["exit", "SIGINT", "SIGTERM", "SIGQUIT", "SIGABRT"];

@@ -23,7 +23,7 @@ use napi_derive::napi;
 use session_write_lock::settings::{process_env_var, ConfigMs, Settings};
 use session_write_lock::{
     held_locks, release_all, reset_instance_nonce, resolve_max_hold_from_timeout,
-    run_watchdog_check, OptionName,
+    run_watchdog_check, set_background_watchdog, OptionName,
 };
 use std::time::{Duration, SystemTime};
 
@@ -149,6 +149,13 @@ pub fn watchdog_check(now_ms: f64) -> u32 {
         .and_then(|d| SystemTime::UNIX_EPOCH.checked_add(d))
         .unwrap_or_else(SystemTime::now);
     u32::try_from(run_watchdog_check(now)).unwrap_or(u32::MAX)
+}
+
+/// `setBackgroundWatchdog(on)`: whether the lock service ends holds past their max-hold by
+/// itself (the package switches it off under the gateway's test runner).
+#[napi(js_name = "setBackgroundWatchdog")]
+pub fn background_watchdog(on: bool) {
+    set_background_watchdog(on)
 }
 
 /// The core's counters (`{ waits, eventWakeups, timerReinspections }`), for tests and
