@@ -48,6 +48,7 @@ mod random;
 mod runtime;
 mod service;
 pub mod settings;
+pub mod sidecar;
 mod start_time;
 #[doc(hidden)]
 pub mod stats;

@@ -13,6 +13,7 @@ mod errors;
 mod inspection;
 mod lock;
 mod logger;
+mod sidecar;
 mod start_time;
 
 use args::Params;
