@@ -11,6 +11,7 @@ import {
   SessionWriteLockError,
   type SessionWriteLockHandle,
 } from "session-write-lock";
+import { acquireFileLock, type FileLockHandle } from "session-write-lock/file-lock";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -65,6 +66,10 @@ async function main(): Promise<void> {
   const nonce = resetInstanceNonce();
   check(/^[0-9a-f]{32}$/.test(nonce) && nonce !== before, "reset gives a new instance nonce");
   check(fromAnotherProcess(sessionFile) === "acquired", "free after release-all");
+  const fileLock: FileLockHandle = await acquireFileLock(join(dir, "state"), { payload: () => ({ pid: process.pid }) });
+  check(existsSync(fileLock.lockPath), "session-write-lock/file-lock takes fs-safe's file lock");
+  await fileLock.release();
+  check(!existsSync(fileLock.lockPath), "and its release removes the file");
   rmSync(dir, { recursive: true, force: true });
   console.log(`${passed} passed, 0 failed`);
 }

@@ -1,0 +1,3 @@
+// Types of the ES module entry (file-lock.mjs): the declarations of the CommonJS entry
+// (file-lock.d.ts), re-exported.
+export * from "./file-lock.js";
