@@ -6,10 +6,10 @@
 use super::rules::{holder_state, HolderState};
 use super::token::{content, Token};
 use crate::error::Error;
-use crate::fs::FileId;
-use crate::sys::{flock, retry, try_flock};
+use crate::fs::{self, FileId};
+use crate::sys::{retry, try_flock};
 use std::fs::{File, OpenOptions, Permissions};
-use std::io::{self, Read, Write};
+use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
@@ -34,9 +34,10 @@ pub enum Created {
     Busy,
 }
 
-/// Creates `lock_path` exclusively (mode 0600, no symlink followed), takes its flock before
-/// writing, then writes `json`, a newline, a fresh token of ours and a newline. A reader that
-/// comes in between sees an empty or partial file without our mark, as with fs-safe's writer.
+/// Creates `lock_path` with `json`, a newline, a fresh token of ours and a newline, the way the
+/// session lock creates its files (`fs::create_lock_file`): written and flocked before it is
+/// linked into place, so nobody ever sees it empty, half-written or unlocked, and a crash
+/// leaves no half-made lock behind. Then mode 0600, as fs-safe's native writer sets it.
 pub fn create(lock_path: &Path, json: &[u8]) -> Result<Created, Error> {
     let bytes = content(json, &Token::fresh());
     if bytes.len() > MAX_LOCK_BYTES {
@@ -46,38 +47,23 @@ pub fn create(lock_path: &Path, json: &[u8]) -> Result<Created, Error> {
             io::Error::new(io::ErrorKind::InvalidInput, "payload over 1 MiB"),
         ));
     }
-    let opened = retry(|| {
-        OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW)
-            .open(lock_path)
-    });
-    let mut file = match opened {
-        Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(Created::Busy),
-        Err(e) => return Err(Error::io("create lock file", lock_path, e)),
+    let file = match crate::fs::create_lock_file(lock_path, &bytes)? {
+        fs::Created::Held { file, .. } => file,
+        fs::Created::Exists => return Ok(Created::Busy),
     };
-    let id = crate::fs::file_id(&file).map_err(|e| Error::io("stat lock file", lock_path, e))?;
-    // Blocking: a peer of ours probing the fresh, empty file holds the flock for microseconds.
-    let written = flock(&file)
-        .and_then(|()| file.set_permissions(Permissions::from_mode(0o600)))
-        .and_then(|()| file.write_all(&bytes));
-    if let Err(e) = written {
-        let _ = unlink_if_id(lock_path, id);
-        return Err(Error::io("write lock file", lock_path, e));
-    }
-    let nlink = retry(|| file.metadata()).map_or(0, |m| m.nlink());
-    if nlink == 0 {
-        return Ok(Created::Busy); // unlinked under us: contention, try again
-    }
-    Ok(Created::Held(SidecarLock {
+    let mode = file.set_permissions(Permissions::from_mode(0o600));
+    let lock = SidecarLock {
         _file: file,
         path: lock_path.to_path_buf(),
         bytes,
-    }))
+    };
+    match mode {
+        Ok(()) => Ok(Created::Held(lock)),
+        Err(e) => {
+            let _ = lock.remove_if_ours();
+            Err(Error::io("set lock file mode", lock_path, e))
+        }
+    }
 }
 
 impl SidecarLock {
@@ -249,13 +235,6 @@ fn lstat(path: &Path) -> Result<Option<std::fs::Metadata>, Error> {
 
 pub(super) fn lstat_id(path: &Path) -> Result<Option<FileId>, Error> {
     Ok(lstat(path)?.map(|m| (m.dev(), m.ino())))
-}
-
-fn unlink_if_id(path: &Path, id: FileId) -> Result<(), Error> {
-    if lstat_id(path)? == Some(id) {
-        let _ = std::fs::remove_file(path);
-    }
-    Ok(())
 }
 
 #[cfg(test)]

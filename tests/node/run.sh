@@ -40,5 +40,6 @@ if [ ! -e tests/node/fs-safe/node_modules/.package-lock.json ] ||
   echo "== installing @openclaw/fs-safe 0.21.0 from the npm registry into tests/node/fs-safe/ (the real package the file-lock interop tests run against), as its package-lock.json pins it"
   (cd tests/node/fs-safe && npm ci --no-audit --no-fund)
 fi
+swl_apt_install "the file-lock crash-point test (tests/node/file-lock-crash.test.mjs)" strace
 echo "== node --test tests/node/"
 swl_run_counted "$suite" node --test --test-timeout=60000 tests/node/
