@@ -5,6 +5,7 @@
 // Atomics.wait for the sync API). The file work and every decision about holders and guards
 // are native (`sidecar*`); what stays here is the order fs-safe runs its hooks in.
 
+const { AsyncLocalStorage } = require("node:async_hooks");
 const native = require("./native.js");
 const { FsSafeError, lockError, retryDelay, defaultShouldReclaim, defaultParsePayload } = require("./file-lock-options.js");
 
@@ -156,12 +157,21 @@ function* acquisition(ctx) {
   }
 }
 
+// The acquisitions whose hooks are running, as fs-safe tracks them: an acquire of the same
+// target in the same manager made from inside them could only wait for itself.
+const ancestry = new AsyncLocalStorage();
+
 /** Runs an acquisition with awaited hooks and timer waits. */
 async function acquireAsync(ctx) {
+  const outer = ancestry.getStore() ?? [];
+  if (outer.some((a) => a.state === ctx.state && a.target === ctx.normalizedTargetPath)) {
+    throw lockError("timeout", ctx.lockPath, ctx.normalizedTargetPath);
+  }
+  const inner = [...outer, { state: ctx.state, target: ctx.normalizedTargetPath }];
   const steps = acquisition(ctx);
   let next = () => steps.next();
   for (;;) {
-    const { value, done } = next();
+    const { value, done } = ancestry.run(inner, next);
     if (done) return value;
     if (value?.[SLEEP] !== undefined) {
       await new Promise((resolve) => setTimeout(resolve, value[SLEEP]));

@@ -224,3 +224,18 @@ test("a waiting acquire leaves the JavaScript thread free", async (t) => {
   assert.ok(ticked, "a timer ran while the acquire waited");
   await holder.release();
 });
+
+test("an acquire of the same lock from inside the acquisition's own hooks fails at once instead of waiting for itself", async (t) => {
+  const target = path.join(sessionsDir(t), "t");
+  let inner;
+  const handle = await acquireFileLock(target, {
+    payload: async () => {
+      inner = await acquireFileLock(target, { payload }).catch((e) => e);
+      return payload();
+    },
+  });
+  assert.equal(inner.code, "file_lock_timeout");
+  const other = await acquireFileLock(target, { payload, managerKey: "other", timeoutMs: 0 }).catch((e) => e);
+  assert.equal(other.code, "file_lock_timeout", "another manager contends through the file");
+  await handle.release();
+});
