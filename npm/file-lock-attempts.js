@@ -92,8 +92,12 @@ function* acquisition(ctx) {
     if (state.held.has(target)) return "wait";
     const created = native.sidecarCreate(lockPath, json);
     if (created) {
-      dropGuard();
       ctx.result = ctx.register(created);
+      try {
+        dropGuard();
+      } catch {
+        // Left behind, it is ours and unflocked: the next acquirer takes it over at once.
+      }
       return "done";
     }
     return yield* staleAdmission();
