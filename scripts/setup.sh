@@ -4,7 +4,8 @@
 #   scripts/setup.sh         everything scripts/test.sh needs
 #   scripts/setup.sh host    what the host's suites need (scripts/test.sh --quick)
 # Debian packages come from apt-get (as root, or through sudo); npm packages from the
-# lockfiles, into npm/node_modules and tests/package/node_modules; for the cross suites and the
+# lockfiles, into npm/node_modules, tests/node/fs-safe/node_modules and
+# tests/package/node_modules; for the cross suites and the
 # other targets' checks, Debian's Rust 1.96 and the cross toolchains, with qemu-aarch64
 # registered with binfmt_misc (as root; until reboot). Exits non-zero, naming what failed, when
 # anything could not be installed; the test command then fails too.
@@ -26,6 +27,7 @@ step() { # NAME CMD... — one setup step; a failure is remembered, the other st
 step strace swl_apt_install "the crash-point and fallback tests inject system-call failures with strace" strace
 step c-tools swl_apt_install "the C suite links through pkg-config and runs under valgrind" pkg-config valgrind
 step npm swl_npm_package_deps
+step fs-safe swl_npm_install tests/node/fs-safe "@openclaw/fs-safe 0.21.0 from the npm registry, the real package the file-lock interop tests run against"
 if [ "$scope" = all ]; then
   step g++ swl_apt_install "libFuzzer, linked into the fuzz target, is C++" g++
   step binutils swl_apt_install "nm checks that the portable addon calls no inotify" binutils

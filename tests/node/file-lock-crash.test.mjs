@@ -3,7 +3,7 @@
 // each system call it makes on the lock directory (strace -e inject=NAME:signal=KILL:when=K on
 // its main thread, where all of that work runs). After every run the next acquirer gets the
 // lock in one attempt (timeoutMs 0: nothing left behind blocks it), and once it has released,
-// the directory is empty. Needs strace with injection (tests/node/run.sh installs it); without
+// the directory is empty. Needs strace with injection (scripts/setup.sh installs it); without
 // it the test says SKIPPED, a failure under CI=true or SWL_REQUIRE_ALL=1. Where the lock file is
 // written under a hidden temp name (no O_TMPFILE: the portable build), a writer killed in
 // between leaves that name behind; it never blocks anyone, and is the only leftover allowed.

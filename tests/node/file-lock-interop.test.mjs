@@ -1,5 +1,5 @@
 // session-write-lock/file-lock against the real @openclaw/fs-safe 0.21 (installed into
-// tests/node/fs-safe/ by tests/node/run.sh), each in its own processes: exclusion both ways,
+// tests/node/fs-safe/ by scripts/setup.sh), each in its own processes: exclusion both ways,
 // release only of exact bytes, stale recovery both ways through the hooks, killed holders of
 // either kind, and `.reclaim` guards left by killed reclaimers.
 

@@ -35,11 +35,9 @@ case "${1:-}" in
     ;;
   *) echo "usage: $0 [portable]" >&2; exit 2 ;;
 esac
-if [ ! -e tests/node/fs-safe/node_modules/.package-lock.json ] ||
-  [ tests/node/fs-safe/package-lock.json -nt tests/node/fs-safe/node_modules/.package-lock.json ]; then
-  echo "== installing @openclaw/fs-safe 0.21.0 from the npm registry into tests/node/fs-safe/ (the real package the file-lock interop tests run against), as its package-lock.json pins it"
-  (cd tests/node/fs-safe && npm ci --no-audit --no-fund)
+if [ ! -d tests/node/fs-safe/node_modules/@openclaw/fs-safe ]; then
+  echo "!!! the file-lock interop tests need @openclaw/fs-safe in tests/node/fs-safe/: run scripts/setup.sh first !!!" >&2
+  exit 1
 fi
-swl_apt_install "the file-lock crash-point test (tests/node/file-lock-crash.test.mjs)" strace
 echo "== node --test tests/node/"
 swl_run_counted "$suite" node --test --test-timeout=60000 tests/node/
