@@ -60,15 +60,29 @@ async function killedHolder(t, impl, target) {
   return lockPath;
 }
 
-/** The guard a reclaimer of `impl` leaves when SIGKILLed inside shouldRemoveStaleLock (a stale fs-safe lock stays too). */
-async function abandonedGuard(t, impl, target) {
+/** A reclaimer of `impl` of a killed fs-safe holder's lock, stopped inside its guard (shouldRemoveStaleLock). */
+async function reclaimerInGuard(t, impl, target) {
   const lockPath = await killedHolder(t, "fs-safe", target);
   const reclaimer = startPeer(t, { impl, target, mode: "acquire", hooks: "block-in-remove" });
   await reclaimer.next("in-remove");
-  await reclaimer.kill();
   const guard = `${lockPath}.reclaim`;
-  assert.ok(fs.statSync(guard).isDirectory(), "the killed reclaimer left its guard");
-  return guard;
+  assert.ok(fs.statSync(guard).isDirectory(), "the reclaimer holds its guard");
+  return Object.assign(reclaimer, {
+    guard,
+    async finish() {
+      reclaimer.send("go");
+      await reclaimer.next("acquired");
+      await reclaimer.exited;
+    },
+  });
+}
+
+/** The guard a reclaimer of `impl` leaves when SIGKILLed inside shouldRemoveStaleLock (a stale fs-safe lock stays too). */
+async function abandonedGuard(t, impl, target) {
+  const reclaimer = await reclaimerInGuard(t, impl, target);
+  await reclaimer.kill();
+  assert.ok(fs.statSync(reclaimer.guard).isDirectory(), "the killed reclaimer left its guard");
+  return reclaimer.guard;
 }
 
 const leftovers = (dir) => fs.readdirSync(dir).filter((name) => name !== "t");
@@ -160,17 +174,21 @@ test("a killed holder of ours: ours takes it at once without hooks, fs-safe thro
 
 test("a live fs-safe reclaimer's guard is respected", async (t) => {
   const target = path.join(sessionsDir(t), "t");
-  const lockPath = await killedHolder(t, "fs-safe", target);
-  const reclaimer = startPeer(t, { impl: "fs-safe", target, mode: "acquire", hooks: "block-in-remove" });
-  await reclaimer.next("in-remove");
-  assert.ok(fs.statSync(`${lockPath}.reclaim`).isDirectory());
+  const reclaimer = await reclaimerInGuard(t, "fs-safe", target);
   const busy = await acquireFileLock(target, { payload, ...deadPidHooks, timeoutMs: 500 }).catch((e) => e);
   assert.equal(busy.code, "file_lock_timeout");
-  reclaimer.send("go");
-  await reclaimer.next("acquired");
-  await reclaimer.exited;
+  await reclaimer.finish();
   const handle = await acquireFileLock(target, { payload, timeoutMs: 5000 });
   await handle.release();
+  assert.deepEqual(leftovers(path.dirname(target)), []);
+});
+
+test("our live reclaimer's guard is respected by fs-safe", async (t) => {
+  const target = path.join(sessionsDir(t), "t");
+  const reclaimer = await reclaimerInGuard(t, "ours", target);
+  const busy = startPeer(t, { impl: "fs-safe", target, mode: "acquire", hooks: "dead-pid", options: { timeoutMs: 300 } });
+  assert.equal((await busy.next("error")).code, "file_lock_timeout");
+  await reclaimer.finish();
   assert.deepEqual(leftovers(path.dirname(target)), []);
 });
 
