@@ -14,7 +14,7 @@ import { fileURLToPath } from "node:url";
 import { sessionsDir } from "./helpers.mjs";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
-const { acquireFileLock } = createRequire(import.meta.url)("../../npm/file-lock.js");
+const { acquireFileLock, acquireFileLockSync } = createRequire(import.meta.url)("../../npm/file-lock.js");
 const peerScript = path.join(here, "fixtures/file-lock-peer.mjs");
 const pidIsDead = ({ payload }) => {
   try {
@@ -112,6 +112,20 @@ test("our holder excludes fs-safe; fs-safe takes the lock once we release", asyn
   const after = startPeer(t, { impl: "fs-safe", target, mode: "acquire", options: { timeoutMs: 5000 } });
   await after.next("acquired");
   await after.exited;
+  assert.deepEqual(leftovers(path.dirname(target)), []);
+});
+
+test("the sync twin excludes and is excluded by fs-safe too", async (t) => {
+  const target = path.join(sessionsDir(t), "t");
+  const holder = startPeer(t, { impl: "fs-safe", target, mode: "hold" });
+  await holder.next("held");
+  assert.throws(() => acquireFileLockSync(target, { payload, timeoutMs: 100 }), { code: "file_lock_timeout" });
+  holder.send("release");
+  await holder.next("released");
+  const handle = acquireFileLockSync(target, { payload });
+  const busy = startPeer(t, { impl: "fs-safe", target, mode: "acquire", options: { timeoutMs: 300 } });
+  assert.equal((await busy.next("error")).code, "file_lock_timeout");
+  handle.release();
   assert.deepEqual(leftovers(path.dirname(target)), []);
 });
 
