@@ -2,11 +2,12 @@
 // validation, errors, managers, reentrancy, the sync twins and the compromise monitor.
 
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { test } from "node:test";
-import { sessionsDir } from "./helpers.mjs";
+import { packageDir, sessionsDir } from "./helpers.mjs";
 
 const require = createRequire(import.meta.url);
 const fileLock = require("../../npm/file-lock.js");
@@ -238,4 +239,18 @@ test("an acquire of the same lock from inside the acquisition's own hooks fails 
   const other = await acquireFileLock(target, { payload, managerKey: "other", timeoutMs: 0 }).catch((e) => e);
   assert.equal(other.code, "file_lock_timeout", "another manager contends through the file");
   await handle.release();
+});
+
+test("a normal exit releases held locks (only their exact bytes), except those with retainOnExit", async (t) => {
+  const dir = sessionsDir(t);
+  const script = `
+    const { acquireFileLock } = require(${JSON.stringify(path.join(packageDir, "file-lock.js"))});
+    (async () => {
+      await acquireFileLock(process.argv[1] + "/released", { payload: () => ({}) });
+      await acquireFileLock(process.argv[1] + "/retained", { payload: () => ({}), retainOnExit: true });
+      process.exit(0);
+    })();
+  `;
+  execFileSync(process.execPath, ["-e", script, dir]);
+  assert.deepEqual(fs.readdirSync(dir), ["retained.lock"]);
 });
