@@ -27,7 +27,10 @@ step() { # NAME CMD... — one setup step; a failure is remembered, the other st
 step strace swl_apt_install "the crash-point and fallback tests inject system-call failures with strace" strace
 step c-tools swl_apt_install "the C suite links through pkg-config and runs under valgrind" pkg-config valgrind
 step npm swl_npm_package_deps
-step fs-safe swl_npm_install tests/node/fs-safe "@openclaw/fs-safe 0.21.0 from the npm registry, the real package the file-lock interop tests run against"
+# Not `npm ci`: fs-safe lists platform packages as optional dependencies that are not on the
+# registry, and `npm ci` refuses a lockfile without them (as with npm/'s own).
+step fs-safe swl_npm_install tests/node/fs-safe "@openclaw/fs-safe 0.21.0 from the npm registry, the real package the file-lock interop tests run against" \
+  install --no-save
 if [ "$scope" = all ]; then
   step g++ swl_apt_install "libFuzzer, linked into the fuzz target, is C++" g++
   step binutils swl_apt_install "nm checks that the portable addon calls no inotify" binutils
