@@ -474,6 +474,13 @@ const testing = Object.freeze({
   setProcessStartTimeResolverForTest: (resolver) => setProcessStartTimeResolverForTest(resolver),
 });
 
+// The gateway's module (VB/VC) publishes its test hooks on a global symbol under a test runner,
+// and its session-write-lock.test-support.ts reads them from there: the same objects here, so
+// that module and the tests that import it work with this package in the module's place.
+if (process.env.VITEST || process.env.NODE_ENV === "test") {
+  globalThis[Symbol.for("openclaw.sessionWriteLockTestApi")] = { resetSessionWriteLockStateForTest, testing };
+}
+
 module.exports = {
   acquireSessionWriteLock,
   releaseAllSessionWriteLocks,

@@ -196,3 +196,30 @@ test("SessionWriteLockError is the timeout error's older name", async (t) => {
   assert.equal(error.lockPath, held.lockPath);
   await held.release();
 });
+
+test("under the gateway's test runner the test hooks are also on its global symbol, as its test-support module reads them", () => {
+  // The gateway's VB/VC module stores { resetSessionWriteLockStateForTest, testing } on
+  // globalThis[Symbol.for("openclaw.sessionWriteLockTestApi")] when VITEST is set (VC: also when
+  // NODE_ENV is "test"); its session-write-lock.test-support.ts reads them from there. A fresh
+  // process per environment: the symbol is set when the package loads.
+  const probe = `
+    const lock = require(${JSON.stringify(packageDir)});
+    const api = globalThis[Symbol.for("openclaw.sessionWriteLockTestApi")];
+    process.stdout.write(JSON.stringify(api === undefined ? null : {
+      keys: Object.keys(api).sort(),
+      reset: api.resetSessionWriteLockStateForTest === lock.resetSessionWriteLockStateForTest,
+      testing: api.testing === lock.testing,
+    }));`;
+  const run = (env) => {
+    const base = { ...process.env };
+    delete base.VITEST;
+    delete base.NODE_ENV;
+    return JSON.parse(execFileSync(process.execPath, ["-e", probe], { env: { ...base, ...env }, encoding: "utf8" }));
+  };
+  const published = { keys: ["resetSessionWriteLockStateForTest", "testing"], reset: true, testing: true };
+  assert.deepEqual(run({ VITEST: "true" }), published, "VITEST=true");
+  assert.deepEqual(run({ VITEST: "1" }), published, "any VITEST value");
+  assert.deepEqual(run({ NODE_ENV: "test" }), published, "NODE_ENV=test");
+  assert.equal(run({}), null, "not outside a test runner");
+  assert.equal(run({ NODE_ENV: "production" }), null, "not in production");
+});
