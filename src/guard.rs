@@ -6,7 +6,9 @@ use crate::runtime::runtime;
 use crate::service::Service;
 use crate::table::{Hold, ReleaseOutcome};
 use crate::verdict::StaleReason;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
 
 /// A held lock. Dropping it releases the lock, as [`LockGuard::release`] does.
 #[derive(Debug)]
@@ -73,6 +75,21 @@ impl LockGuard {
             }),
             reasons: vec![StaleReason::LeaseLost],
         })
+    }
+
+    /// Starts `command` holding this lock too, as util-linux `flock(1)` hands its lock to its
+    /// command: the child inherits the lock file's descriptor, and with it the flock, so the
+    /// lock stays held while the child (or a process it passes the descriptor on to) runs, even
+    /// if this process is killed. No other child gets it (docs/PROTOCOL.md, "Fork").
+    ///
+    /// Releasing this guard still removes the lock file, and the lock is free at once for
+    /// everyone: the child's copy then locks a file nobody looks at. The command is started
+    /// with `fork` and `exec` (a `pre_exec` hook is added); the error is `spawn`'s, or
+    /// `ENOLCK` if the hold ended (the watchdog) before the fork.
+    pub fn spawn_holding(&self, mut command: Command) -> std::io::Result<Child> {
+        // SAFETY: the hook only makes fcntl calls, which are async-signal-safe.
+        unsafe { command.pre_exec(crate::runtime::pass_on_handed) };
+        crate::runtime::forking_with(&self.lock_path, self.generation, || command.spawn())
     }
 
     /// Ends this hold now and says how (dropping the guard does the same, logging failures).

@@ -1,11 +1,14 @@
 //! The per-process state: identity, held table, lock service. One per process: a forked child
-//! gets a fresh one and closes its inherited lock fds (docs/PROTOCOL.md, "Fork").
+//! gets a fresh one and closes its inherited lock fds (docs/PROTOCOL.md, "Fork"), except the
+//! one lock a child forked by [`forking_with`] is to pass on to the command it runs.
 
 use crate::holds::Holds;
 use crate::identity::ProcessIdentity;
 use crate::service::Service;
-use crate::table::Table;
-use std::cell::RefCell;
+use crate::table::{Held, Table};
+use std::cell::{Cell, RefCell};
+use std::os::fd::RawFd;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicPtr, Ordering};
 use std::sync::{Mutex, MutexGuard, Once, OnceLock, PoisonError, RwLockWriteGuard};
 
@@ -78,6 +81,29 @@ type ForkGuards = (MutexGuard<'static, ()>, Option<HoldsGuards>);
 
 thread_local! {
     static FORK_GUARDS: RefCell<Option<ForkGuards>> = const { RefCell::new(None) };
+    /// The hold (lock path, generation) whose descriptor this thread's fork leaves open in the
+    /// child: set only while [`forking_with`] spawns.
+    static HAND_OVER: Cell<Option<(PathBuf, u64)>> = const { Cell::new(None) };
+    /// In a child forked by [`forking_with`]: that descriptor, if the hold was still ours.
+    static HANDED: Cell<Option<RawFd>> = const { Cell::new(None) };
+}
+
+/// Runs `spawn`, which forks once, so that the child keeps the descriptor of the hold
+/// (`lock_path`, `generation`) open instead of closing it with the other lock descriptors.
+pub fn forking_with<T>(lock_path: &Path, generation: u64, spawn: impl FnOnce() -> T) -> T {
+    HAND_OVER.with(|h| h.set(Some((lock_path.to_path_buf(), generation))));
+    let spawned = spawn();
+    HAND_OVER.with(Cell::take);
+    spawned
+}
+
+/// In a child forked by [`forking_with`], before `exec`: lets the program inherit the kept
+/// descriptor. `ENOLCK` if the hold had ended before the fork. Async-signal-safe.
+pub fn pass_on_handed() -> std::io::Result<()> {
+    match HANDED.with(Cell::get) {
+        Some(fd) => crate::sys::inherit_across_exec(fd),
+        None => Err(std::io::Error::from_raw_os_error(libc::ENOLCK)),
+    }
 }
 
 extern "C" fn before_fork() {
@@ -96,7 +122,10 @@ extern "C" fn after_fork_in_child() {
     let Some((init, holds)) = FORK_GUARDS.with(|g| g.borrow_mut().take()) else {
         return;
     };
+    let hand_over = HAND_OVER.with(Cell::take);
     if let Some((outside, mut table)) = holds {
+        let handed = hand_over.and_then(|(path, generation)| table.take(&path, generation));
+        HANDED.with(|h| h.set(handed.map(Held::into_raw_fd)));
         // Closing (not unlinking) our copies, after the mutex: the parent still holds these
         // locks.
         let copies = table.take_all();

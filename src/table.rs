@@ -10,6 +10,7 @@ use crate::maps::{Map, Set};
 use crate::options::Options;
 use crate::owner::HoldOwner;
 use std::fs::File;
+use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -45,6 +46,14 @@ impl Held {
     /// The inode the hold created: only this one is ever unlinked for it.
     pub fn id(&self) -> FileId {
         self.id
+    }
+
+    /// Gives up the descriptor without closing it: a child forked to `exec` a command that is
+    /// to hold the lock keeps it (the memory is not freed, the child's image is replaced soon).
+    pub fn into_raw_fd(self) -> RawFd {
+        let fd = self.file.as_raw_fd();
+        std::mem::forget(self.file);
+        fd
     }
 
     fn deadline(&self) -> Option<Instant> {

@@ -767,3 +767,68 @@ fn one_bad_file_never_stops_clean_or_status() {
     );
     assert!(!removable.exists());
 }
+
+/// `pid` is running: it exists and is not a zombie (whose descriptors are all closed).
+fn running(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(") ")
+            .next()
+            .is_some_and(|s| !s.starts_with('Z'))
+    })
+}
+
+/// As with flock(1), `run`'s command holds the lock for its whole life: when `run` itself is
+/// SIGKILLed (the OOM killer), the command goes on running with the lock's descriptor, so the
+/// lock stays busy for another `run` (a single try or a wait), `status` never calls it
+/// removable and `clean` leaves it, though the pid in the file is dead. Once the command ends
+/// too, a single try reclaims the file at once.
+#[test]
+fn a_killed_run_leaves_the_lock_held_by_its_command() {
+    use std::io::BufRead;
+    use std::os::unix::process::ExitStatusExt;
+    let dir = TempDir::new("cli-orphan");
+    let file = dir.join("s.jsonl");
+    let lock = dir.join("s.jsonl.lock");
+    // The command says its pid, then runs until its stdin closes.
+    let mut run = Command::new(env!("CARGO_BIN_EXE_session-lock"))
+        .args(["run", s(&file), "--", "sh", "-c", "echo $$; read line"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut said = String::new();
+    std::io::BufReader::new(run.stdout.take().unwrap())
+        .read_line(&mut said)
+        .unwrap();
+    let command: u32 = said.trim().parse().unwrap();
+    // Kept apart: waiting for run would close it.
+    let stdin = run.stdin.take();
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(run.id() as i32, libc::SIGKILL) };
+    assert_eq!(run.wait().unwrap().signal(), Some(libc::SIGKILL));
+    assert!(running(command), "the command outlives run");
+
+    let out = cli(&["run", s(&file), "-n", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1), "two runners: {}", text(&out));
+    assert!(
+        text(&out).contains("alive=false") && text(&out).contains("locked by another process"),
+        "{}",
+        text(&out)
+    );
+    let out = cli(&["run", s(&file), "-w", "0.2", "--", "true"]);
+    assert_eq!(out.status.code(), Some(1), "a waiter: {}", text(&out));
+    let out = cli(&["status", s(&lock), "--json"]);
+    let seen: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(seen[0]["pidAlive"], false, "{seen}");
+    assert_eq!(seen[0]["removable"], false, "{seen}");
+    let out = cli(&["clean", s(&dir.0)]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(lock.exists(), "clean removed a held lock: {}", text(&out));
+    assert!(running(command), "the command ran through all of this");
+
+    drop(stdin);
+    common::until("the command has ended", || !running(command));
+    let out = cli(&["run", s(&file), "-n", "--", "true"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(!lock.exists(), "the reclaiming run released its lock");
+}

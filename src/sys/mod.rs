@@ -160,7 +160,8 @@ pub enum Opened {
 
 mod posix;
 pub use posix::{
-    at_fork, close, flock, getenv, hostname, link, pid_exists, touch, try_flock, unlink, unlock,
+    at_fork, close, flock, getenv, hostname, inherit_across_exec, link, pid_exists, touch,
+    try_flock, unlink, unlock,
 };
 
 #[cfg(target_os = "linux")]

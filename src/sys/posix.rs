@@ -1,6 +1,6 @@
 //! The system calls every Unix makes the same way, so that the rest of the core makes none:
 //! flock, link/unlink, the heartbeat's mtime, the host name, whether a pid exists, the
-//! environment, the fork handlers and closing a descriptor.
+//! environment, the fork handlers, closing a descriptor and passing one on through `exec`.
 
 use super::{check, retry, retry_eintr};
 use std::ffi::CStr;
@@ -95,4 +95,13 @@ pub fn at_fork(before: extern "C" fn(), parent: extern "C" fn(), child: extern "
 pub fn close(fd: RawFd) {
     // SAFETY: the caller gives up `fd`; nothing uses it after this.
     unsafe { libc::close(fd) };
+}
+
+/// Clears `FD_CLOEXEC` on `fd`, so that the program this process `exec`s inherits it.
+/// Async-signal-safe: called in a forked child before `exec`.
+pub fn inherit_across_exec(fd: RawFd) -> io::Result<()> {
+    // SAFETY: fcntl on a descriptor the caller names; it only reads and sets its flags.
+    let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
+    // SAFETY: as above.
+    check(unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) }).map(drop)
 }

@@ -70,9 +70,11 @@ usage: session-lock run FILE [-n | -w SECONDS | --timeout-ms N] [-E CODE] [--sta
                             [--max-hold-ms N] (-c CMD | -- CMD [ARGS...])
 
 Takes the lock of session FILE, runs CMD, releases the lock and exits with CMD's exit code
-(128+signal if CMD was killed by a signal). SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded
-to CMD. One that arrives while waiting for the lock ends run at once with 128+signal: CMD is
-never started and nothing is left behind. The short options are those of util-linux flock(1).
+(128+signal if CMD was killed by a signal). CMD inherits the lock's descriptor, as with
+flock(1), so if run itself is killed the lock stays held until CMD (and any process it passed
+the descriptor on to) has ended. SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD.
+One that arrives while waiting for the lock ends run at once with 128+signal: CMD is never
+started and nothing is left behind. The short options are those of util-linux flock(1).
 
   -n, --nonblock                 fail at once if the lock is busy (exit 1, or -E CODE)
   -w, --timeout SECONDS          wait up to SECONDS (fractions allowed; 0 = one try;

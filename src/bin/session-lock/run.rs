@@ -172,7 +172,9 @@ pub fn run(args: &[OsString]) -> Result<ExitCode, Failure> {
             Ok(())
         })
     };
-    let mut child = match command.spawn() {
+    // The command inherits the lock's descriptor: if `run` is killed, the lock lives on
+    // until the command ends, as with flock(1).
+    let mut child = match guard.spawn_holding(command) {
         Ok(child) => child,
         Err(e) => {
             drop(guard);
