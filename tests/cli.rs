@@ -832,3 +832,43 @@ fn a_killed_run_leaves_the_lock_held_by_its_command() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
     assert!(!lock.exists(), "the reclaiming run released its lock");
 }
+
+/// As in flock(1), `run FILE CMD [ARGS...]` needs no `--`: the first argument after FILE that
+/// is not an option starts the command, and options after it are the command's.
+#[test]
+fn run_starts_the_command_at_its_first_word_as_flock_does() {
+    let dir = TempDir::new("cli-no-dashes");
+    let file = dir.join("s.jsonl");
+    let said = |out: &Output| String::from_utf8_lossy(&out.stdout).into_owned();
+    // `-c` is the shell's, `--` and `-n` its arguments: none of them is run's.
+    let out = cli(&[
+        "run",
+        s(&file),
+        "sh",
+        "-c",
+        r#"echo "$0 $1"; exit 4"#,
+        "--",
+        "-n",
+    ]);
+    assert_eq!(out.status.code(), Some(4), "{}", text(&out));
+    assert_eq!(said(&out), "-- -n\n");
+    // run's options go before FILE or between FILE and the command.
+    let out = cli(&["run", "-E", "9", s(&file), "-w", "1", "echo", "-n", "x"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert_eq!(said(&out), "x");
+
+    let holder = Holder::start(&[], &file);
+    let ran = dir.join("ran");
+    let out = cli(&["run", s(&file), "-n", "touch", s(&ran)]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(!ran.exists(), "a command ran without the lock");
+    holder.release();
+    let out = cli(&["run", s(&file), "-c", "true", "touch", s(&ran)]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "-c and a command: {}",
+        text(&out)
+    );
+    assert!(text(&out).contains("give either -c CMD or CMD [ARGS...], not both"));
+}

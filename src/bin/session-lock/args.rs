@@ -1,4 +1,5 @@
-//! The command line of one command: flags, positional arguments and what follows `--`. Paths
+//! The command line of one command: flags, positional arguments and the command to run (what
+//! follows `--`, or for `run` the first argument after FILE that is not an option). Paths
 //! and commands are bytes on Unix, so every argument stays an `OsString`; only option names
 //! and numbers must be text.
 
@@ -7,8 +8,8 @@ use session_write_lock::printable;
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 
-/// Flags and positional arguments of one command; `--` ends the flags. Flags are stored under
-/// their long names.
+/// Flags and positional arguments of one command; `--`, or a command's first word, ends the
+/// flags. Flags are stored under their long names.
 pub struct Parsed {
     pub positional: Vec<OsString>,
     flags: Vec<(String, Option<OsString>)>,
@@ -25,6 +26,9 @@ pub struct Spec<'a> {
     /// Long names of the options that take none.
     pub switches: &'a [&'a str],
     pub shorts: Shorts<'a>,
+    /// `Some(n)`: after `n` positional arguments the next one starts a command, and it and all
+    /// that follow (options too) are the command's, as flock(1) reads `FILE CMD [ARGS...]`.
+    pub command_after: Option<usize>,
     pub help: &'static str,
 }
 
@@ -73,6 +77,10 @@ pub fn parse(args: &[OsString], spec: &Spec<'_>) -> Result<Parsed, Failure> {
             // `-x` is an option this command does not know, never a file named `-x` (`./-x` is).
             if bytes.len() > 1 && bytes[0] == b'-' {
                 return Err(unknown(arg));
+            }
+            if spec.command_after == Some(parsed.positional.len()) {
+                parsed.rest = std::iter::once(arg).chain(args).cloned().collect();
+                break;
             }
             parsed.positional.push(arg.clone());
             continue;

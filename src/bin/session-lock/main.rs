@@ -32,8 +32,9 @@ commands:
   status PATH... [--json] [--stale-ms N]   who holds the locks (lock files, session files or directories)
   clean DIR [--stale-ms N] [--dry-run] [--json]
                                            remove stale *.jsonl.lock files in DIR, never live ones
-  run FILE [-n | -w SECONDS | --timeout-ms N] [-E CODE] (-c CMD | -- CMD [ARGS...])
+  run FILE [-n | -w SECONDS | --timeout-ms N] [-E CODE] (-c CMD | [--] CMD [ARGS...])
                                            run CMD while holding the lock of session FILE
+                                           (waits up to 60 s for it unless told otherwise)
 
 exit codes: 0 ok, 1 busy or timed out (run: -E CODE), 2 usage, 3 I/O error, no such PATH,
             or lock files that could not be inspected or removed (each is reported)
@@ -67,22 +68,26 @@ error and the others are still cleaned: exit code 3.
 
 pub(crate) const RUN_HELP: &str = "\
 usage: session-lock run FILE [-n | -w SECONDS | --timeout-ms N] [-E CODE] [--stale-ms N]
-                            [--max-hold-ms N] (-c CMD | -- CMD [ARGS...])
+                            [--max-hold-ms N] (-c CMD | [--] CMD [ARGS...])
 
 Takes the lock of session FILE, runs CMD, releases the lock and exits with CMD's exit code
-(128+signal if CMD was killed by a signal). CMD inherits the lock's descriptor, as with
-flock(1), so if run itself is killed the lock stays held until CMD (and any process it passed
-the descriptor on to) has ended. SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD.
-One that arrives while waiting for the lock ends run at once with 128+signal: CMD is never
-started and nothing is left behind. The short options are those of util-linux flock(1).
+(128+signal if CMD was killed by a signal). As in util-linux flock(1), the first argument
+after FILE that is not an option starts CMD: what follows it, options too, is CMD's ('--'
+before CMD is optional). CMD inherits the lock's descriptor, so if run itself is killed the
+lock stays held until CMD (and any process it passed the descriptor on to) has ended.
+SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD. One that arrives while waiting for
+the lock ends run at once with 128+signal: CMD is never started and nothing is left behind.
+The short options are those of flock(1).
 
+Waiting: without -n, -w or --timeout-ms, run waits up to 60 seconds for a busy lock.
   -n, --nonblock                 fail at once if the lock is busy (exit 1, or -E CODE)
   -w, --timeout SECONDS          wait up to SECONDS (fractions allowed; 0 = one try;
                                  'inf' = forever)
   --timeout-ms N                 the same in milliseconds ('Infinity' = forever)
-                                 (default: wait up to 60000 ms)
   -E, --conflict-exit-code CODE  exit with CODE (0-255) when the lock stays busy
-  -c, --command CMD              run CMD with 'sh -c' instead of CMD [ARGS...] after --
+  -c, --command CMD              run CMD with 'sh -c' instead of CMD [ARGS...]
+  --stale-ms N                   age after which legacy locks count as stale
+                                 (default 1800000 = 30 min)
   --max-hold-ms N                force-release the lock after N ms even if CMD still runs
                                  (default: never)";
 
@@ -177,6 +182,7 @@ fn status(args: &[OsString]) -> Result<ExitCode, Failure> {
         valued: &["stale-ms"],
         switches: &["json"],
         shorts: &[],
+        command_after: None,
         help: STATUS_HELP,
     };
     let parsed = parse(args, &spec)?;
@@ -327,6 +333,7 @@ fn clean(args: &[OsString]) -> Result<ExitCode, Failure> {
         valued: &["stale-ms"],
         switches: &["json", "dry-run"],
         shorts: &[],
+        command_after: None,
         help: CLEAN_HELP,
     };
     let parsed = parse(args, &spec)?;

@@ -107,6 +107,7 @@ pub fn run(args: &[OsString]) -> Result<ExitCode, Failure> {
                 ("-E", "conflict-exit-code"),
                 ("-c", "command"),
             ],
+            command_after: Some(1),
             help: RUN_HELP,
         },
     )?;
@@ -252,7 +253,7 @@ fn run_args(parsed: &Parsed) -> Result<RunArgs<'_>, Failure> {
         ),
     };
     let command = match (parsed.value("command"), parsed.rest.is_empty()) {
-        (Some(_), false) => return Err(usage("give either -c CMD or -- CMD [ARGS...], not both")),
+        (Some(_), false) => return Err(usage("give either -c CMD or CMD [ARGS...], not both")),
         (Some(cmd), true) => vec!["sh".into(), "-c".into(), cmd.to_os_string()],
         (None, _) => parsed.rest.clone(),
     };
