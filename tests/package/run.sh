@@ -11,6 +11,8 @@
 # published anywhere else. Also the Rust side of distribution: `cargo package` of the core
 # crate (built and verified in its own target directory, so that the packaged copy's binaries
 # never land in target/debug), and `cargo install --path .` would install only session-lock.
+# Last, the C library as scripts/install.sh installs it: stripped (no debug or LLVM bitcode
+# sections, sizes reported).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$(pwd -P)"
@@ -202,6 +204,24 @@ ok "without the platform package the loader names the platform, the package and 
 out="$(cd "$work/project-module" && SESSION_WRITE_LOCK_NATIVE_PATH="$root/$node_file" node dist/check.js)" ||
   fail "SESSION_WRITE_LOCK_NATIVE_PATH: $out"
 ok "SESSION_WRITE_LOCK_NATIVE_PATH points the loader at a .node file"
+
+echo "== C: scripts/install.sh installs stripped release libraries"
+cprefix="$work/c-prefix"
+bash scripts/install.sh --prefix "$cprefix" >"$work/install.log" 2>&1 ||
+  { cat "$work/install.log" >&2; fail "scripts/install.sh --prefix $cprefix"; }
+version="$(cargo pkgid -p session-write-lock-c | sed 's/.*[#@]//')"
+shared="$cprefix/lib/libsession_write_lock.so.$version" archive="$cprefix/lib/libsession_write_lock.a"
+for lib in "$shared" "$archive"; do
+  sections="$(readelf -S -W "$lib")"
+  if grep -qE '\] \.(debug_|llvmbc)' <<<"$sections"; then
+    fail "$lib keeps debug or LLVM bitcode sections: $(grep -oE '\.(debug_|llvmbc)[a-z_]*' <<<"$sections" | sort -u | tr '\n' ' ')"
+  fi
+done
+shared_size=$(stat -c %s "$shared") archive_size=$(stat -c %s "$archive")
+echo "installed: $(basename "$shared") $shared_size bytes, $(basename "$archive") $archive_size bytes"
+[ "$shared_size" -le $((2 * 1024 * 1024)) ] && [ "$archive_size" -le $((12 * 1024 * 1024)) ] ||
+  fail "the stripped libraries are larger than 2 MiB (.so) or 12 MiB (.a)"
+ok "the installed release .so ($shared_size bytes) and .a ($archive_size bytes) have no debug or bitcode sections"
 
 swl_record package "$passed" 0 0
 echo "== package suite: $passed passed, 0 failed"
