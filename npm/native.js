@@ -49,7 +49,7 @@ function loadNative() {
       `session-write-lock: no native addon for ${platform} ` +
         `(${process.platform} ${process.arch}). Looked for the package ${packageName} and for ` +
         `${local}. ${why}. To build it from source (needs Rust): git clone ${REPOSITORY}, then ` +
-        `in its npm/ directory run \`npm ci && npm run build\`, or set ` +
+        `in its npm/ directory run \`npm install --omit=optional && npm run build\`, or set ` +
         `SESSION_WRITE_LOCK_NATIVE_PATH to a built .node file.`,
       { cause: error },
     );
