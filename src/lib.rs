@@ -19,6 +19,11 @@
     deny(clippy::unwrap_used, clippy::expect_used, clippy::panic)
 )]
 
+// README.md's Rust blocks (its quickstart among them) run as doctests, so they cannot drift.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 mod acquire;
 mod attempt;
 mod cancel;

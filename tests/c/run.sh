@@ -4,7 +4,8 @@
 # -Werror with the flags pkg-config gives from that prefix, once against the shared library
 # (session_write_lock.pc) and once against the static one (session_write_lock-static.pc). Both
 # builds run, then run again under valgrind (definite leaks and memory errors fail). Also checks
-# the SONAME and its symlinks, and that the header compiles alone as C11 and as C++. Each run
+# the SONAME and its symlinks, that the header compiles alone as C11 and as C++, and that
+# README.md's C quickstart compiles with those flags and runs against both libraries. Each run
 # prints "N passed, 0 failed"; the suite records N once (every run must report the same N).
 # With CARGO_BUILD_TARGET, CC (and LDFLAGS) set, as scripts/test-cross.sh does, the same for
 # another target, without valgrind.
@@ -75,6 +76,16 @@ fi
 if grep -q 'libsession_write_lock\.so' <<<"$static_loads"; then
   echo "FAIL: test_api_static depends on libsession_write_lock.so" >&2; exit 1
 fi
+
+# README.md's C quickstart, as written there, builds against both libraries and runs.
+echo "== README.md's C quickstart"
+bash tests/readme/block.sh c >"$out/quickstart.c"
+for variant in shared static; do
+  libs=("${shared_libs[@]}")
+  [ "$variant" = static ] && libs=("${static_libs[@]}")
+  "$CC" "${cflags[@]}" "${inc[@]}" "$out/quickstart.c" -o "$out/quickstart_$variant" "${ldflags[@]}" "${libs[@]}"
+  "$out/quickstart_$variant" || { echo "FAIL: README.md's C quickstart ($variant) exited $?" >&2; exit 1; }
+done
 
 # The same checks run against each build; they count once (a failure in any build fails it),
 # and every build must report the same number.

@@ -12,7 +12,7 @@
 # crate (built and verified in its own target directory, so that the packaged copy's binaries
 # never land in target/debug), and `cargo install --path .` would install only session-lock.
 # Last, the C library as scripts/install.sh installs it: stripped (no debug or LLVM bitcode
-# sections, sizes reported).
+# sections, sizes reported), and README.md's C quickstart builds and runs against it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$(pwd -P)"
@@ -222,6 +222,15 @@ echo "installed: $(basename "$shared") $shared_size bytes, $(basename "$archive"
 [ "$shared_size" -le $((2 * 1024 * 1024)) ] && [ "$archive_size" -le $((12 * 1024 * 1024)) ] ||
   fail "the stripped libraries are larger than 2 MiB (.so) or 12 MiB (.a)"
 ok "the installed release .so ($shared_size bytes) and .a ($archive_size bytes) have no debug or bitcode sections"
+bash tests/readme/block.sh c >"$work/quickstart.c"
+export PKG_CONFIG_PATH="$cprefix/lib/pkgconfig"
+for pc in session_write_lock session_write_lock-static; do
+  read -r -a flags <<<"$(pkg-config --static --cflags --libs "$pc")"
+  cc -std=c11 -Wall -Wextra -Werror "$work/quickstart.c" -o "$work/quickstart" "${flags[@]}" -Wl,-rpath,"$cprefix/lib" ||
+    fail "README.md's C quickstart does not build against the stripped library ($pc)"
+  "$work/quickstart" || fail "README.md's C quickstart fails against the stripped library ($pc)"
+done
+ok "README.md's C quickstart builds and runs against the stripped shared and static libraries"
 
 swl_record package "$passed" 0 0
 echo "== package suite: $passed passed, 0 failed"
