@@ -1,16 +1,42 @@
-//! Cross-process session-file lock.
+//! A cross-process lock per file: one process at a time holds the lock of a path, and when the
+//! holder dies, even SIGKILLed, the next acquirer takes over at once.
 //!
-//! A session file `<dir>/<id>.jsonl` is guarded by `<dir>/<id>.jsonl.lock`. The holder keeps an
-//! exclusive `flock(2)` on that file, so the kernel itself says when a holder is gone; legacy
-//! lock files of the TypeScript implementation are judged by its pid/age rules. See
-//! `docs/PROTOCOL.md` for the protocol and `verdict` for the staleness rules.
+//! The lock of `<path>` is the file `<path>.lock` in the same directory. Its holder keeps an
+//! exclusive `flock(2)` on it, so the kernel itself says when a holder is gone; releasing removes
+//! the file. Lock files of the chat gateway's older TypeScript module are read and judged by that
+//! module's pid and age rules. How and why: `docs/PROTOCOL.md` in the repository.
 //!
 //! ```no_run
 //! let guard = session_write_lock::acquire("/var/sessions/a.jsonl", &Default::default())?;
-//! // … write the session file …
-//! guard.release()?;
+//! // … write the file …
+//! guard.release()?; // dropping the guard releases it too
 //! # Ok::<(), session_write_lock::Error>(())
 //! ```
+//!
+//! # Defaults ([`Options::default`])
+//!
+//! - **wait**: a busy lock is waited for up to 60 s ([`Options::timeout`]; `None` waits
+//!   forever, zero tries once).
+//! - **watchdog**: a hold older than 5 min is force-released and logged
+//!   ([`Options::max_hold`]; `None` turns it off).
+//! - **stale**: the older module's lock files count as stale after 30 min ([`Options::stale`]);
+//!   files this library wrote are stale once their holder is gone (seen from another host
+//!   sharing the directory: once their holder stopped refreshing them for that long).
+//! - **no nesting**: a second acquire of a path this process holds waits like any other
+//!   contender ([`Options::allow_reentrant`], [`Options::reentrant_owner`] to nest).
+//!
+//! # Errors ([`Error`])
+//!
+//! - [`Error::Busy`]: the lock stayed held until the wait ended; it names the holder.
+//! - [`Error::Stale`]: the holder is alive but past its age limits, or a hold was lost
+//!   ([`LockGuard::assert_owned`]); reported at once, nothing removed.
+//! - [`Error::Cancelled`]: the caller cancelled the wait ([`acquire_cancellable`]).
+//! - [`Error::InvalidArgument`]: a bad option or path, before any I/O.
+//! - [`Error::Io`]: a system call failed, with the step, the path and the OS error.
+//!
+//! A lock file is removed only when it is provably stale, never a live holder's. Also:
+//! [`release_all`] (every hold of the process), [`inspect`] (who holds a lock) and
+//! [`clean_stale`] (remove a directory's stale lock files).
 
 #![deny(missing_docs)]
 // No panic on a runtime path (docs/PROTOCOL.md): failures are errors. Tests may unwrap.
