@@ -285,3 +285,64 @@ fn threads_of_one_process_join_a_reentrant_lock_and_exclude_otherwise() {
         "hand-offs found by timed looks ({timed} for {waits} waits): {before:?} -> {after:?}"
     );
 }
+
+/// Whether `pid` has the file at `path` open (compared by inode: a lock file made without a
+/// name shows another one in /proc).
+fn has_file_open(pid: u32, path: &std::path::Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    let want = std::fs::metadata(path).unwrap();
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .unwrap()
+        .flatten()
+        .filter_map(|fd| std::fs::metadata(fd.path()).ok())
+        .any(|m| m.dev() == want.dev() && m.ino() == want.ino())
+}
+
+/// `LockGuard::spawn_holding` hands its hold's descriptor to that one child (what `session-lock
+/// run` does for its command), and nothing else to anyone: not another hold's descriptor, and
+/// nothing to a child spawned the ordinary way through fork and exec.
+#[test]
+fn spawn_holding_hands_one_lock_to_that_child_only() {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("spawn-holding");
+    let handed = acquire(dir.join("a.jsonl"), &once()).unwrap();
+    let kept = acquire(dir.join("b.jsonl"), &once()).unwrap();
+    // Each child runs until its stdin closes.
+    let waiting = || {
+        let mut sh = Command::new("sh");
+        sh.args(["-c", "read line || true"]).stdin(Stdio::piped());
+        sh
+    };
+    let mut holding = handed.spawn_holding(waiting()).unwrap();
+    let mut plain = waiting();
+    // SAFETY: an empty hook; it makes the spawn fork, so the fork handler runs for it too.
+    unsafe { plain.pre_exec(|| Ok(())) };
+    let mut plain = plain.spawn().unwrap();
+
+    assert!(
+        has_file_open(holding.id(), handed.lock_path()),
+        "handed over"
+    );
+    assert!(
+        !has_file_open(holding.id(), kept.lock_path()),
+        "another hold"
+    );
+    assert!(
+        !has_file_open(plain.id(), handed.lock_path()),
+        "to a plain child"
+    );
+    assert!(
+        !has_file_open(plain.id(), kept.lock_path()),
+        "to a plain child"
+    );
+    for child in [&mut holding, &mut plain] {
+        drop(child.stdin.take());
+        assert!(child.wait().unwrap().success());
+    }
+    assert!(
+        handed.is_held() && kept.is_held(),
+        "the parent still holds both"
+    );
+}
