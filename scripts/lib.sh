@@ -52,7 +52,7 @@ swl_npm_install() {
     [ ! "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
     return 0
   fi
-  echo "== installing $dir's npm packages as its package-lock.json pins them ($why)"
+  echo "== installing npm packages into $dir/node_modules as $dir/package-lock.json pins them ($why)"
   (cd "$dir" && npm "$@" --no-audit --no-fund)
 }
 
