@@ -57,6 +57,9 @@ swl_cross_musl() {
   fi
   export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_LINKER=musl-gcc
   export CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C target-feature=-crt-static -C link-self-contained=no -L native=$SWL_MUSL_SYS"
+  # Doctests are linked by rustdoc, which reads only RUSTDOCFLAGS (cargo builds for this one
+  # target, so they reach nothing else).
+  export RUSTDOCFLAGS="$CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS"
   export CARGO_UNSTABLE_BUILD_STD_FEATURES=panic-unwind,backtrace,system-llvm-libunwind
 }
 
