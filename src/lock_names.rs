@@ -1,7 +1,9 @@
 //! The names of lock files, in one place: a session file's lock is its name plus `.lock`,
 //! beside it; the cleaner sweeps the locks of session files (`*.jsonl.lock`); a lock file is
 //! written under a hidden temp name (`.<lock name>.<random>.tmp`) before it is linked into
-//! place, and a writer that died in between leaves that name behind for the cleaner.
+//! place, and a writer that died in between leaves that name behind for the cleaner. A temp name
+//! never exceeds `NAME_MAX` (255 bytes) for a lock name that itself fits: a long lock name is
+//! shortened in the middle, keeping what the cleaner recognises.
 
 use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -12,6 +14,10 @@ const LOCK_SUFFIX: &str = ".lock";
 const SESSION_LOCK_SUFFIX: &str = ".jsonl.lock";
 const TEMP_PREFIX: &str = ".";
 const TEMP_SUFFIX: &str = ".tmp";
+/// The longest file name the filesystems we run on allow (Linux, macOS, FreeBSD: 255 bytes).
+const NAME_MAX: usize = 255;
+/// `.<random, 16 hex>` before [`TEMP_SUFFIX`].
+const UNIQUE_LEN: usize = 17;
 
 /// The lock file's name for a session file's name.
 pub fn lock_name(session_name: &OsStr) -> OsString {
@@ -26,9 +32,27 @@ pub fn is_session_lock(name: &OsStr) -> bool {
 }
 
 /// The hidden temp name a lock file named `lock_name` is written under (`unique`: random).
+/// A lock name too long to fit is cut before its session-lock suffix (or `.lock`), at a
+/// character boundary: the random part keeps the name unique, the suffix recognisable.
 pub fn temp_name(lock_name: &OsStr, unique: u64) -> OsString {
+    let room = NAME_MAX - TEMP_PREFIX.len() - UNIQUE_LEN - TEMP_SUFFIX.len();
+    let name = lock_name.as_bytes();
     let mut temp = OsString::from(TEMP_PREFIX);
-    temp.push(lock_name);
+    if name.len() <= room {
+        temp.push(lock_name);
+    } else {
+        let kept = [SESSION_LOCK_SUFFIX, LOCK_SUFFIX]
+            .into_iter()
+            .find(|suffix| name.ends_with(suffix.as_bytes()))
+            .unwrap_or("");
+        let mut cut = room - kept.len();
+        // Never inside a UTF-8 sequence (macOS refuses names that are not UTF-8).
+        while cut > 0 && name[cut] & 0xC0 == 0x80 {
+            cut -= 1;
+        }
+        temp.push(OsStr::from_bytes(&name[..cut]));
+        temp.push(kept);
+    }
     temp.push(format!(".{unique:016x}{TEMP_SUFFIX}"));
     temp
 }
@@ -59,6 +83,29 @@ mod tests {
         let temp = temp_name(&lock, 0xabc);
         assert_eq!(temp, ".a.jsonl.lock.0000000000000abc.tmp");
         assert!(is_temp(&temp) && !is_session_lock(&temp));
+    }
+
+    /// Every lock name that fits NAME_MAX gets a temp name that fits too, which the cleaner
+    /// recognises; multi-byte characters are never split.
+    #[test]
+    fn temp_names_fit_name_max() {
+        for len in [1, 200, 229, 233, 234, 240, 250] {
+            for unit in ["a", "é", "日"] {
+                let stem = unit.repeat(len / unit.len());
+                let lock = lock_name(OsStr::new(&format!("{stem}.jsonl")));
+                if lock.len() > NAME_MAX {
+                    continue;
+                }
+                let temp = temp_name(&lock, u64::MAX);
+                assert!(temp.len() <= NAME_MAX, "{len} {unit}: {}", temp.len());
+                assert!(is_temp(&temp), "{temp:?}");
+                assert!(temp.to_str().is_some(), "cut inside a character: {temp:?}");
+            }
+        }
+        let other = temp_name(&lock_name(OsStr::new(&"n".repeat(245))), 1);
+        assert!(
+            other.len() <= NAME_MAX && other.as_bytes().ends_with(b".lock.0000000000000001.tmp")
+        );
     }
 
     #[test]
