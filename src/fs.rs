@@ -7,13 +7,13 @@ use crate::error::Error;
 use crate::lock_names;
 use crate::option_name::OptionName;
 use crate::sys::{self, open_raw, Opened};
-use std::ffi::{CString, OsStr};
+use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::SystemTime;
+use std::time::{Duration, Instant, SystemTime};
 
 /// Turns a session file into its lock path: `realpath(dirname) + "/" + basename + ".lock"`.
 /// With `create_dir` the directory is created first (`mkdir -p`); without it a missing
@@ -132,7 +132,9 @@ pub fn create_lock_file(lock_path: &Path, payload: &[u8]) -> Result<Created, Err
 fn create_anonymous(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Option<Created> {
     let dir = cstring(lock_path.parent()?).ok()?;
     let mut file = sys::open_anonymous(&dir).ok()?;
-    write_and_flock(&mut file, payload).ok()?;
+    // Nobody else can open a file without a name: its flock is free.
+    try_flock(&file).ok().filter(|&held| held)?;
+    file.write_all(payload).ok()?;
     match retry(|| sys::link_anonymous(&file, lock_c)) {
         Ok(()) => Some(Created::Held {
             id: file_id(&file).ok()?,
@@ -143,27 +145,47 @@ fn create_anonymous(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Optio
     }
 }
 
+/// Fresh temp names tried when someone else holds the flock of each (only root or our own user
+/// can open one: it is created 0600) before creating gives up with `EWOULDBLOCK`.
+const TEMP_NAMES: usize = 4;
+
 /// The portable way: a hidden, uniquely named temp file beside the lock, linked into place.
 fn create_via_temp_name(
     lock_path: &Path,
     lock_c: &CString,
     payload: &[u8],
 ) -> Result<Created, Error> {
-    let temp_path = temp_path_for(lock_path);
-    let temp_c = cstring(&temp_path)?;
-    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_RDWR;
-    let mut file = open_raw(&temp_c, flags, 0o644).map_err(|e| match e.raw_os_error() {
-        // realpath accepts a regular file as the "directory"; say so about the directory.
-        Some(libc::ENOTDIR) => Error::io(
-            "open session directory",
-            lock_path.parent().unwrap_or(lock_path),
-            e,
-        ),
-        // The temp name is ours to know; the error is about the lock.
-        _ => Error::io("create lock file", lock_path, e),
-    })?;
-    let written = write_and_flock(&mut file, payload);
-    // The temp name is ours alone (O_EXCL, random).
+    let mut squatted = 0;
+    let (file, temp_c) = loop {
+        let temp_c = cstring(&temp_path_for(lock_path))?;
+        let file = open_new(&temp_c).map_err(|e| match e.raw_os_error() {
+            // realpath accepts a regular file as the "directory"; say so about the directory.
+            Some(libc::ENOTDIR) => Error::io(
+                "open session directory",
+                lock_path.parent().unwrap_or(lock_path),
+                e,
+            ),
+            // The temp name is ours to know; the error is about the lock.
+            _ => Error::io("create lock file", lock_path, e),
+        })?;
+        let flocked = try_flock(&file);
+        if !matches!(flocked, Ok(true)) {
+            // The name is ours alone (O_EXCL, random): drop it.
+            let _ = sys::unlink(&temp_c);
+        }
+        match flocked {
+            Ok(true) => break (file, temp_c),
+            // Someone else holds its flock: a fresh name.
+            Ok(false) if squatted + 1 < TEMP_NAMES => squatted += 1,
+            Ok(false) => {
+                let busy = io::Error::from_raw_os_error(libc::EWOULDBLOCK);
+                return Err(Error::io("flock lock file", lock_path, busy));
+            }
+            Err(e) => return Err(Error::io("flock lock file", lock_path, e)),
+        }
+    };
+    publish(&file);
+    let written = (&file).write_all(payload);
     let linked = written.map(|()| sys::link(&temp_c, lock_c));
     // Should this fail, `clean_stale` removes the temp file later.
     let _ = sys::unlink(&temp_c);
@@ -185,28 +207,62 @@ fn create_via_temp_name(
     }
 }
 
+/// A new file only its owner (and root) can open, so that no other user can take its flock
+/// first; [`publish`] opens it to readers once the flock is ours.
+fn open_new(path: &CStr) -> io::Result<File> {
+    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_RDWR;
+    open_raw(path, flags, 0o600)
+}
+
+/// Mode 0644: every user may read a lock file (to inspect it), once its flock is ours. Where
+/// the mount decides every file's mode (vfat, exfat, SMB without unix extensions) the change
+/// is refused and the file already has the mode others read it with: not an error.
+fn publish(file: &File) {
+    let _ = sys::fchmod(file, 0o644);
+}
+
+/// How long the in-place create tries for the flock of the file it has just made, at most:
+/// only an inspector of our own user or root can hold it, judging it for microseconds.
+const IN_PLACE_FLOCK_WAIT: Duration = Duration::from_millis(20);
+
 /// Fallback for filesystems without `link()`: readers may briefly see an empty file, which the
 /// verdict keeps (malformed and fresh) rather than reclaims.
 fn create_in_place(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Result<Created, Error> {
-    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_RDWR;
-    let mut file = match open_raw(lock_c, flags, 0o644) {
+    let file = match open_new(lock_c) {
         Ok(f) => f,
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(Created::Exists),
         Err(e) => return Err(Error::io("create lock file", lock_path, e)),
     };
     let id = file_id(&file).map_err(|e| Error::io("stat lock file", lock_path, e))?;
-    if let Err(e) = write_and_flock(&mut file, payload) {
+    match flock_soon(&file) {
+        Ok(true) => {}
+        // Held by another for longer than judging takes: without the flock the file is not
+        // ours to remove; empty, it is kept while fresh and reclaimed after. A busy try.
+        Ok(false) => return Ok(Created::Exists),
+        Err(e) => return Err(Error::io("flock lock file", lock_path, e)),
+    }
+    publish(&file);
+    if let Err(e) = (&file).write_all(payload) {
         let _ = unlink_if_same(lock_path, id);
         return Err(Error::io("write lock file", lock_path, e));
     }
     Ok(Created::Held { file, id })
 }
 
-fn write_and_flock(file: &mut File, payload: &[u8]) -> io::Result<()> {
-    // Blocking: in the O_EXCL fallback an inspector may hold the flock of our fresh (empty)
-    // file for the microseconds it takes to judge it fresh; the temp file nobody else opens.
-    sys::flock(file)?;
-    file.write_all(payload) // retries EINTR itself
+/// Tries the flock until [`IN_PLACE_FLOCK_WAIT`] has passed; never waits inside `flock`.
+fn flock_soon(file: &File) -> io::Result<bool> {
+    let started = Instant::now();
+    let mut pause = Duration::from_micros(50);
+    loop {
+        if try_flock(file)? {
+            return Ok(true);
+        }
+        if started.elapsed() >= IN_PLACE_FLOCK_WAIT {
+            return Ok(false);
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(5));
+    }
 }
 
 /// A hidden temp name beside the lock, unique (random), recognisable by `clean_stale`.

@@ -10,8 +10,11 @@ mod common;
 #[path = "common/shim.rs"]
 mod shim;
 
-use common::{try_in_process, TempDir};
-use std::path::PathBuf;
+use common::{is_root, prefixed_worker, skip, try_in_process, TempDir};
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// The portable build never tries `O_TMPFILE`.
 const PORTABLE: bool = cfg!(feature = "portable");
@@ -87,4 +90,145 @@ fn long_session_names_lock_with_and_without_o_tmpfile() {
             "{err}"
         );
     }
+}
+
+/// `setpriv` running as nobody, or `None` (after a loud skip).
+fn nobody(test: &str) -> Option<Vec<&'static str>> {
+    let prefix = vec![
+        "setpriv",
+        "--reuid=65534",
+        "--regid=65534",
+        "--clear-groups",
+    ];
+    let works = Command::new(prefix[0])
+        .args(&prefix[1..])
+        .arg("true")
+        .status()
+        .is_ok_and(|s| s.success());
+    if !works || !is_root() {
+        skip(test, "needs root and setpriv to play another user");
+        return None;
+    }
+    Some(prefix)
+}
+
+/// A worker that must not outlive a failed test (it may be stalled at a handshake).
+struct KillOnDrop(Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `prefix… flock -n -x FILE`: prints `locked` and keeps the flock while it runs, or exits.
+struct Squatter(Child);
+
+impl Squatter {
+    /// Starts and says whether it holds the flock.
+    fn start(prefix: &[&str], file: &Path) -> (Squatter, bool) {
+        let mut command = Command::new(prefix.first().copied().unwrap_or("flock"));
+        if !prefix.is_empty() {
+            command.args(&prefix[1..]).arg("flock");
+        }
+        let mut child = command
+            .args(["-n", "-x"])
+            .arg(file)
+            .args(["-c", "echo locked; exec sleep 600"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        (Squatter(child), line.trim() == "locked")
+    }
+}
+
+impl Drop for Squatter {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// The file in `dir` whose name ends in `suffix` (the one the stalled worker is flocking).
+fn named(dir: &Path, suffix: &str) -> PathBuf {
+    (std::fs::read_dir(dir).unwrap())
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().ends_with(suffix))
+        .unwrap_or_else(|| panic!("no *{suffix} in {}", dir.display()))
+}
+
+/// Another process flocks the creator's named temp file or in-place lock file between its
+/// creation and the creator's own flock. Another user cannot even open it; root can, and the
+/// creator then takes a fresh temp name or reports busy: the acquire always ends within its
+/// timeout, never hangs.
+#[test]
+fn another_process_flocking_the_creators_file_never_hangs_it() {
+    let test = "hostile_neighbours::squatters";
+    let (Some(shim), Some(nobody)) = (Shim::build(test), nobody(test)) else {
+        return;
+    };
+    let dir = TempDir::new("squat");
+    // World-searchable, so that nobody can reach the files (TempDir is the umask's 0755).
+    let file = dir.join("s.jsonl");
+    let lock = dir.join("s.jsonl.lock");
+    for (way, no_link, stall_at) in [
+        ("named temp file", false, ".tmp"),
+        ("in place", true, "s.jsonl.lock"),
+    ] {
+        for (who, prefix) in [("another user", nobody.clone()), ("root", vec![])] {
+            shim.reset();
+            let mut settings = vec![
+                ("SWL_SHIM_NO_TMPFILE", "1"),
+                ("SWL_SHIM_STALL", stall_at),
+                ("SWL_SHIM_STALL_CALL", "flock"),
+            ];
+            if no_link {
+                settings.push(("SWL_SHIM_NO_LINK", "1"));
+            }
+            let mut worker = KillOnDrop(
+                prefixed_worker(&as_strs(&shim.prefix(&settings)))
+                    .arg("try")
+                    .arg(&file)
+                    .arg("300")
+                    .stdout(Stdio::piped())
+                    .spawn()
+                    .unwrap(),
+            );
+            assert!(
+                shim::wait_stalled(&shim.dir.0, &mut worker.0),
+                "{way}, {who}: the creator never reached its flock"
+            );
+            let (squatter, locked) = Squatter::start(&prefix, &named(&dir.0, stall_at));
+            assert_eq!(
+                locked,
+                who == "root",
+                "{way}: only root may open the creator's file before it is flocked"
+            );
+            shim::go(&shim.dir.0);
+            let out = common::finish_status_within(
+                &mut worker.0,
+                Duration::from_secs(60),
+                &format!("{way}, squatted by {who}: the acquire"),
+            );
+            let mut text = String::new();
+            std::io::Read::read_to_string(&mut worker.0.stdout.take().unwrap(), &mut text).unwrap();
+            assert!(
+                text.starts_with("acquired") || text.starts_with("busy"),
+                "{way}, {who}: {out} {text}"
+            );
+            drop(squatter);
+            if lock.exists() {
+                // Root's squat of the in-place file leaves it empty and unflocked: stale later.
+                std::fs::remove_file(&lock).unwrap();
+            }
+        }
+    }
+    let left: Vec<_> = std::fs::read_dir(&dir.0).unwrap().collect();
+    assert!(left.is_empty(), "left behind {left:?}");
 }

@@ -160,7 +160,7 @@ pub enum Opened {
 
 mod posix;
 pub use posix::{
-    at_fork, close, flock, getenv, hostname, inherit_across_exec, link, pid_exists, touch,
+    at_fork, close, fchmod, getenv, hostname, inherit_across_exec, link, pid_exists, touch,
     try_flock, unlink, unlock,
 };
 

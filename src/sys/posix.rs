@@ -1,5 +1,5 @@
 //! The system calls every Unix makes the same way, so that the rest of the core makes none:
-//! flock, link/unlink, the heartbeat's mtime, the host name, whether a pid exists, the
+//! flock, fchmod, link/unlink, the heartbeat's mtime, the host name, whether a pid exists, the
 //! environment, the fork handlers, closing a descriptor and passing one on through `exec`.
 
 use super::{check, retry, retry_eintr};
@@ -18,10 +18,10 @@ pub fn try_flock(file: &File) -> io::Result<bool> {
     }
 }
 
-/// `flock(LOCK_EX)`, waiting for it.
-pub fn flock(file: &File) -> io::Result<()> {
-    // SAFETY: flock on an fd the caller owns.
-    retry(|| check(unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) })).map(drop)
+/// `fchmod(2)`: the file's permission bits, through its descriptor.
+pub fn fchmod(file: &File, mode: libc::mode_t) -> io::Result<()> {
+    // SAFETY: fchmod on an fd the caller owns.
+    retry(|| check(unsafe { libc::fchmod(file.as_raw_fd(), mode) })).map(drop)
 }
 
 /// `flock(LOCK_UN)`.
