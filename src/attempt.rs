@@ -9,6 +9,7 @@ use crate::holder::{describe_holder, is_ours};
 use crate::holds::{owner_ended, Holds, NewLockFile};
 use crate::identity::ProcessIdentity;
 use crate::iso_time;
+use crate::lock_dir::LockPlace;
 use crate::observe::{observe, reclaim, FileObservation, Judge, Observed};
 use crate::options::Options;
 use crate::payload::{clip_owner, WrittenPayload};
@@ -51,6 +52,8 @@ pub fn attempt(
         ..Holder::default()
     };
     let mut busy_despite = None;
+    // Opened once: every round works in the directory the path named when the try began.
+    let mut place = None;
     for _ in 0..MAX_ROUNDS {
         let ours = match check_table(identity, holds, lock_path, options, behind_waiters) {
             TableStep::Files(ours) => ours,
@@ -63,10 +66,14 @@ pub fn attempt(
         let payload = written_payload(identity, &ours.nonce, options)
             .to_bytes()
             .map_err(|e| Error::io("write lock file", lock_path, e))?;
-        let created = match fs::create_lock_file(lock_path, &payload) {
+        let place = match &mut place {
+            Some(place) => place,
+            None => place.insert(LockPlace::open(lock_path)?),
+        };
+        let created = match fs::create_lock_file(place, &payload) {
             // On a read-only or full filesystem a live holder's lock is still worth waiting
             // for: look at it, and fail only once nothing is in the way.
-            Err(e) if matches!(fs::path_id(lock_path), Ok(Some(_))) => {
+            Err(e) if matches!(fs::id_at(place), Ok(Some(_))) => {
                 busy_despite = Some(e);
                 Created::Exists
             }
@@ -74,9 +81,15 @@ pub fn attempt(
         };
         if let Created::Held { file, id } = created {
             let nonce = ours.nonce;
-            return Ok(Attempt::Created(NewLockFile { file, id, nonce }));
+            let place = place.clone();
+            return Ok(Attempt::Created(NewLockFile {
+                file,
+                id,
+                nonce,
+                place,
+            }));
         }
-        match observe(identity, &ours, lock_path, &Judge::acquire(options))? {
+        match observe(identity, &ours, place, &Judge::acquire(options))? {
             Observed::Gone => match busy_despite.take() {
                 Some(e) => return Err(e),
                 None => continue,
@@ -95,7 +108,7 @@ pub fn attempt(
             }
             Observed::File(seen) => {
                 holder = describe_holder(&seen, identity, &ours);
-                if reclaim(lock_path, &seen)? || seen.reclaimable_now() {
+                if reclaim(place, &seen)? || seen.reclaimable_now() {
                     continue; // reclaimed, or replaced between our open and our check: again
                 }
                 if seen.verdict.report_only {

@@ -1,13 +1,15 @@
 //! The system calls of the protocol (docs/PROTOCOL.md, "Taking the lock"): resolve the lock path,
 //! create a lock file atomically with its content, open an existing one without following or
-//! blocking, probe and take its flock, and unlink only the inode we mean. No decisions are made
+//! blocking, probe and take its flock, and unlink only the inode we mean. Every step that can
+//! change a lock file is relative to its open directory (`lock_dir.rs`). No decisions are made
 //! here.
 
 use crate::error::Error;
+use crate::lock_dir::{cstring, LockDir, LockPlace};
 use crate::lock_names;
 use crate::option_name::OptionName;
-use crate::sys::{self, open_raw, Opened};
-use std::ffi::{CStr, CString, OsStr};
+use crate::sys::{self, Opened};
+use std::ffi::{CStr, OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
@@ -63,11 +65,6 @@ pub fn resolve_lock_path(session_file: &Path, create_dir: bool) -> Result<Option
     Ok(Some(real_dir.join(lock_names::lock_name(name))))
 }
 
-pub fn cstring(path: &Path) -> Result<CString, Error> {
-    CString::new(path.as_os_str().as_bytes())
-        .map_err(|_| Error::invalid(OptionName::Path, "must not contain a NUL byte"))
-}
-
 /// `flock(LOCK_EX|LOCK_NB)`: true when we now hold it, false when someone else does.
 pub use crate::sys::try_flock;
 
@@ -75,11 +72,12 @@ pub use crate::sys::try_flock;
 pub use crate::sys::unlock;
 
 /// (dev, ino): the identity of a lock file, checked before every unlink.
-pub type FileId = (u64, u64);
+pub use crate::lock_dir::FileId;
 
 pub use crate::sys::{file_id, retry};
 
-/// The identity of whatever is at `path` now (not following a symlink), `None` when nothing is.
+/// The identity of whatever is at `path` now (not following a symlink), `None` when nothing is:
+/// a look by path, for checks that remove nothing (is the hold still ours?).
 pub fn path_id(path: &Path) -> io::Result<Option<FileId>> {
     match retry(|| std::fs::symlink_metadata(path)) {
         Ok(m) => Ok(Some((m.dev(), m.ino()))),
@@ -88,16 +86,33 @@ pub fn path_id(path: &Path) -> io::Result<Option<FileId>> {
     }
 }
 
-/// Unlinks `path` only if it is still the inode `id`. Returns whether it was; `false` means
-/// the path provably names another file or nothing. Callers hold the flock on `id`, so no other
-/// instance of this library can swap the file between the check and the unlink.
-pub fn unlink_if_same(path: &Path, id: FileId) -> io::Result<bool> {
-    if path_id(path)? != Some(id) {
+/// The identity of what is at the place now, relative to its directory (not following a
+/// symlink), `None` when nothing is.
+pub fn id_at(place: &LockPlace) -> io::Result<Option<FileId>> {
+    match sys::stat_at(place.dir().fd(), place.name()) {
+        Ok(stat) => Ok(Some(stat.id)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Unlinks the place's file only if it is still the inode `id` and its directory is still the
+/// one its path names. Returns whether it was; `false` means the lock path provably names
+/// another file or nothing. Callers hold the flock on `id`, so no other instance of this
+/// library can swap the file between the check and the unlink, and the unlink is relative to
+/// the directory checked, so no renamed ancestor can send it elsewhere.
+pub fn unlink_if_same(place: &LockPlace, id: FileId) -> io::Result<bool> {
+    if id_at(place)? != Some(id) || !place.dir().still_at_path()? {
         return Ok(false);
     }
+    remove(place.dir().fd(), place.name())
+}
+
+/// Removes a name from a directory: whether it was there for us to remove.
+fn remove(dir: &File, name: &CStr) -> io::Result<bool> {
     let mut interrupted = false;
     loop {
-        match std::fs::remove_file(path) {
+        match sys::unlink_at(dir, name) {
             Ok(()) => return Ok(true),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => interrupted = true,
             // After an interrupted unlink, "gone" may be our own unlink's doing: not proof.
@@ -105,6 +120,23 @@ pub fn unlink_if_same(path: &Path, id: FileId) -> io::Result<bool> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// Removes the crashed writers' temp files `names` in `dir` last modified before `before`
+/// (Unix ms): only regular files, only while `dir` is still the directory of its path.
+/// Returns the names removed.
+pub fn remove_old_temp_files(dir: &LockDir, names: Vec<OsString>, before: i64) -> Vec<OsString> {
+    (names.into_iter())
+        .filter(|name| {
+            let Ok(c) = cstring(Path::new(name)) else {
+                return false;
+            };
+            sys::stat_at(dir.fd(), &c)
+                .is_ok_and(|s| s.occupant.is_none() && s.mtime.saturating_mul(1000) < before)
+                && dir.still_at_path().is_ok_and(|here| here)
+                && remove(dir.fd(), &c).is_ok_and(|removed| removed)
+        })
+        .collect()
 }
 
 pub enum Created {
@@ -116,12 +148,11 @@ pub enum Created {
 
 /// Writes the payload to a file nobody can see yet, flocks it and `link()`s it into place, so
 /// that nobody ever sees an empty, half-written or unlocked lock file. Falls back to `O_EXCL`
-/// create on filesystems without hard links.
-pub fn create_lock_file(lock_path: &Path, payload: &[u8]) -> Result<Created, Error> {
-    let lock_c = cstring(lock_path)?;
-    match create_anonymous(lock_path, &lock_c, payload) {
+/// create on filesystems without hard links. Every step is relative to the place's directory.
+pub fn create_lock_file(place: &LockPlace, payload: &[u8]) -> Result<Created, Error> {
+    match create_anonymous(place, payload) {
         Some(created) => Ok(created),
-        None => create_via_temp_name(lock_path, &lock_c, payload),
+        None => create_via_temp_name(place, payload),
     }
 }
 
@@ -129,13 +160,13 @@ pub fn create_lock_file(lock_path: &Path, payload: &[u8]) -> Result<Created, Err
 /// unlink (one directory operation fewer) and none a crash could leave behind. `None` where
 /// the platform, kernel or filesystem lacks it, or on any failure: the named temp file then
 /// runs and reports errors with their paths.
-fn create_anonymous(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Option<Created> {
-    let dir = cstring(lock_path.parent()?).ok()?;
-    let mut file = sys::open_anonymous(&dir).ok()?;
+fn create_anonymous(place: &LockPlace, payload: &[u8]) -> Option<Created> {
+    let dir = place.dir().fd();
+    let mut file = sys::open_anonymous(dir).ok()?;
     // Nobody else can open a file without a name: its flock is free.
     try_flock(&file).ok().filter(|&held| held)?;
     file.write_all(payload).ok()?;
-    match retry(|| sys::link_anonymous(&file, lock_c)) {
+    match retry(|| sys::link_anonymous(&file, dir, place.name())) {
         Ok(()) => Some(Created::Held {
             id: file_id(&file).ok()?,
             file,
@@ -150,28 +181,18 @@ fn create_anonymous(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Optio
 const TEMP_NAMES: usize = 4;
 
 /// The portable way: a hidden, uniquely named temp file beside the lock, linked into place.
-fn create_via_temp_name(
-    lock_path: &Path,
-    lock_c: &CString,
-    payload: &[u8],
-) -> Result<Created, Error> {
+fn create_via_temp_name(place: &LockPlace, payload: &[u8]) -> Result<Created, Error> {
+    let (dir, lock_path) = (place.dir().fd(), place.path());
     let mut squatted = 0;
     let (file, temp_c) = loop {
-        let temp_c = cstring(&temp_path_for(lock_path))?;
-        let file = open_new(&temp_c).map_err(|e| match e.raw_os_error() {
-            // realpath accepts a regular file as the "directory"; say so about the directory.
-            Some(libc::ENOTDIR) => Error::io(
-                "open session directory",
-                lock_path.parent().unwrap_or(lock_path),
-                e,
-            ),
-            // The temp name is ours to know; the error is about the lock.
-            _ => Error::io("create lock file", lock_path, e),
-        })?;
+        let temp_c = cstring(Path::new(&temp_name_for(place)))?;
+        // The temp name is ours to know; the error is about the lock.
+        let file =
+            open_new(dir, &temp_c).map_err(|e| Error::io("create lock file", lock_path, e))?;
         let flocked = try_flock(&file);
         if !matches!(flocked, Ok(true)) {
             // The name is ours alone (O_EXCL, random): drop it.
-            let _ = sys::unlink(&temp_c);
+            let _ = remove(dir, &temp_c);
         }
         match flocked {
             Ok(true) => break (file, temp_c),
@@ -186,9 +207,9 @@ fn create_via_temp_name(
     };
     publish(&file);
     let written = (&file).write_all(payload);
-    let linked = written.map(|()| sys::link(&temp_c, lock_c));
+    let linked = written.map(|()| sys::link_at(dir, &temp_c, place.name()));
     // Should this fail, `clean_stale` removes the temp file later.
-    let _ = sys::unlink(&temp_c);
+    let _ = remove(dir, &temp_c);
     match linked.map_err(|e| Error::io("write lock file", lock_path, e))? {
         Ok(()) => Ok(Created::Held {
             id: file_id(&file).map_err(|e| Error::io("stat lock file", lock_path, e))?,
@@ -201,7 +222,7 @@ fn create_via_temp_name(
                 Some(libc::EPERM | libc::ENOTSUP | libc::EXDEV | libc::ENOSYS)
             ) =>
         {
-            create_in_place(lock_path, lock_c, payload)
+            create_in_place(place, payload)
         }
         Err(e) => Err(Error::io("link lock file", lock_path, e)),
     }
@@ -209,9 +230,9 @@ fn create_via_temp_name(
 
 /// A new file only its owner (and root) can open, so that no other user can take its flock
 /// first; [`publish`] opens it to readers once the flock is ours.
-fn open_new(path: &CStr) -> io::Result<File> {
+fn open_new(dir: &File, name: &CStr) -> io::Result<File> {
     let flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_RDWR;
-    open_raw(path, flags, 0o600)
+    sys::open_at(dir, name, flags, 0o600)
 }
 
 /// Mode 0644: every user may read a lock file (to inspect it), once its flock is ours. Where
@@ -227,8 +248,9 @@ const IN_PLACE_FLOCK_WAIT: Duration = Duration::from_millis(20);
 
 /// Fallback for filesystems without `link()`: readers may briefly see an empty file, which the
 /// verdict keeps (malformed and fresh) rather than reclaims.
-fn create_in_place(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Result<Created, Error> {
-    let file = match open_new(lock_c) {
+fn create_in_place(place: &LockPlace, payload: &[u8]) -> Result<Created, Error> {
+    let lock_path = place.path();
+    let file = match open_new(place.dir().fd(), place.name()) {
         Ok(f) => f,
         Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(Created::Exists),
         Err(e) => return Err(Error::io("create lock file", lock_path, e)),
@@ -243,7 +265,7 @@ fn create_in_place(lock_path: &Path, lock_c: &CString, payload: &[u8]) -> Result
     }
     publish(&file);
     if let Err(e) = (&file).write_all(payload) {
-        let _ = unlink_if_same(lock_path, id);
+        let _ = unlink_if_same(place, id);
         return Err(Error::io("write lock file", lock_path, e));
     }
     Ok(Created::Held { file, id })
@@ -266,49 +288,13 @@ fn flock_soon(file: &File) -> io::Result<bool> {
 }
 
 /// A hidden temp name beside the lock, unique (random), recognisable by `clean_stale`.
-fn temp_path_for(lock_path: &Path) -> PathBuf {
-    let name = lock_path.file_name().unwrap_or(OsStr::new("lock"));
-    lock_path.with_file_name(lock_names::temp_name(name, crate::random::random_u64()))
+fn temp_name_for(place: &LockPlace) -> OsString {
+    let name = OsStr::from_bytes(place.name().to_bytes());
+    lock_names::temp_name(name, crate::random::random_u64())
 }
 
 /// What is at the lock path when it is not a regular file.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Occupant {
-    Directory,
-    Fifo,
-    Socket,
-    Symlink,
-    Device,
-}
-
-impl Occupant {
-    pub fn describe(self) -> &'static str {
-        match self {
-            Occupant::Directory => "a directory",
-            Occupant::Fifo => "a FIFO",
-            Occupant::Socket => "a socket",
-            Occupant::Symlink => "a symbolic link",
-            Occupant::Device => "a device node",
-        }
-    }
-}
-
-fn occupant_of(kind: std::fs::FileType) -> Option<Occupant> {
-    use std::os::unix::fs::FileTypeExt;
-    if kind.is_file() {
-        None
-    } else if kind.is_dir() {
-        Some(Occupant::Directory)
-    } else if kind.is_fifo() {
-        Some(Occupant::Fifo)
-    } else if kind.is_socket() {
-        Some(Occupant::Socket)
-    } else if kind.is_symlink() {
-        Some(Occupant::Symlink)
-    } else {
-        Some(Occupant::Device)
-    }
-}
+pub use crate::sys::Occupant;
 
 pub enum Existing {
     /// Nothing there (any more): try to create again.
@@ -323,16 +309,14 @@ pub enum Existing {
     },
 }
 
-/// Looks at what is at the lock path without following a symlink, and opens it for real only if
+/// Looks at what is at the lock place without following a symlink, and opens it for real only if
 /// it is a regular file (a FIFO or device node is never opened: opening one has effects). Reads
 /// at most `max_read + 1` bytes, so oversize files are recognised cheaply.
-pub fn open_existing(lock_path: &Path, max_read: usize) -> Result<Existing, Error> {
-    let c = cstring(lock_path)?;
-    let (file, meta) = match sys::open_without_effects(&c) {
+pub fn open_existing(place: &LockPlace, max_read: usize) -> Result<Existing, Error> {
+    let lock_path = place.path();
+    let (file, meta) = match sys::open_without_effects(place.dir().fd(), place.name()) {
         Ok(Opened::Regular(file, meta)) => (file, meta),
-        Ok(Opened::Other(meta)) => {
-            return Ok(occupant_of(meta.file_type()).map_or(Existing::Gone, Existing::NotAFile))
-        }
+        Ok(Opened::Other(occupant)) => return Ok(Existing::NotAFile(occupant)),
         Ok(Opened::Changed) => return Ok(Existing::Gone), // replaced meanwhile: look again
         Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Existing::Gone),
         Err(e) => return Err(Error::io("open lock file", lock_path, e)),

@@ -10,6 +10,7 @@
 
 use crate::error::Error;
 use crate::fs::{self, FileId};
+use crate::lock_dir::LockPlace;
 use crate::option_name::OptionName;
 use crate::options::Options;
 use crate::owner::HoldOwner;
@@ -35,6 +36,8 @@ pub struct NewLockFile {
     pub id: FileId,
     /// The nonce written into it.
     pub nonce: String,
+    /// Where it is: release removes it relative to the same directory.
+    pub place: LockPlace,
 }
 
 /// How one hold ended: the outcome, or the I/O error that kept the lock file from being removed
@@ -64,7 +67,7 @@ pub fn log_overdue(overdue: &[Overdue]) {
 /// else may reclaim, so the inode check and the unlink cannot be split by another instance of
 /// this library.
 fn end(lock_path: &Path, held: Held) -> Ended {
-    let removed = fs::unlink_if_same(lock_path, held.id());
+    let removed = fs::unlink_if_same(held.place(), held.id());
     drop(held);
     match removed {
         Ok(true) => Ok(ReleaseOutcome::Released),
@@ -123,11 +126,12 @@ impl Holds {
             // Never in the table, and still flocked by us, so nobody else can have replaced
             // it; a failure leaves a file whose flock is dropped with `new.file` just below,
             // which anyone may reclaim.
-            let _ = fs::unlink_if_same(lock_path, new.id);
+            let _ = fs::unlink_if_same(&new.place, new.id);
             return Err(owner_ended());
         }
         let hold = NewHold {
             nonce: new.nonce,
+            place: new.place,
             max_hold: options.max_hold,
             reentrant_owner: options.reentrant_owner.clone(),
             owner: options.label().map(clip_owner),
@@ -147,7 +151,7 @@ impl Holds {
         let released = self.table().release(lock_path, generation);
         match released {
             Release::Done(outcome) => Ok(outcome),
-            Release::Last(held) => end(lock_path, held),
+            Release::Last(held) => end(lock_path, *held),
         }
     }
 

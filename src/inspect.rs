@@ -6,6 +6,7 @@ use crate::error::Error;
 use crate::fs::{self, resolve_lock_path};
 use crate::holder::{describe_owner, describe_seen};
 use crate::iso_time;
+use crate::lock_dir::{LockDir, LockPlace};
 use crate::lock_names;
 use crate::observe::{observe, reclaim, Judge, Observed, OwnerArgs};
 use crate::option_name::OptionName;
@@ -13,9 +14,10 @@ use crate::options::CleanOptions;
 use crate::runtime::runtime;
 use crate::verdict::{malformed_grace, Format, Purpose, StaleReason};
 use serde::{Serialize, Serializer};
+use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// One lock file as the protocol sees it. Field names are the Node API's.
@@ -155,6 +157,19 @@ pub fn inspect_lock_file(
     options: &CleanOptions,
     owner_args: OwnerArgs,
 ) -> Result<Option<Inspection>, Error> {
+    match LockPlace::open_given(lock_path)? {
+        Some(place) => inspect_place(&place, options, owner_args),
+        None => Ok(None),
+    }
+}
+
+/// [`inspect_lock_file`] of a place whose directory is open.
+fn inspect_place(
+    place: &LockPlace,
+    options: &CleanOptions,
+    owner_args: OwnerArgs,
+) -> Result<Option<Inspection>, Error> {
+    let lock_path = place.path();
     let rt = runtime();
     let ours = rt.holds.table().view(lock_path);
     let lock_path_text = fs::lossy(lock_path);
@@ -167,7 +182,7 @@ pub fn inspect_lock_file(
         owner_matcher: options.owner_matcher,
         owner_args,
     };
-    let seen = match observe(&rt.identity, &ours, lock_path, &judge)? {
+    let seen = match observe(&rt.identity, &ours, place, &judge)? {
         Observed::Gone => return Ok(None),
         Observed::NotAFile(occupant) => {
             return Ok(Some(Inspection {
@@ -193,7 +208,7 @@ pub fn inspect_lock_file(
         }
         Observed::File(seen) => seen,
     };
-    let removed = options.remove && reclaim(lock_path, &seen)?;
+    let removed = options.remove && reclaim(place, &seen)?;
     // Closing is not enough: a child another thread spawns meanwhile shares the descriptor,
     // and with it the flock, until it execs, and others would see a live holder.
     seen.let_go();
@@ -278,6 +293,20 @@ pub fn inspect_payload(
 /// a missing directory has none.
 pub fn lock_files_in(dir: impl AsRef<Path>) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Error> {
     let dir = dir.as_ref();
+    let listed = list(dir)?;
+    let paths = |names: Vec<OsString>| names.iter().map(|n| dir.join(n)).collect();
+    Ok((paths(listed.locks), paths(listed.temps)))
+}
+
+/// A directory, open, and the names of lock files and temp files listed through it.
+struct Listed {
+    dir: Option<Arc<LockDir>>,
+    /// Sorted by name.
+    locks: Vec<OsString>,
+    temps: Vec<OsString>,
+}
+
+fn list(dir: &Path) -> Result<Listed, Error> {
     let bytes = dir.as_os_str().as_bytes();
     if bytes.is_empty() || bytes.contains(&0) {
         return Err(Error::invalid(
@@ -285,41 +314,50 @@ pub fn lock_files_in(dir: impl AsRef<Path>) -> Result<(Vec<PathBuf>, Vec<PathBuf
             "must be a non-empty path without NUL bytes",
         ));
     }
-    let mut lock_files = Vec::new();
-    let mut temp_files = Vec::new();
-    let entries = match fs::retry(|| std::fs::read_dir(dir)) {
-        Ok(entries) => entries,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((lock_files, temp_files)),
-        Err(e) => return Err(Error::io("read directory", dir, e)),
+    let mut listed = Listed {
+        dir: LockDir::open_given(dir)?,
+        locks: Vec::new(),
+        temps: Vec::new(),
     };
-    for entry in entries {
-        let entry = entry.map_err(|e| Error::io("read directory", dir, e))?;
-        let name = entry.file_name();
+    let Some(open) = &listed.dir else {
+        return Ok(listed);
+    };
+    let names = crate::sys::list_dir(open.fd()).map_err(|e| Error::io("read directory", dir, e))?;
+    for name in names {
         if lock_names::is_session_lock(&name) {
-            lock_files.push(entry.path());
+            listed.locks.push(name);
         } else if lock_names::is_temp(&name) {
-            temp_files.push(entry.path());
+            listed.temps.push(name);
         }
     }
-    lock_files.sort();
-    Ok((lock_files, temp_files))
+    listed.locks.sort();
+    listed.temps.sort();
+    Ok(listed)
 }
 
 /// Inspects every `*.jsonl.lock` in `dir` (sorted by name) and, with `options.remove`, removes
 /// the removable ones and temp files of crashed writers older than `options.stale`. A file that
 /// cannot be inspected or removed is reported in [`CleanReport::errors`]; only a directory that
-/// cannot be listed fails the whole sweep.
+/// cannot be listed fails the whole sweep. Every entry is opened and removed relative to the
+/// directory it was listed in.
 pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<CleanReport, Error> {
-    let (lock_files, temp_files) = lock_files_in(dir)?;
+    let dir = dir.as_ref();
+    let listed = list(dir)?;
     let now = options.now.unwrap_or_else(SystemTime::now);
     let options_now = CleanOptions {
         now: Some(now),
         ..options.clone()
     };
     let mut report = CleanReport::default();
-    for lock_path in lock_files {
+    let Some(open) = listed.dir else {
+        return Ok(report);
+    };
+    for name in listed.locks {
+        let lock_path = dir.join(&name);
         // One file that cannot be read or removed must not hide the others from the sweep.
-        match inspect_lock_file(&lock_path, &options_now, OwnerArgs::System) {
+        let inspected = LockPlace::in_dir(Arc::clone(&open), &name, &lock_path)
+            .and_then(|place| inspect_place(&place, &options_now, OwnerArgs::System));
+        match inspected {
             Ok(Some(inspection)) => {
                 if inspection.removed {
                     report.cleaned.push(inspection.clone());
@@ -331,7 +369,7 @@ pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<Clea
         }
     }
     if options.remove {
-        report.temp_files_removed = remove_old_temp_files(temp_files, options.stale, now);
+        report.temp_files_removed = remove_old_temp_files(dir, &open, listed.temps, options, now);
     }
     Ok(report)
 }
@@ -342,25 +380,24 @@ pub fn clean_temp_files(
     dir: impl AsRef<Path>,
     options: &CleanOptions,
 ) -> Result<Vec<String>, Error> {
-    let (_, temp_files) = lock_files_in(dir)?;
+    let dir = dir.as_ref();
+    let listed = list(dir)?;
     let now = options.now.unwrap_or_else(SystemTime::now);
-    Ok(remove_old_temp_files(temp_files, options.stale, now))
+    Ok(match listed.dir {
+        Some(open) => remove_old_temp_files(dir, &open, listed.temps, options, now),
+        None => Vec::new(),
+    })
 }
 
 fn remove_old_temp_files(
-    mut candidates: Vec<PathBuf>,
-    stale: Duration,
+    dir: &Path,
+    open: &LockDir,
+    names: Vec<OsString>,
+    options: &CleanOptions,
     now: SystemTime,
 ) -> Vec<String> {
-    candidates.sort();
-    let now_ms = iso_time::unix_ms(now);
-    candidates
-        .into_iter()
-        .filter(|path| {
-            fs::retry(|| std::fs::symlink_metadata(path)).is_ok_and(|m| {
-                m.file_type().is_file() && now_ms - m.mtime() * 1000 > stale.as_millis() as i64
-            }) && fs::retry(|| std::fs::remove_file(path)).is_ok()
-        })
-        .map(|p| fs::lossy(&p))
+    let before = iso_time::unix_ms(now) - options.stale.as_millis() as i64;
+    (fs::remove_old_temp_files(open, names, before).iter())
+        .map(|name| fs::lossy(&dir.join(name)))
         .collect()
 }

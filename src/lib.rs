@@ -64,6 +64,7 @@ mod inspect;
 // Internal modules, public (and hidden) only for the property tests and the fuzz target.
 #[doc(hidden)]
 pub mod iso_time;
+mod lock_dir;
 mod lock_names;
 mod log;
 mod maps;

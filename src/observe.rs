@@ -7,6 +7,7 @@ use crate::error::Error;
 use crate::fs::{self, Existing, FileId, Occupant};
 use crate::identity::{probe_pid, read_cmdline, PidProbe, ProcessIdentity};
 use crate::iso_time;
+use crate::lock_dir::LockPlace;
 use crate::options::Options;
 use crate::owner_argv::ArgvMatcher;
 use crate::payload::{Payload, MAX_READ};
@@ -103,14 +104,15 @@ impl Judge {
     }
 }
 
-/// Opens, probes and judges the lock file at `lock_path`.
+/// Opens, probes and judges the lock file at `place`.
 pub fn observe(
     identity: &ProcessIdentity,
     ours: &TableView,
-    lock_path: &Path,
+    place: &LockPlace,
     judge: &Judge,
 ) -> Result<Observed, Error> {
-    let (file, id, mtime, bytes) = match fs::open_existing(lock_path, MAX_READ)? {
+    let lock_path = place.path();
+    let (file, id, mtime, bytes) = match fs::open_existing(place, MAX_READ)? {
         Existing::Gone => return Ok(Observed::Gone),
         Existing::NotAFile(occupant) => return Ok(Observed::NotAFile(occupant)),
         Existing::File {
@@ -126,7 +128,8 @@ pub fn observe(
 }
 
 /// Judges again a lock file a waiter kept open, opening and closing nothing (so no inotify
-/// close event is raised for anyone). `None` when the path no longer leads to that file.
+/// close event is raised for anyone). `None` when the path no longer leads to that file (a
+/// look by path: it removes nothing, and a reclaim goes through a fresh try and its directory).
 /// A payload of this library is written before its file is linked and never changes, so it
 /// is not read again (nor, on this kernel, its mtime); a legacy file may be rewritten in place.
 pub fn rejudge(
@@ -233,12 +236,12 @@ impl FileObservation {
     }
 }
 
-/// Removes an observed stale lock file if we may: only with its flock in hand and only if the
-/// path still leads to the inode we judged.
-pub fn reclaim(lock_path: &Path, seen: &FileObservation) -> Result<bool, Error> {
+/// Removes an observed stale lock file if we may: only with its flock in hand and only if its
+/// place (observed relative to the same directory) still holds the inode we judged.
+pub fn reclaim(place: &LockPlace, seen: &FileObservation) -> Result<bool, Error> {
     if !seen.reclaimable_now() {
         return Ok(false);
     }
-    fs::unlink_if_same(lock_path, seen.id)
-        .map_err(|e| Error::io("remove stale lock file", lock_path, e))
+    fs::unlink_if_same(place, seen.id)
+        .map_err(|e| Error::io("remove stale lock file", place.path(), e))
 }

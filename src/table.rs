@@ -6,6 +6,7 @@
 
 use crate::fs::FileId;
 use crate::held_lock::HeldLock;
+use crate::lock_dir::LockPlace;
 use crate::maps::{Map, Set};
 use crate::options::Options;
 use crate::owner::HoldOwner;
@@ -25,6 +26,8 @@ pub struct Held {
     /// are gone. Shared only with the heartbeat's snapshot, which drops it at once.
     file: Arc<File>,
     id: FileId,
+    /// Its directory, open, and its name there: the release removes it relative to them.
+    place: LockPlace,
     generation: u64,
     count: u32,
     /// The thread (Node environment) or process the hold belongs to.
@@ -54,6 +57,10 @@ impl Held {
         let fd = self.file.as_raw_fd();
         std::mem::forget(self.file);
         fd
+    }
+
+    pub fn place(&self) -> &LockPlace {
+        &self.place
     }
 
     fn deadline(&self) -> Option<Instant> {
@@ -94,6 +101,7 @@ pub struct Hold {
 /// What a new hold records besides its file.
 pub struct NewHold {
     pub nonce: String,
+    pub place: LockPlace,
     pub max_hold: Option<Duration>,
     pub reentrant_owner: Option<String>,
     pub owner: Option<String>,
@@ -119,7 +127,7 @@ pub enum Release {
     /// Not the last of its nested holds, or no longer in force: nothing to do on disk.
     Done(ReleaseOutcome),
     /// The last one: the hold is out of the table; its file is the caller's to end.
-    Last(Held),
+    Last(Box<Held>),
 }
 
 /// What this process holds of a path, as an acquire finds it.
@@ -253,6 +261,7 @@ impl Table {
         let held = Held {
             file: Arc::new(file),
             id,
+            place: new.place,
             generation,
             count: 1,
             hold_owner: new.hold_owner,
@@ -281,7 +290,7 @@ impl Table {
             _ => return Release::Done(ReleaseOutcome::NotHeld),
         }
         match self.entries.remove(lock_path) {
-            Some(held) => Release::Last(held),
+            Some(held) => Release::Last(Box::new(held)),
             None => Release::Done(ReleaseOutcome::NotHeld),
         }
     }

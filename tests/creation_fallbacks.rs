@@ -1,7 +1,9 @@
 //! The ways of creating a lock file that ext4 and tmpfs never take (docs/PROTOCOL.md, "Taking the
 //! lock", step 2): the named temp file (where `O_TMPFILE` is refused) and the in-place `O_EXCL`
-//! create (where `link` is). Workers run under `strace` with system-call fault injection to get
-//! there; strace's log and the directory's inotify events prove which way was taken. Acquire,
+//! create (where `link` is). Workers run under `strace` with system-call fault injection, or
+//! with the `LD_PRELOAD` shim of `common/shim.rs` that hides `O_TMPFILE` (strace cannot tell
+//! that open from the others relative to the lock's directory), to get there; strace's log,
+//! the shim's record and the directory's inotify events prove which way was taken. Acquire,
 //! contention, release and mutual exclusion (a storm mixing both ways with the normal one) are
 //! checked on each. Needs strace (scripts/test.sh installs it); without it each test says SKIPPED
 //! loudly.
@@ -9,6 +11,8 @@
 #![cfg(target_os = "linux")]
 
 mod common;
+#[path = "common/shim.rs"]
+mod shim;
 
 use common::{prefixed_worker, strace_or_skip, try_in_process, Holder, StormCounts, TempDir};
 use session_write_lock::{acquire, inspect, Options};
@@ -31,8 +35,21 @@ enum Fault {
     NoTmpfile,
 }
 
-/// `strace … --` arguments that inject `fault` into a worker, logging to `log`.
-fn strace_prefix(fault: Fault, dir: &Path, log: &Path) -> Vec<String> {
+/// The shim, built once per test binary.
+fn shim_library() -> &'static Path {
+    static SHIM: std::sync::OnceLock<TempDir> = std::sync::OnceLock::new();
+    let dir = SHIM.get_or_init(|| TempDir::new("fallback-shim"));
+    static LIBRARY: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    LIBRARY.get_or_init(|| shim::build("creation_fallbacks::shim", &dir.0).expect("a C compiler"))
+}
+
+/// The arguments that make a worker take `fault`'s way, logging to `log`: strace's log for
+/// `NoLink`, the shim's records in the directory `log` for `NoTmpfile`.
+fn strace_prefix(fault: Fault, _dir: &Path, log: &Path) -> Vec<String> {
+    if let Fault::NoTmpfile = fault {
+        std::fs::create_dir_all(log).unwrap();
+        return shim::prefix(shim_library(), log, &[("SWL_SHIM_NO_TMPFILE", "1")]);
+    }
     let mut args: Vec<String> = ["strace", "-f", "-qq", "-o"]
         .iter()
         .map(|s| s.to_string())
@@ -50,20 +67,7 @@ fn strace_prefix(fault: Fault, dir: &Path, log: &Path) -> Vec<String> {
             ]
             .map(String::from),
         ),
-        // Only system calls naming the directory itself are traced (-P), so only the
-        // O_TMPFILE open of it fails; opens of files inside it are untouched.
-        Fault::NoTmpfile => {
-            args.extend(["-P".to_string(), dir.display().to_string()]);
-            args.extend(
-                [
-                    "-e",
-                    "trace=?open,openat",
-                    "-e",
-                    "inject=?open,openat:error=EOPNOTSUPP",
-                ]
-                .map(String::from),
-            );
-        }
+        Fault::NoTmpfile => unreachable!("the shim's"),
     }
     args
 }
@@ -159,7 +163,8 @@ fn hold_contend_release(fault: Fault, dir: &TempDir, name: &str) -> (PathBuf, Pa
     holder.release();
     assert!(!lock.exists(), "released");
     try_in_process(&as_strs(&contender), &file, 0).expect("free again, also on the fallback");
-    let _ = std::fs::remove_file(contender_log);
+    let _ = std::fs::remove_file(&contender_log);
+    let _ = std::fs::remove_dir_all(contender_log);
     (log, lock)
 }
 
@@ -170,9 +175,13 @@ fn the_in_place_o_excl_create_holds_and_excludes() {
     }
     let dir = TempDir::new("fallback-excl");
     let (log, lock) = hold_contend_release(Fault::NoLink, &dir, "s");
+    // Relative to the directory's descriptor.
     let created = lines_with(
         &log,
-        &format!("\"{}\", O_RDWR|O_CREAT|O_EXCL", lock.display()),
+        &format!(
+            "\"{}\", O_RDWR|O_CREAT|O_EXCL",
+            lock.file_name().unwrap().to_str().unwrap()
+        ),
     );
     assert!(
         created.iter().any(|l| !l.contains("= -1")),
@@ -193,18 +202,12 @@ fn the_named_temp_file_holds_and_excludes() {
     let dir = TempDir::new("fallback-temp");
     let creations = Creations::watch(&dir.0);
     let (log, lock) = hold_contend_release(Fault::NoTmpfile, &dir, "s");
-    let tmpfile_opens = lines_with(&log, "O_TMPFILE");
-    if PORTABLE {
-        assert!(tmpfile_opens.is_empty(), "never tried: {tmpfile_opens:?}");
-    } else {
-        assert!(
-            tmpfile_opens
-                .iter()
-                .all(|l| l.contains("EOPNOTSUPP") && l.contains("(INJECTED)"))
-                && !tmpfile_opens.is_empty(),
-            "O_TMPFILE was refused"
-        );
-    }
+    let refused = shim::refused(&log);
+    assert_eq!(
+        refused.iter().any(|r| r == "O_TMPFILE"),
+        !PORTABLE,
+        "O_TMPFILE was refused (never tried in the portable build): {refused:?}"
+    );
     let names = creations.names();
     assert!(
         names
@@ -220,7 +223,7 @@ fn the_named_temp_file_holds_and_excludes() {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(left.is_empty(), "temp files left: {left:?}");
-    let _ = std::fs::remove_file(log);
+    let _ = std::fs::remove_dir_all(log);
 }
 
 /// Workers creating their lock files each way at once (in place, named temp file, normal)
@@ -263,10 +266,11 @@ fn every_way_of_creating_excludes_the_others() {
         .filter(|l| l.contains("s.jsonl.lock\"") && !l.contains("= -1"))
         .count();
     let temp_log = dir.0.with_extension("storm1.strace");
-    let refused = lines_with(&temp_log, "O_TMPFILE").len();
-    for log in [in_place_log, temp_log] {
-        let _ = std::fs::remove_file(log);
-    }
+    let refused = (shim::refused(&temp_log).iter())
+        .filter(|r| *r == "O_TMPFILE")
+        .count();
+    let _ = std::fs::remove_file(in_place_log);
+    let _ = std::fs::remove_dir_all(temp_log);
     assert_eq!(
         in_place, iterations,
         "every lock of the first worker was created in place"

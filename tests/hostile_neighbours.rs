@@ -232,3 +232,149 @@ fn another_process_flocking_the_creators_file_never_hangs_it() {
     let left: Vec<_> = std::fs::read_dir(&dir.0).unwrap().collect();
     assert!(left.is_empty(), "left behind {left:?}");
 }
+
+/// `renameat2(a, b, RENAME_EXCHANGE)`: the two names trade places atomically.
+fn exchange(a: &Path, b: &Path) {
+    const RENAME_EXCHANGE: libc::c_uint = 2; // linux/fs.h
+    let c = |p: &Path| std::ffi::CString::new(p.as_os_str().as_encoded_bytes()).unwrap();
+    let (a, b) = (c(a), c(b));
+    // SAFETY: valid NUL-terminated paths; renameat2 has no other preconditions.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_renameat2,
+            libc::AT_FDCWD,
+            a.as_ptr(),
+            libc::AT_FDCWD,
+            b.as_ptr(),
+            RENAME_EXCHANGE,
+        )
+    };
+    assert_eq!(rc, 0, "renameat2: {}", std::io::Error::last_os_error());
+}
+
+fn file_id(path: &Path) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::symlink_metadata(path).unwrap();
+    (m.dev(), m.ino())
+}
+
+/// The shim's settings that stop a worker at its (first) unlink of the lock file.
+const STALL_AT_UNLINK: [(&str, &str); 2] = [
+    ("SWL_SHIM_STALL", "s.jsonl.lock"),
+    ("SWL_SHIM_STALL_CALL", "unlink"),
+];
+
+/// `base/a/sess` holds a stale lock file (a dead legacy holder), `base/b/sess` a live one of
+/// the same name, and `base/l` is a symlink to `b`.
+struct Swappable {
+    base: TempDir,
+    holder: common::Holder,
+    live: PathBuf,
+    live_id: (u64, u64),
+}
+
+impl Swappable {
+    fn new() -> Swappable {
+        let base = TempDir::new("swap");
+        for dir in ["a/sess", "b/sess"] {
+            std::fs::create_dir_all(base.join(dir)).unwrap();
+        }
+        std::os::unix::fs::symlink("b", base.join("l")).unwrap();
+        let holder = common::Holder::start(&[], &base.join("b/sess/s.jsonl"));
+        let live = base.join("b/sess/s.jsonl.lock");
+        let live_id = file_id(&live);
+        let stale = format!(
+            r#"{{"pid":{},"createdAt":"2020-01-01T00:00:00.000Z"}}"#,
+            common::dead_pid()
+        );
+        std::fs::write(base.join("a/sess/s.jsonl.lock"), stale).unwrap();
+        Swappable {
+            base,
+            holder,
+            live,
+            live_id,
+        }
+    }
+
+    /// While `worker` is stalled at the unlink of the stale file: `a` becomes the symlink to
+    /// `b`, so that `a/sess/s.jsonl.lock` names the live lock.
+    fn swap_during(&self, shim: &Shim, worker: &mut Child) {
+        assert!(
+            shim::wait_stalled(&shim.dir.0, worker),
+            "the worker never reached the unlink of the stale lock"
+        );
+        exchange(&self.base.join("a"), &self.base.join("l"));
+        shim::go(&shim.dir.0);
+    }
+
+    /// The live lock is where it was, the holder's, and nobody else can take it.
+    fn assert_live_lock_untouched(self, what: &str) {
+        assert!(
+            self.live.exists(),
+            "{what} deleted the live lock in another directory"
+        );
+        assert_eq!(
+            file_id(&self.live),
+            self.live_id,
+            "{what} replaced the live lock"
+        );
+        let second = try_in_process(&[], &self.base.join("b/sess/s.jsonl"), 0);
+        assert!(
+            second.is_err(),
+            "{what}: a second holder while the first holds"
+        );
+        self.holder.release();
+    }
+}
+
+/// Root cleaning a directory while its owner swaps an ancestor for a symlink between the
+/// cleaner's inode check and its unlink: the unlink stays in the directory judged, so the live
+/// lock the symlink now leads to is never deleted.
+#[test]
+fn a_swapped_ancestor_never_redirects_the_cleaners_unlink() {
+    let Some(shim) = Shim::build("hostile_neighbours::swap_clean") else {
+        return;
+    };
+    let scene = Swappable::new();
+    let prefix = shim.prefix(&STALL_AT_UNLINK);
+    let mut cleaner = KillOnDrop(
+        Command::new(&prefix[0])
+            .args(&prefix[1..])
+            .arg(env!("CARGO_BIN_EXE_session-lock"))
+            .arg("clean")
+            .arg(scene.base.join("a/sess"))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    scene.swap_during(&shim, &mut cleaner.0);
+    common::finish_status_within(&mut cleaner.0, Duration::from_secs(60), "the cleaner");
+    scene.assert_live_lock_untouched("the cleaner");
+}
+
+/// The same swap during an acquire's reclaim: the reclaim removes the stale file it judged and
+/// the acquire creates its lock in that same directory; the live lock elsewhere keeps its
+/// holder, alone.
+#[test]
+fn a_swapped_ancestor_never_redirects_an_acquires_reclaim() {
+    let Some(shim) = Shim::build("hostile_neighbours::swap_acquire") else {
+        return;
+    };
+    let scene = Swappable::new();
+    let mut acquirer = KillOnDrop(
+        prefixed_worker(&as_strs(&shim.prefix(&STALL_AT_UNLINK)))
+            .arg("try")
+            .arg(scene.base.join("a/sess/s.jsonl"))
+            .arg("0")
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    scene.swap_during(&shim, &mut acquirer.0);
+    let status =
+        common::finish_status_within(&mut acquirer.0, Duration::from_secs(60), "the acquirer");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut acquirer.0.stdout.take().unwrap(), &mut text).unwrap();
+    assert!(status.code().is_some(), "{status} {text}");
+    scene.assert_live_lock_untouched("the acquirer");
+}

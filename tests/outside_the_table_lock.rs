@@ -49,8 +49,10 @@ fn run_under_strace(test: &str) {
     let output = Command::new("strace")
         .args(["-f", "-qq", "-o"])
         .arg(&log)
+        // The directory: the library unlinks relative to its descriptor (`unlinkat(fd, name)`),
+        // which strace matches by that descriptor, not by the lock file's path.
         .arg("-P")
-        .arg(dir.join("s.jsonl.lock"))
+        .arg(&dir.0)
         .args(["-e", "trace=?unlink,unlinkat"])
         .args([
             "-e",

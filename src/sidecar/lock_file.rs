@@ -7,6 +7,7 @@ use super::rules::{holder_state, HolderState};
 use super::token::{content, Token};
 use crate::error::Error;
 use crate::fs::{self, FileId};
+use crate::lock_dir::LockPlace;
 use crate::sys::{retry, try_flock};
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, Read};
@@ -47,7 +48,7 @@ pub fn create(lock_path: &Path, json: &[u8]) -> Result<Created, Error> {
             io::Error::new(io::ErrorKind::InvalidInput, "payload over 1 MiB"),
         ));
     }
-    let file = match crate::fs::create_lock_file(lock_path, &bytes)? {
+    let file = match crate::fs::create_lock_file(&place_of(lock_path)?, &bytes)? {
         fs::Created::Held { file, .. } => file,
         fs::Created::Exists => return Ok(Created::Busy),
     };
@@ -64,6 +65,15 @@ pub fn create(lock_path: &Path, json: &[u8]) -> Result<Created, Error> {
             Err(Error::io("set lock file mode", lock_path, e))
         }
     }
+}
+
+/// The lock path's directory, open (resolved first: an explicit `lockPath` may lead through a
+/// symlink), and its name there.
+fn place_of(lock_path: &Path) -> Result<LockPlace, Error> {
+    LockPlace::open_given(lock_path)?.ok_or_else(|| {
+        let e = io::Error::from_raw_os_error(libc::ENOENT);
+        Error::io("create lock file", lock_path, e)
+    })
 }
 
 impl SidecarLock {

@@ -1,9 +1,10 @@
 //! The platform layer: the only place with system calls (see `docs/PROTOCOL.md`, "Platforms").
 //! `posix.rs` has those every Unix makes the same way; one module per platform provides the
 //! same names for the rest:
-//! - creation: `open_anonymous(dir)` + `link_anonymous(file, path)`, a file with no name
+//! - creation: `open_anonymous(dir)` + `link_anonymous(file, dir, name)`, a file with no name
 //!   linked into place (`Unsupported` where there is none: the caller names a hidden temp file);
-//! - inspection: [`open_without_effects`], what is at a path, opened only if a regular file;
+//! - inspection: [`open_without_effects`], what is at a name in a directory, opened only if a
+//!   regular file;
 //! - identity: `own_start_time`, `start_time_and_zombie(pid)` (a `StartTime`: the gateway's unit
 //!   for the platform, and microseconds where the platform reads them), `boot_id`,
 //!   `pid_namespace`, `cmdline(pid)`; start times are compared only on the same host;
@@ -148,20 +149,68 @@ pub fn file_id(file: &File) -> io::Result<(u64, u64)> {
     Ok((m.dev(), m.ino()))
 }
 
-/// What [`open_without_effects`] found at a path.
+/// Sets this thread's `errno` to 0, for the calls that report failure only through it.
+fn clear_errno() {
+    // SAFETY: the location of this thread's errno, valid for the thread's life.
+    #[cfg(target_os = "linux")]
+    unsafe {
+        *libc::__errno_location() = 0
+    };
+    // SAFETY: as above.
+    #[cfg(any(target_os = "macos", target_os = "freebsd"))]
+    unsafe {
+        *libc::__error() = 0
+    };
+}
+
+/// What is at a lock path when it is not a regular file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Occupant {
+    Directory,
+    Fifo,
+    Socket,
+    Symlink,
+    Device,
+}
+
+impl Occupant {
+    /// From `st_mode`: `None` for a regular file.
+    pub fn of_mode(mode: libc::mode_t) -> Option<Occupant> {
+        match mode & libc::S_IFMT {
+            libc::S_IFREG => None,
+            libc::S_IFDIR => Some(Occupant::Directory),
+            libc::S_IFIFO => Some(Occupant::Fifo),
+            libc::S_IFSOCK => Some(Occupant::Socket),
+            libc::S_IFLNK => Some(Occupant::Symlink),
+            _ => Some(Occupant::Device),
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            Occupant::Directory => "a directory",
+            Occupant::Fifo => "a FIFO",
+            Occupant::Socket => "a socket",
+            Occupant::Symlink => "a symbolic link",
+            Occupant::Device => "a device node",
+        }
+    }
+}
+
+/// What [`open_without_effects`] found at a name in a directory.
 pub enum Opened {
-    /// Not a regular file (never opened for real): its `lstat`.
-    Other(Metadata),
-    /// A regular file, opened for reading, and its metadata.
-    Regular(File, Metadata),
+    /// Not a regular file (never opened for real).
+    Other(Occupant),
+    /// A regular file, opened for reading, and its metadata (boxed: FreeBSD's is large).
+    Regular(File, Box<Metadata>),
     /// The name was replaced between looking and opening: look again.
     Changed,
 }
 
 mod posix;
 pub use posix::{
-    at_fork, close, fchmod, getenv, hostname, inherit_across_exec, link, pid_exists, touch,
-    try_flock, unlink, unlock,
+    at_fork, close, fchmod, getenv, hostname, inherit_across_exec, link_at, list_dir, open_at,
+    open_dir, pid_exists, stat_at, touch, try_flock, unlink_at, unlock,
 };
 
 #[cfg(target_os = "linux")]

@@ -1,12 +1,14 @@
 //! The system calls every Unix makes the same way, so that the rest of the core makes none:
-//! flock, fchmod, link/unlink, the heartbeat's mtime, the host name, whether a pid exists, the
-//! environment, the fork handlers, closing a descriptor and passing one on through `exec`.
+//! flock, fchmod, the `*at` calls relative to a lock's directory (open, stat, link, unlink,
+//! list), the heartbeat's mtime, the host name, whether a pid exists, the environment, the fork
+//! handlers, closing a descriptor and passing one on through `exec`.
 
-use super::{check, retry, retry_eintr};
-use std::ffi::CStr;
+use super::{check, clear_errno, open_raw, retry, retry_eintr, Occupant};
+use std::ffi::{CStr, OsStr, OsString};
 use std::fs::File;
 use std::io;
-use std::os::fd::{AsRawFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
 
 /// `flock(LOCK_EX|LOCK_NB)`: true when we now hold it, false when someone else does.
 pub fn try_flock(file: &File) -> io::Result<bool> {
@@ -30,16 +32,114 @@ pub fn unlock(file: &File) -> io::Result<()> {
     retry_eintr(|| unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_UN) }).map(drop)
 }
 
-/// `link(2)`: `target` names `existing`'s inode too, or the call fails (`EEXIST` if taken).
-pub fn link(existing: &CStr, target: &CStr) -> io::Result<()> {
-    // SAFETY: valid NUL-terminated paths.
-    retry(|| check(unsafe { libc::link(existing.as_ptr(), target.as_ptr()) })).map(drop)
+/// How a lock's directory is opened: for `*at` calls only. Linux's `O_PATH` needs no read
+/// permission on it (as a path lookup needs none); elsewhere it is opened for reading.
+#[cfg(target_os = "linux")]
+const DIR_ACCESS: libc::c_int = libc::O_PATH;
+#[cfg(not(target_os = "linux"))]
+const DIR_ACCESS: libc::c_int = libc::O_RDONLY;
+
+/// Opens a directory whose path has no symlink in it, refusing a symlink as its last part
+/// (`O_DIRECTORY|O_NOFOLLOW`): the descriptor every step on its lock files is relative to.
+pub fn open_dir(path: &CStr) -> io::Result<File> {
+    open_raw(path, DIR_ACCESS | libc::O_DIRECTORY | libc::O_NOFOLLOW, 0)
 }
 
-/// `unlink(2)`.
-pub fn unlink(path: &CStr) -> io::Result<()> {
-    // SAFETY: a valid NUL-terminated path.
-    retry(|| check(unsafe { libc::unlink(path.as_ptr()) })).map(drop)
+/// `openat(2)` relative to `dir`, with `O_CLOEXEC`, retried on `EINTR`.
+pub fn open_at(
+    dir: &File,
+    name: &CStr,
+    flags: libc::c_int,
+    mode: libc::mode_t,
+) -> io::Result<File> {
+    let flags = flags | libc::O_CLOEXEC;
+    // SAFETY: a directory fd the caller owns and a valid NUL-terminated name.
+    let fd = retry(|| {
+        check(unsafe { libc::openat(dir.as_raw_fd(), name.as_ptr(), flags, mode as libc::c_uint) })
+    })?;
+    // SAFETY: a new fd, owned by the File from now on.
+    Ok(unsafe { File::from_raw_fd(fd) })
+}
+
+/// What `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)` says of a directory entry.
+pub struct Stat {
+    pub id: (u64, u64),
+    /// Set when it is not a regular file.
+    pub occupant: Option<Occupant>,
+    /// Seconds since the epoch.
+    pub mtime: i64,
+}
+
+/// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`: the entry itself, never a symlink's target.
+pub fn stat_at(dir: &File, name: &CStr) -> io::Result<Stat> {
+    // SAFETY: zeroes are a valid `stat` to be filled.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: a directory fd the caller owns, a NUL-terminated name and a `stat` to fill.
+    retry(|| {
+        check(unsafe {
+            libc::fstatat(
+                dir.as_raw_fd(),
+                name.as_ptr(),
+                &mut st,
+                libc::AT_SYMLINK_NOFOLLOW,
+            )
+        })
+    })?;
+    Ok(Stat {
+        id: (st.st_dev as u64, st.st_ino as u64),
+        occupant: Occupant::of_mode(st.st_mode),
+        mtime: st.st_mtime as i64,
+    })
+}
+
+/// `linkat(dir, existing, dir, target, 0)`: `target` names `existing`'s inode too (`EEXIST` if
+/// taken).
+pub fn link_at(dir: &File, existing: &CStr, target: &CStr) -> io::Result<()> {
+    let fd = dir.as_raw_fd();
+    // SAFETY: a directory fd the caller owns and valid NUL-terminated names.
+    retry(|| check(unsafe { libc::linkat(fd, existing.as_ptr(), fd, target.as_ptr(), 0) }))
+        .map(drop)
+}
+
+/// `unlinkat(dir, name, 0)`: never a directory, never through a symlink. Not retried here:
+/// after `EINTR` the name may be gone by this very call, which only the caller can weigh.
+pub fn unlink_at(dir: &File, name: &CStr) -> io::Result<()> {
+    // SAFETY: a directory fd the caller owns and a valid NUL-terminated name.
+    check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) }).map(drop)
+}
+
+/// The names in a directory (not `.` and `..`), read through its descriptor: the directory
+/// judged is the one listed.
+pub fn list_dir(dir: &File) -> io::Result<Vec<OsString>> {
+    let readable = open_at(dir, c".", libc::O_RDONLY | libc::O_DIRECTORY, 0)?;
+    // SAFETY: fdopendir takes over the fd (closedir closes it).
+    let stream = unsafe { libc::fdopendir(readable.into_raw_fd()) };
+    if stream.is_null() {
+        return Err(io::Error::last_os_error());
+    }
+    let mut names = Vec::new();
+    let result = loop {
+        // readdir returns NULL at the end and on failure alike; only a failure sets errno.
+        clear_errno();
+        // SAFETY: a stream from fdopendir, not yet closed.
+        let entry = unsafe { libc::readdir(stream) };
+        if entry.is_null() {
+            let e = io::Error::last_os_error();
+            break if e.raw_os_error() == Some(0) {
+                Ok(())
+            } else {
+                Err(e)
+            };
+        }
+        // SAFETY: d_name is NUL-terminated within the entry readdir returned.
+        let name = unsafe { CStr::from_ptr((*entry).d_name.as_ptr()) }.to_bytes();
+        if name != b"." && name != b".." {
+            names.push(OsStr::from_bytes(name).to_os_string());
+        }
+    };
+    // SAFETY: the stream is closed once, here.
+    unsafe { libc::closedir(stream) };
+    result.map(|()| names)
 }
 
 /// Sets the file's mtime (and atime) to now through its descriptor.
