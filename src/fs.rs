@@ -263,6 +263,14 @@ fn create_in_place(place: &LockPlace, payload: &[u8]) -> Result<Created, Error> 
         Ok(false) => return Ok(Created::Exists),
         Err(e) => return Err(Error::io("flock lock file", lock_path, e)),
     }
+    // Until our flock the file was there, empty and free: a reader that judged it stale (its
+    // clock ahead, or we stalled) may have removed it, and then our flock is on a file nobody
+    // else can see. Only the path still naming our inode makes it ours; otherwise look again.
+    match id_at(place) {
+        Ok(now) if now == Some(id) => {}
+        Ok(_) => return Ok(Created::Exists),
+        Err(e) => return Err(Error::io("stat lock file", lock_path, e)),
+    }
     publish(&file);
     if let Err(e) = (&file).write_all(payload) {
         let _ = unlink_if_same(place, id);

@@ -10,7 +10,7 @@ mod common;
 #[path = "common/shim.rs"]
 mod shim;
 
-use common::{is_root, prefixed_worker, skip, try_in_process, TempDir};
+use common::{is_root, skip, try_in_process, TempDir};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -122,6 +122,44 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// `program` under the shim with `settings`.
+fn shimmed(shim: &Shim, settings: &[(&str, &str)], program: &Path) -> Command {
+    let prefix = shim.prefix(settings);
+    let mut command = Command::new(&prefix[0]);
+    command.args(&prefix[1..]).arg(program);
+    command
+}
+
+/// Starts `command` (under the shim) and waits until it is stopped at the shim's handshake.
+fn stalled(shim: &Shim, mut command: Command, what: &str) -> KillOnDrop {
+    let mut child = KillOnDrop(command.stdout(Stdio::piped()).spawn().unwrap());
+    assert!(
+        shim::wait_stalled(&shim.dir.0, &mut child.0),
+        "{what} ended before the shim's handshake"
+    );
+    child
+}
+
+/// `try FILE TIMEOUT_MS` in a worker under the shim with `settings`, stopped at the handshake.
+fn stalled_try(
+    shim: &Shim,
+    settings: &[(&str, &str)],
+    file: &Path,
+    timeout_ms: &str,
+) -> KillOnDrop {
+    let mut command = shimmed(shim, settings, &common::worker_path());
+    command.arg("try").arg(file).arg(timeout_ms);
+    stalled(shim, command, &format!("the worker ({settings:?})"))
+}
+
+/// Waits for a worker (failing the test if it hangs) and returns its exit and its output.
+fn outcome(mut worker: KillOnDrop, what: &str) -> (std::process::ExitStatus, String) {
+    let status = common::finish_status_within(&mut worker.0, Duration::from_secs(60), what);
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut worker.0.stdout.take().unwrap(), &mut text).unwrap();
+    (status, text)
+}
+
 /// `prefix… flock -n -x FILE`: prints `locked` and keeps the flock while it runs, or exits.
 struct Squatter(Child);
 
@@ -191,19 +229,7 @@ fn another_process_flocking_the_creators_file_never_hangs_it() {
             if no_link {
                 settings.push(("SWL_SHIM_NO_LINK", "1"));
             }
-            let mut worker = KillOnDrop(
-                prefixed_worker(&as_strs(&shim.prefix(&settings)))
-                    .arg("try")
-                    .arg(&file)
-                    .arg("300")
-                    .stdout(Stdio::piped())
-                    .spawn()
-                    .unwrap(),
-            );
-            assert!(
-                shim::wait_stalled(&shim.dir.0, &mut worker.0),
-                "{way}, {who}: the creator never reached its flock"
-            );
+            let worker = stalled_try(&shim, &settings, &file, "300");
             let (squatter, locked) = Squatter::start(&prefix, &named(&dir.0, stall_at));
             assert_eq!(
                 locked,
@@ -211,13 +237,7 @@ fn another_process_flocking_the_creators_file_never_hangs_it() {
                 "{way}: only root may open the creator's file before it is flocked"
             );
             shim::go(&shim.dir.0);
-            let out = common::finish_status_within(
-                &mut worker.0,
-                Duration::from_secs(60),
-                &format!("{way}, squatted by {who}: the acquire"),
-            );
-            let mut text = String::new();
-            std::io::Read::read_to_string(&mut worker.0.stdout.take().unwrap(), &mut text).unwrap();
+            let (out, text) = outcome(worker, &format!("{way}, squatted by {who}: the acquire"));
             assert!(
                 text.starts_with("acquired") || text.starts_with("busy"),
                 "{way}, {who}: {out} {text}"
@@ -296,13 +316,9 @@ impl Swappable {
         }
     }
 
-    /// While `worker` is stalled at the unlink of the stale file: `a` becomes the symlink to
-    /// `b`, so that `a/sess/s.jsonl.lock` names the live lock.
-    fn swap_during(&self, shim: &Shim, worker: &mut Child) {
-        assert!(
-            shim::wait_stalled(&shim.dir.0, worker),
-            "the worker never reached the unlink of the stale lock"
-        );
+    /// While a worker is stalled at the unlink of the stale file: `a` becomes the symlink to
+    /// `b`, so that `a/sess/s.jsonl.lock` names the live lock. Then the worker goes on.
+    fn swap(&self, shim: &Shim) {
         exchange(&self.base.join("a"), &self.base.join("l"));
         shim::go(&shim.dir.0);
     }
@@ -336,19 +352,15 @@ fn a_swapped_ancestor_never_redirects_the_cleaners_unlink() {
         return;
     };
     let scene = Swappable::new();
-    let prefix = shim.prefix(&STALL_AT_UNLINK);
-    let mut cleaner = KillOnDrop(
-        Command::new(&prefix[0])
-            .args(&prefix[1..])
-            .arg(env!("CARGO_BIN_EXE_session-lock"))
-            .arg("clean")
-            .arg(scene.base.join("a/sess"))
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let mut command = shimmed(
+        &shim,
+        &STALL_AT_UNLINK,
+        env!("CARGO_BIN_EXE_session-lock").as_ref(),
     );
-    scene.swap_during(&shim, &mut cleaner.0);
-    common::finish_status_within(&mut cleaner.0, Duration::from_secs(60), "the cleaner");
+    command.arg("clean").arg(scene.base.join("a/sess"));
+    let cleaner = stalled(&shim, command, "the cleaner");
+    scene.swap(&shim);
+    outcome(cleaner, "the cleaner");
     scene.assert_live_lock_untouched("the cleaner");
 }
 
@@ -361,20 +373,56 @@ fn a_swapped_ancestor_never_redirects_an_acquires_reclaim() {
         return;
     };
     let scene = Swappable::new();
-    let mut acquirer = KillOnDrop(
-        prefixed_worker(&as_strs(&shim.prefix(&STALL_AT_UNLINK)))
-            .arg("try")
-            .arg(scene.base.join("a/sess/s.jsonl"))
-            .arg("0")
-            .stdout(Stdio::piped())
-            .spawn()
-            .unwrap(),
+    let acquirer = stalled_try(
+        &shim,
+        &STALL_AT_UNLINK,
+        &scene.base.join("a/sess/s.jsonl"),
+        "0",
     );
-    scene.swap_during(&shim, &mut acquirer.0);
-    let status =
-        common::finish_status_within(&mut acquirer.0, Duration::from_secs(60), "the acquirer");
-    let mut text = String::new();
-    std::io::Read::read_to_string(&mut acquirer.0.stdout.take().unwrap(), &mut text).unwrap();
+    scene.swap(&shim);
+    let (status, text) = outcome(acquirer, "the acquirer");
     assert!(status.code().is_some(), "{status} {text}");
     scene.assert_live_lock_untouched("the acquirer");
+}
+
+/// Without hard links the lock file is created in place, empty and unflocked for a moment. A
+/// creator stalled there (shim handshake at its flock) while a reader judges the empty file
+/// stale by its age (set an hour back) and reclaims it: once the creator gets its flock, on a
+/// file that is no longer at the path, it must not count itself a holder. It looks again and
+/// finds the reclaimer's lock: busy.
+#[test]
+fn a_creator_whose_in_place_file_was_reclaimed_starts_again() {
+    let Some(shim) = Shim::build("hostile_neighbours::in_place_reclaimed") else {
+        return;
+    };
+    let dir = TempDir::new("in-place-reclaimed");
+    let file = dir.join("s.jsonl");
+    let lock = dir.join("s.jsonl.lock");
+    let settings = [
+        ("SWL_SHIM_NO_TMPFILE", "1"),
+        ("SWL_SHIM_NO_LINK", "1"),
+        ("SWL_SHIM_STALL", "s.jsonl.lock"),
+        ("SWL_SHIM_STALL_CALL", "flock"),
+    ];
+    let creator = stalled_try(&shim, &settings, &file, "300");
+    assert_eq!(std::fs::metadata(&lock).unwrap().len(), 0, "empty so far");
+    let an_hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+    (std::fs::File::options().write(true).open(&lock).unwrap())
+        .set_modified(an_hour_ago)
+        .unwrap();
+    let reclaimer = common::Holder::start(&[], &file);
+    let reclaimers = file_id(&lock);
+    shim::go(&shim.dir.0);
+    let (_, text) = outcome(creator, "the creator");
+    assert!(
+        text.starts_with("busy"),
+        "the creator held a lock the reclaimer holds: {text}"
+    );
+    assert_eq!(
+        file_id(&lock),
+        reclaimers,
+        "the reclaimer's lock file stays"
+    );
+    assert!(shim::refused(&shim.dir.0).contains(&"link".to_string()));
+    reclaimer.release();
 }
