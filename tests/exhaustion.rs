@@ -1,5 +1,5 @@
-//! Running out of file descriptors: every hold keeps one open, so a process with many holds meets
-//! `EMFILE`. Each acquire past that point must fail cleanly — an `Io` error with `EMFILE` that
+//! Running out of file descriptors: every hold keeps two open (its lock file and its
+//! directory), so a process with many holds meets `EMFILE`. Each acquire past that point must fail cleanly — an `Io` error with `EMFILE` that
 //! names the path, no panic, no temp file — and release-all must still remove every lock file.
 
 mod common;
