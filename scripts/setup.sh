@@ -26,6 +26,7 @@ step() { # NAME CMD... — one setup step; a failure is remembered, the other st
 
 step strace swl_apt_install "the crash-point and fallback tests inject system-call failures with strace" strace
 step c-tools swl_apt_install "the C suite links through pkg-config and runs under valgrind" pkg-config valgrind
+step gcc swl_apt_install "the hostile-neighbour tests build an LD_PRELOAD shim from C" gcc
 step npm swl_npm_package_deps
 # Not `npm ci`: fs-safe lists platform packages as optional dependencies that are not on the
 # registry, and `npm ci` refuses a lockfile without them (as with npm/'s own).
