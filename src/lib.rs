@@ -50,71 +50,54 @@
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;
 
-mod acquire;
+// The layers, bottom to top: base, sys, rules, vocab, files, held, attempt, service, api, with
+// sidecar (the fs-safe lock) beside api. A folder imports only folders below it
+// (`tests/module_graph.rs` checks it); each folder's `mod.rs` says what it holds.
+mod api;
 mod attempt;
-mod cancel;
-mod error;
-mod fs;
-mod guard;
-mod held_lock;
-mod holder;
-mod holds;
-mod identity;
-mod inspect;
-// Internal modules, public (and hidden) only for the property tests and the fuzz target.
-#[doc(hidden)]
-pub mod iso_time;
-mod lock_dir;
-mod lock_names;
-mod log;
-mod maps;
-mod observe;
-mod option_name;
-mod options;
-mod owner;
-pub mod owner_argv;
-#[doc(hidden)]
-pub mod payload;
-mod printable;
-mod random;
-mod runtime;
+mod base;
+mod files;
+mod held;
+mod rules;
 mod service;
-pub mod settings;
 pub mod sidecar;
-mod start_time;
-#[doc(hidden)]
-pub mod stats;
 mod sys;
-mod table;
-#[doc(hidden)]
-pub mod verdict;
+mod vocab;
 
-pub use acquire::{
+// Internal modules, public (and hidden) only for the property tests, the fuzz target, the
+// bindings and the CLI.
+#[doc(hidden)]
+pub use base::stats;
+#[doc(hidden)]
+pub use rules::{iso_time, owner_argv, payload, verdict};
+pub use vocab::settings;
+
+pub use api::acquire::{
     acquire, acquire_cancellable, begin_acquire, begin_acquire_cancellable, end_owner, held_locks,
     instance_nonce, lock_path_for, release_all, release_every_hold, reset_instance_nonce,
     run_watchdog_check, set_background_watchdog, Acquisition, CancelToken,
 };
-pub use error::{errno_name, Error, Holder};
-pub use guard::LockGuard;
-pub use held_lock::HeldLock;
+pub use api::guard::LockGuard;
+pub use vocab::error::{errno_name, Error, Holder};
+pub use vocab::held_lock::HeldLock;
 // Internal types the verdict's property tests and the fuzz target need.
-#[doc(hidden)]
-pub use identity::{
-    read_process_start_time, set_start_time_resolver, PidProbe, ProcessIdentity, StartTimeResolver,
-};
-pub use inspect::{
+pub use api::inspect::{
     clean_stale, clean_temp_files, inspect, inspect_lock_file, inspect_payload, inspect_with,
     lock_files_in, CleanReport, EntryError, Found, Inspection,
 };
-pub use log::{set_log_hook, LogHook};
-pub use observe::OwnerArgs;
-pub use option_name::OptionName;
-pub use options::{CleanOptions, Options};
-pub use owner::HoldOwner;
-pub use printable::{printable, printable_path};
-pub use settings::resolve_max_hold_from_timeout;
-pub use table::ReleaseOutcome;
-pub use verdict::{Format, Purpose, StaleReason};
+pub use attempt::observe::OwnerArgs;
+pub use base::log::{set_log_hook, LogHook};
+pub use base::printable::{printable, printable_path};
+pub use held::table::ReleaseOutcome;
+#[doc(hidden)]
+pub use rules::identity::{
+    read_process_start_time, set_start_time_resolver, PidProbe, ProcessIdentity, StartTimeResolver,
+};
+pub use rules::verdict::{Format, Purpose, StaleReason};
+pub use vocab::option_name::OptionName;
+pub use vocab::options::{CleanOptions, Options};
+pub use vocab::owner::HoldOwner;
+pub use vocab::settings::resolve_max_hold_from_timeout;
 
 /// The crate version, as the C ABI reports it.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

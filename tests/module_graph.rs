@@ -1,5 +1,5 @@
 //! The core's modules form a DAG: no module uses one that uses it back (directly or through
-//! others). Read from the sources: every `crate::…`, `super::…` and `self::…` path, and in a
+//! others), and its folders are layers: each imports only the folders below it in [`LAYERS`]. Read from the sources: every `crate::…`, `super::…` and `self::…` path, and in a
 //! module with children, every use of a child by its name. Checked twice: between the crate's
 //! top-level modules (a directory is one module), and between files, where a child's use of
 //! its own ancestors (the namespace it lives in) does not count.
@@ -8,6 +8,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 type Graph = BTreeMap<String, BTreeSet<String>>;
+
+/// `src/`'s folders, bottom to top (as `src/lib.rs` lists them). A new folder must be placed here.
+const LAYERS: [&str; 10] = [
+    "base", "sys", "rules", "vocab", "files", "held", "attempt", "service", "api", "sidecar",
+];
 
 /// `src/a/b.rs` and `src/a/b/mod.rs` → `a::b`; `None` for the crate root and binaries.
 fn module_of(src: &Path, file: &Path) -> Option<String> {
@@ -224,7 +229,7 @@ fn the_core_modules_form_a_dag() {
     let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let graph = graph_of(&src);
     assert!(
-        graph.len() > 20 && graph["acquire"].contains("attempt"),
+        graph.len() > 20 && graph["api::acquire"].contains("attempt::take"),
         "the sources were not read as expected:\n{}",
         describe(&graph)
     );
@@ -241,6 +246,84 @@ fn the_core_modules_form_a_dag() {
         }
     }
     println!("{}", describe(&top_graph(&graph)));
+}
+
+/// Edges between top-level modules that go up or sideways in `layers` (or leave it).
+fn layer_violations(top: &Graph, layers: &[&str]) -> Vec<String> {
+    let rank = |m: &str| layers.iter().position(|l| *l == m);
+    let mut out = Vec::new();
+    for (from, to) in top {
+        for target in to {
+            match (rank(from), rank(target)) {
+                (Some(f), Some(t)) if t < f => {}
+                (None, _) => out.push(format!("{from} is not a layer")),
+                _ => out.push(format!("{from} -> {target} does not go down")),
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+#[test]
+fn folders_are_layers_and_import_only_downwards() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let top = top_graph(&graph_of(&src));
+    let violations = layer_violations(&top, &LAYERS);
+    assert!(
+        violations.is_empty(),
+        "{}\n{}",
+        violations.join("\n"),
+        describe(&top)
+    );
+    // `ls src/` shows the layers: folders, and no loose module beside the crate root.
+    let mut loose: Vec<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_file() && p.file_name().is_some_and(|n| n != "lib.rs"))
+        .map(|p| p.display().to_string())
+        .collect();
+    loose.sort();
+    assert!(
+        loose.is_empty(),
+        "modules outside a layer folder: {loose:?}"
+    );
+    let folders: BTreeSet<String> = std::fs::read_dir(&src)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.is_dir())
+        .filter_map(|p| Some(p.file_name()?.to_string_lossy().into_owned()))
+        .filter(|n| n != "bin")
+        .collect();
+    let listed: BTreeSet<String> = LAYERS.iter().map(|l| l.to_string()).collect();
+    assert_eq!(folders, listed, "every folder of src/ is a layer in LAYERS");
+}
+
+/// The layering check sees an upward edge, a sideways one and an unplaced module.
+#[test]
+fn the_layer_check_sees_upward_edges() {
+    let graph = |edges: &[(&str, &str)]| {
+        let mut g = Graph::new();
+        for (a, b) in edges {
+            g.entry(a.to_string()).or_default().insert(b.to_string());
+        }
+        g
+    };
+    let layers = ["low", "mid", "high"];
+    assert!(layer_violations(&graph(&[("high", "low"), ("mid", "low")]), &layers).is_empty());
+    assert_eq!(
+        layer_violations(&graph(&[("low", "mid")]), &layers),
+        ["low -> mid does not go down"]
+    );
+    assert_eq!(
+        layer_violations(&graph(&[("mid", "mid2")]), &layers),
+        ["mid -> mid2 does not go down"]
+    );
+    assert_eq!(
+        layer_violations(&graph(&[("stray", "low")]), &layers),
+        ["stray is not a layer"]
+    );
 }
 
 /// The checker itself finds a cycle (through a child's `super::`, a relative child path and

@@ -5,9 +5,9 @@ use super::inbox::{Command, Inbox};
 use super::queue::Queue;
 use super::settings::Settings;
 use super::timers::{Timer, Timers};
-use crate::holds::Holds;
-use crate::identity::ProcessIdentity;
-use crate::maps::Map;
+use crate::base::maps::Map;
+use crate::held::holds::Holds;
+use crate::rules::identity::ProcessIdentity;
 use crate::sys::{Poller, Token};
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -85,7 +85,7 @@ impl Loop {
             };
             for token in tokens {
                 if self.queues.contains_key(&token) {
-                    crate::stats::count_event_wakeup();
+                    crate::base::stats::count_event_wakeup();
                     self.settle(token);
                 }
             }

@@ -4,7 +4,7 @@
 //! acquire queues behind them instead of overtaking them.
 
 use super::waiter::Waiter;
-use crate::maps::Map;
+use crate::base::maps::Map;
 use crate::sys::Waker;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError};

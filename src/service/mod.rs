@@ -12,8 +12,8 @@ mod upkeep;
 mod waiter;
 mod waiting;
 
-use crate::holds::Holds;
-use crate::identity::ProcessIdentity;
+use crate::held::holds::Holds;
+use crate::rules::identity::ProcessIdentity;
 use crate::sys::Poller;
 use event_loop::Loop;
 use inbox::{Command, Inbox};
@@ -44,7 +44,7 @@ impl Service {
         let settings = Settings::from_env();
         let (poller, no_events) = Poller::new(settings.sources)?;
         if let Some(why) = no_events {
-            crate::log::emit(&format!(
+            crate::base::log::emit(&format!(
                 "[session-write-lock] {why}; waiters poll their lock files (every 10 to 250 ms)"
             ));
         }

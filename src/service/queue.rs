@@ -2,8 +2,8 @@
 //! it (the service's `waiting` acts on it).
 
 use super::waiter::Waiter;
-use crate::fs::FileId;
-use crate::observe::FileObservation;
+use crate::attempt::observe::FileObservation;
+use crate::files::fs::FileId;
 use std::collections::VecDeque;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};

@@ -28,7 +28,7 @@ impl Loop {
 
     pub(super) fn heartbeat(&mut self) {
         for path in self.holds.heartbeat() {
-            crate::log::emit(&format!(
+            crate::base::log::emit(&format!(
                 "[session-write-lock] lock compromised: the lock file was removed or replaced by someone else: {}",
                 path.display()
             ));

@@ -1,9 +1,9 @@
 //! A caller's wait, as handed to the lock service.
 
-use crate::cancel::CancelToken;
-use crate::error::{Error, Holder};
-use crate::options::Options;
-use crate::table::Hold;
+use crate::base::cancel::CancelToken;
+use crate::held::table::Hold;
+use crate::vocab::error::{Error, Holder};
+use crate::vocab::options::Options;
 use std::path::PathBuf;
 use std::time::Instant;
 

@@ -16,17 +16,17 @@ use super::queue::Queue;
 use super::settings::{POLL_CAP, POLL_FIRST, SAFETY_GROWTH};
 use super::timers::Timer;
 use super::waiter::Waiter;
-use crate::attempt::{attempt, Attempt};
-use crate::cancel::CancelToken;
-use crate::error::Error;
-use crate::fs::FileId;
-use crate::holder::describe_holder;
-use crate::identity::{PidProbe, ProcessIdentity};
-use crate::iso_time;
-use crate::observe::{rejudge, FileObservation, Judge};
+use crate::attempt::holder::describe_holder;
+use crate::attempt::observe::{rejudge, FileObservation, Judge};
+use crate::attempt::take::{attempt, Attempt};
+use crate::base::cancel::CancelToken;
+use crate::files::fs::FileId;
+use crate::held::table::Hold;
+use crate::rules::identity::{PidProbe, ProcessIdentity};
+use crate::rules::iso_time;
+use crate::rules::verdict::{local_flock_pid, same_kernel, Format};
 use crate::sys::{Token, WatchError};
-use crate::table::Hold;
-use crate::verdict::{local_flock_pid, same_kernel, Format};
+use crate::vocab::error::Error;
 use std::time::{Duration, Instant, SystemTime};
 
 /// Looks in a row after adding sources (each new source warrants one more look, since what it
@@ -263,7 +263,7 @@ impl Loop {
         };
         if let Some(e) = exhausted.filter(|_| !self.exhaustion_logged) {
             self.exhaustion_logged = true;
-            crate::log::emit(&format!(
+            crate::base::log::emit(&format!(
                 "[session-write-lock] event sources exhausted ({e}); the paths concerned are polled (every 10 to 250 ms)"
             ));
         }
@@ -314,7 +314,7 @@ impl Loop {
             queue.polling = Some(next);
             queue.poll_at = now + next;
         }
-        crate::stats::count_timer_reinspection();
+        crate::base::stats::count_timer_reinspection();
         self.settle(token);
     }
 
@@ -378,7 +378,7 @@ impl Loop {
         // A panicking callback must not stop the service for everyone else.
         if std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || callback(result))).is_err()
         {
-            crate::log::emit(
+            crate::base::log::emit(
                 "[session-write-lock] a lock callback panicked; the lock service carries on",
             );
         }
@@ -395,8 +395,8 @@ impl Loop {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::Payload;
-    use crate::verdict::Verdict;
+    use crate::rules::payload::Payload;
+    use crate::rules::verdict::Verdict;
     use std::fs::File;
 
     fn me() -> ProcessIdentity {

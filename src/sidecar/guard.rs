@@ -6,9 +6,9 @@
 
 use super::lock_file::{lstat_id, open_no_follow};
 use super::rules::{guard_verdict, GuardVerdict};
-use crate::error::Error;
-use crate::fs::FileId;
+use crate::files::fs::FileId;
 use crate::sys::{retry, try_flock};
+use crate::vocab::error::Error;
 use std::ffi::OsString;
 use std::fs::{DirBuilder, File};
 use std::io;

@@ -5,10 +5,10 @@
 
 use super::rules::{holder_state, HolderState};
 use super::token::{content, Token};
-use crate::error::Error;
-use crate::fs::{self, FileId};
-use crate::lock_dir::LockPlace;
+use crate::files::fs::{self, FileId};
+use crate::files::lock_dir::LockPlace;
 use crate::sys::{retry, try_flock};
+use crate::vocab::error::Error;
 use std::fs::{File, OpenOptions, Permissions};
 use std::io::{self, Read};
 use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
@@ -48,7 +48,7 @@ pub fn create(lock_path: &Path, json: &[u8]) -> Result<Created, Error> {
             io::Error::new(io::ErrorKind::InvalidInput, "payload over 1 MiB"),
         ));
     }
-    let file = match crate::fs::create_lock_file(&place_of(lock_path)?, &bytes)? {
+    let file = match crate::files::fs::create_lock_file(&place_of(lock_path)?, &bytes)? {
         fs::Created::Held { file, .. } => file,
         fs::Created::Exists => return Ok(Created::Busy),
     };
@@ -189,7 +189,7 @@ impl Snapshot {
     fn open_if_unchanged(&self) -> Result<Option<File>, Error> {
         match read_at_path(&self.path, self.raw.len())? {
             Some((file, raw))
-                if raw == self.raw && crate::fs::file_id(&file).ok() == Some(self.id) =>
+                if raw == self.raw && crate::files::fs::file_id(&file).ok() == Some(self.id) =>
             {
                 Ok(Some(file))
             }

@@ -22,7 +22,7 @@ impl Token {
     pub fn fresh() -> Token {
         let mut bytes = [0u8; 16];
         bytes[..8].copy_from_slice(&MARK);
-        bytes[8..].copy_from_slice(&crate::random::random_u64().to_be_bytes());
+        bytes[8..].copy_from_slice(&crate::base::random::random_u64().to_be_bytes());
         Token(bytes)
     }
 

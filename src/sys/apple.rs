@@ -8,7 +8,7 @@ use super::bsd::{split_args, sysctl_bytes};
 use super::kqueue::Closes;
 pub use super::kqueue::{Poller, Waker};
 pub use super::unix::{link_anonymous, open_anonymous, open_without_effects};
-use crate::start_time::StartTime;
+use crate::base::start_time::StartTime;
 use std::ffi::CStr;
 
 /// A directory is opened for events only: no read access needed, and it does not keep its

@@ -8,7 +8,7 @@ use super::kqueue::Closes;
 pub use super::kqueue::{Poller, Waker};
 pub use super::unix::{link_anonymous, open_anonymous, open_without_effects};
 use super::{check, retry};
-use crate::start_time::StartTime;
+use crate::base::start_time::StartTime;
 use std::fs::File;
 use std::io;
 use std::mem::MaybeUninit;

@@ -9,7 +9,7 @@
 //! directory, its own try included, over and over.
 
 use super::{Ready, Token};
-use crate::maps::Map;
+use crate::base::maps::Map;
 use std::ffi::{OsStr, OsString};
 
 /// A watch's descriptor, as kevent's `ident`.

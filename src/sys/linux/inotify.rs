@@ -4,7 +4,7 @@
 //! this is also how a holder's death is seen (checked by `tests/waiting.rs`).
 
 use super::super::{retry_eintr, Ready, Token, WatchError};
-use crate::maps::Map;
+use crate::base::maps::Map;
 use std::ffi::{CString, OsStr, OsString};
 use std::fs::File;
 use std::io;

@@ -3,7 +3,7 @@
 //! legacy rules read them.
 
 use super::super::{retry_eintr, Token, WatchError};
-use crate::maps::Map;
+use crate::base::maps::Map;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 
 #[derive(Default)]

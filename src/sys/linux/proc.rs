@@ -1,7 +1,7 @@
 //! Linux identity from `/proc`: start times in clock ticks since boot (field 22 of
 //! `/proc/<pid>/stat`), the kernel's boot id, the pid namespace's inode.
 
-use crate::start_time::StartTime;
+use crate::base::start_time::StartTime;
 use crate::sys::retry;
 use std::fs;
 use std::os::unix::fs::MetadataExt;

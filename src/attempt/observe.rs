@@ -3,20 +3,20 @@
 //! judge it (`verdict`). Used by an acquire's try, by waiters judging a kept file again, and
 //! by inspections and the cleaner; the race-free removal of a stale file is here too.
 
-use crate::error::Error;
-use crate::fs::{self, Existing, FileId, Occupant};
-use crate::identity::{probe_pid, read_cmdline, PidProbe, ProcessIdentity};
-use crate::iso_time;
-use crate::lock_dir::LockPlace;
-use crate::options::Options;
-use crate::owner_argv::ArgvMatcher;
-use crate::payload::{Payload, MAX_READ};
-use crate::start_time::same_start;
-use crate::table::TableView;
-use crate::verdict::{
+use crate::base::start_time::same_start;
+use crate::files::fs::{self, Existing, FileId, Occupant};
+use crate::files::lock_dir::LockPlace;
+use crate::held::table::TableView;
+use crate::rules::identity::{probe_pid, read_cmdline, PidProbe, ProcessIdentity};
+use crate::rules::iso_time;
+use crate::rules::owner_argv::ArgvMatcher;
+use crate::rules::payload::{Payload, MAX_READ};
+use crate::rules::verdict::{
     decide, local_flock_pid, malformed_grace, Format, Observation, Observer, Purpose, StaleReason,
     Verdict,
 };
+use crate::vocab::error::Error;
+use crate::vocab::options::Options;
 use std::fs::File;
 use std::path::Path;
 use std::time::{Duration, SystemTime};

@@ -2,17 +2,17 @@
 //! `inspectSessionWriteLock`, `cleanStaleLockFiles`). Removal goes through the same race-free
 //! reclaim as acquire. Formats and reasons stay the verdict's enums here; each edge spells them.
 
-use crate::error::Error;
-use crate::fs::{self, resolve_lock_path};
-use crate::holder::{describe_owner, describe_seen};
-use crate::iso_time;
-use crate::lock_dir::{LockDir, LockPlace};
-use crate::lock_names;
-use crate::observe::{observe, reclaim, Judge, Observed, OwnerArgs};
-use crate::option_name::OptionName;
-use crate::options::CleanOptions;
-use crate::runtime::runtime;
-use crate::verdict::{malformed_grace, Format, Purpose, StaleReason};
+use crate::api::runtime::runtime;
+use crate::attempt::holder::{describe_owner, describe_seen};
+use crate::attempt::observe::{observe, reclaim, Judge, Observed, OwnerArgs};
+use crate::files::fs::{self, resolve_lock_path};
+use crate::files::lock_dir::{LockDir, LockPlace};
+use crate::files::lock_names;
+use crate::rules::iso_time;
+use crate::rules::verdict::{malformed_grace, Format, Purpose, StaleReason};
+use crate::vocab::error::Error;
+use crate::vocab::option_name::OptionName;
+use crate::vocab::options::CleanOptions;
 use serde::{Serialize, Serializer};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStrExt;
@@ -246,11 +246,11 @@ pub fn inspect_payload(
 ) -> Inspection {
     let rt = runtime();
     let nonce = rt.holds.table().nonce().to_owned();
-    let payload = crate::payload::Payload::parse(bytes);
-    let pid_probe = payload.pid.map(crate::identity::probe_pid);
+    let payload = crate::rules::payload::Payload::parse(bytes);
+    let pid_probe = payload.pid.map(crate::rules::identity::probe_pid);
     let now_ms = iso_time::unix_ms(now);
-    let verdict = crate::verdict::decide(
-        &crate::verdict::Observation {
+    let verdict = crate::rules::verdict::decide(
+        &crate::rules::verdict::Observation {
             payload: &payload,
             mtime_ms: now_ms,
             flock_free: false,
@@ -258,7 +258,7 @@ pub fn inspect_payload(
             held_by_us: false,
             owner_is_gateway: None,
         },
-        &crate::verdict::Observer {
+        &crate::rules::verdict::Observer {
             identity: &rt.identity.for_verdict(),
             nonce: &nonce,
             now_ms,
@@ -267,7 +267,10 @@ pub fn inspect_payload(
             malformed_grace: malformed_grace(None, stale),
         },
     );
-    let pid_alive = matches!(pid_probe, Some(crate::identity::PidProbe::Alive { .. }));
+    let pid_alive = matches!(
+        pid_probe,
+        Some(crate::rules::identity::PidProbe::Alive { .. })
+    );
     Inspection {
         lock_path: String::new(),
         pid: payload.pid,

@@ -8,14 +8,14 @@
 //! finds no entry, meets our still-flocked file and waits for it like any contender; the unlink
 //! and close that follow wake it.
 
-use crate::error::Error;
-use crate::fs::{self, FileId};
-use crate::lock_dir::LockPlace;
-use crate::option_name::OptionName;
-use crate::options::Options;
-use crate::owner::HoldOwner;
-use crate::payload::clip_owner;
-use crate::table::{Held, Hold, NewHold, Overdue, Release, ReleaseOutcome, Table};
+use crate::files::fs::{self, FileId};
+use crate::files::lock_dir::LockPlace;
+use crate::held::table::{Held, Hold, NewHold, Overdue, Release, ReleaseOutcome, Table};
+use crate::rules::payload::clip_owner;
+use crate::vocab::error::Error;
+use crate::vocab::option_name::OptionName;
+use crate::vocab::options::Options;
+use crate::vocab::owner::HoldOwner;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -54,7 +54,7 @@ pub fn owner_ended() -> Error {
 /// The watchdog's log line for each hold it ended.
 pub fn log_overdue(overdue: &[Overdue]) {
     for (lock_path, held, max) in overdue {
-        crate::log::emit(&format!(
+        crate::base::log::emit(&format!(
             "[session-write-lock] releasing lock held for {}ms (max={}ms): {}",
             held.as_millis(),
             max.as_millis(),

@@ -3,17 +3,17 @@
 //! race-free reclaim. Used alike by a caller's first try and by the lock service's retries; it
 //! never waits, and it does not record the hold: its caller does (`Holds::record`).
 
-use crate::error::{Error, Holder};
-use crate::fs::{self, Created};
-use crate::holder::{describe_holder, is_ours};
-use crate::holds::{owner_ended, Holds, NewLockFile};
-use crate::identity::ProcessIdentity;
-use crate::iso_time;
-use crate::lock_dir::LockPlace;
-use crate::observe::{observe, reclaim, FileObservation, Judge, Observed};
-use crate::options::Options;
-use crate::payload::{clip_owner, WrittenPayload};
-use crate::table::{Hold, Ours, TableView};
+use crate::attempt::holder::{describe_holder, is_ours};
+use crate::attempt::observe::{observe, reclaim, FileObservation, Judge, Observed};
+use crate::files::fs::{self, Created};
+use crate::files::lock_dir::LockPlace;
+use crate::held::holds::{owner_ended, Holds, NewLockFile};
+use crate::held::table::{Hold, Ours, TableView};
+use crate::rules::identity::ProcessIdentity;
+use crate::rules::iso_time;
+use crate::rules::payload::{clip_owner, WrittenPayload};
+use crate::vocab::error::{Error, Holder};
+use crate::vocab::options::Options;
 use std::path::Path;
 use std::time::SystemTime;
 

@@ -1,9 +1,9 @@
 //! The one error type of the crate: every binding maps it, none invents its own.
 
-use crate::held_lock::HeldLock;
-use crate::option_name::OptionName;
-use crate::printable::{printable, printable_path};
-use crate::verdict::StaleReason;
+use crate::base::printable::{printable, printable_path};
+use crate::rules::verdict::StaleReason;
+use crate::vocab::held_lock::HeldLock;
+use crate::vocab::option_name::OptionName;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};

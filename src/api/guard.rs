@@ -1,11 +1,11 @@
 //! The handle a caller gets for a held lock: `(lock path, generation)`. Releasing it ends only
 //! its own generation, so a handle outlived by a force-release can never free a newer lock.
 
-use crate::error::{Error, Holder};
-use crate::runtime::runtime;
+use crate::api::runtime::runtime;
+use crate::held::table::{Hold, ReleaseOutcome};
+use crate::rules::verdict::StaleReason;
 use crate::service::Service;
-use crate::table::{Hold, ReleaseOutcome};
-use crate::verdict::StaleReason;
+use crate::vocab::error::{Error, Holder};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
@@ -62,7 +62,9 @@ impl LockGuard {
             rt.holds.table().id_of(&self.lock_path, self.generation)
         };
         // The stat runs without the table's mutex: it is a system call.
-        if id.is_some_and(|id| crate::fs::path_id(&self.lock_path).ok().flatten() == Some(id)) {
+        if id
+            .is_some_and(|id| crate::files::fs::path_id(&self.lock_path).ok().flatten() == Some(id))
+        {
             return Ok(());
         }
         Err(Error::Stale {
@@ -88,8 +90,8 @@ impl LockGuard {
     /// `ENOLCK` if the hold ended (the watchdog) before the fork.
     pub fn spawn_holding(&self, mut command: Command) -> std::io::Result<Child> {
         // SAFETY: the hook only makes fcntl calls, which are async-signal-safe.
-        unsafe { command.pre_exec(crate::runtime::pass_on_handed) };
-        crate::runtime::forking_with(&self.lock_path, self.generation, || command.spawn())
+        unsafe { command.pre_exec(crate::api::runtime::pass_on_handed) };
+        crate::api::runtime::forking_with(&self.lock_path, self.generation, || command.spawn())
     }
 
     /// Ends this hold now and says how (dropping the guard does the same, logging failures).
@@ -122,7 +124,7 @@ impl LockGuard {
             service.recheck(self.lock_path.clone());
         }
         if let Ok(ReleaseOutcome::Compromised) = ended {
-            crate::log::emit(&format!(
+            crate::base::log::emit(&format!(
                 "[session-write-lock] lock was compromised (removed or replaced by someone else); left their file alone: {}",
                 self.lock_path.display()
             ));
@@ -134,7 +136,7 @@ impl LockGuard {
 impl Drop for LockGuard {
     fn drop(&mut self) {
         if let Err(e) = self.release_once() {
-            crate::log::emit(&format!("[session-write-lock] release failed: {e}"));
+            crate::base::log::emit(&format!("[session-write-lock] release failed: {e}"));
         }
     }
 }

@@ -95,7 +95,9 @@ impl Payload {
                 .and_then(whole_number)
                 .filter(|&p| (1..=i32::MAX as u64).contains(&p))
                 .map(|p| p as u32),
-            created_at_ms: created_at.as_deref().and_then(crate::iso_time::parse_ms),
+            created_at_ms: created_at
+                .as_deref()
+                .and_then(crate::rules::iso_time::parse_ms),
             created_at,
             nonce: string("nonce"),
             starttime: map.get("starttime").and_then(whole_number),

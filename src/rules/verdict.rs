@@ -2,9 +2,9 @@
 //! observed, so that every rule is a row in a table test. The I/O that gathers an [`Observation`]
 //! lives in `attempt`.
 
-use crate::identity::{PidProbe, ProcessIdentity};
-use crate::payload::Payload;
-use crate::start_time::same_start;
+use crate::base::start_time::same_start;
+use crate::rules::identity::{PidProbe, ProcessIdentity};
+use crate::rules::payload::Payload;
 use serde::{Serialize, Serializer};
 use std::fmt;
 use std::time::Duration;

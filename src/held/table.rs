@@ -4,12 +4,12 @@
 //! mutex is never held across one. Ending a hold takes it out of the table; the caller then
 //! removes its file and closes it.
 
-use crate::fs::FileId;
-use crate::held_lock::HeldLock;
-use crate::lock_dir::LockPlace;
-use crate::maps::{Map, Set};
-use crate::options::Options;
-use crate::owner::HoldOwner;
+use crate::base::maps::{Map, Set};
+use crate::files::fs::FileId;
+use crate::files::lock_dir::LockPlace;
+use crate::vocab::held_lock::HeldLock;
+use crate::vocab::options::Options;
+use crate::vocab::owner::HoldOwner;
 use std::fs::File;
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
@@ -175,7 +175,7 @@ pub struct Table {
 }
 
 pub fn new_nonce() -> String {
-    format!("{:032x}", crate::random::random_u128())
+    format!("{:032x}", crate::base::random::random_u128())
 }
 
 impl Table {

@@ -1,12 +1,12 @@
 //! Who holds a lock, as busy errors and inspections say it to people.
 
-use crate::error::Holder;
-use crate::identity::ProcessIdentity;
-use crate::iso_time;
-use crate::observe::FileObservation;
-use crate::payload::Payload;
-use crate::printable::printable;
-use crate::table::TableView;
+use crate::attempt::observe::FileObservation;
+use crate::base::printable::printable;
+use crate::held::table::TableView;
+use crate::rules::identity::ProcessIdentity;
+use crate::rules::iso_time;
+use crate::rules::payload::Payload;
+use crate::vocab::error::Holder;
 use std::time::SystemTime;
 
 /// A live lock file of this very process instance (flock held, our pid, pid namespace, nonce).

@@ -2,10 +2,10 @@
 //! gets a fresh one and closes its inherited lock fds (docs/PROTOCOL.md, "Fork"), except the
 //! one lock a child forked by [`forking_with`] is to pass on to the command it runs.
 
-use crate::holds::Holds;
-use crate::identity::ProcessIdentity;
+use crate::held::holds::Holds;
+use crate::held::table::{Held, Table};
+use crate::rules::identity::ProcessIdentity;
 use crate::service::Service;
-use crate::table::{Held, Table};
 use std::cell::{Cell, RefCell};
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};

@@ -16,7 +16,7 @@ pub fn set_log_hook(hook: Option<LogHook>) {
 /// Logs `line` with its control characters escaped: it names files whose names other users
 /// choose.
 pub(crate) fn emit(line: &str) {
-    let line = &*crate::printable::printable(line.as_bytes());
+    let line = &*crate::base::printable::printable(line.as_bytes());
     let hook = HOOK.read().unwrap_or_else(PoisonError::into_inner).clone();
     match hook {
         // A panicking hook must not take the lock service down with it.

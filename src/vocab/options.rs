@@ -1,9 +1,9 @@
 //! Acquire and clean options, validated once here for every binding.
 
-use crate::error::Error;
-use crate::option_name::OptionName;
-use crate::owner::HoldOwner;
-use crate::owner_argv::ArgvMatcher;
+use crate::rules::owner_argv::ArgvMatcher;
+use crate::vocab::error::Error;
+use crate::vocab::option_name::OptionName;
+use crate::vocab::owner::HoldOwner;
 use std::time::{Duration, SystemTime};
 
 /// Default of [`Options::timeout`]: 60 s in every binding.
@@ -15,7 +15,7 @@ pub const DEFAULT_MAX_HOLD: Duration = Duration::from_millis(5 * 60 * 1000);
 /// Largest delay a JavaScript timer accepts; max-hold values are clamped to it.
 pub const MAX_HOLD_CLAMP_MS: f64 = 2_147_000_000.0;
 
-/// Options of [`crate::acquire`].
+/// Options of [`crate::api::acquire`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Options {
     /// How long to wait for a busy lock; `None` waits forever, zero tries once.

@@ -4,8 +4,8 @@
 //! configuration, then the built-in default. Nothing here ever fails: a value that does not
 //! qualify is ignored.
 
-use crate::option_name::OptionName;
-use crate::options::{
+use crate::vocab::option_name::OptionName;
+use crate::vocab::options::{
     Options, DEFAULT_MAX_HOLD, DEFAULT_STALE, DEFAULT_TIMEOUT, MAX_HOLD_CLAMP_MS,
 };
 use std::ffi::CStr;
@@ -189,7 +189,7 @@ impl Options {
     /// The defaults with the environment's settings applied
     /// (`OPENCLAW_SESSION_WRITE_LOCK_*_MS`, `SESSION_WRITE_LOCK_*_MS`).
     pub fn from_env() -> Options {
-        crate::settings::Settings::from_process_env().options()
+        crate::vocab::settings::Settings::from_process_env().options()
     }
 }
 

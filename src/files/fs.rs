@@ -4,11 +4,11 @@
 //! change a lock file is relative to its open directory (`lock_dir.rs`). No decisions are made
 //! here.
 
-use crate::error::Error;
-use crate::lock_dir::{cstring, LockDir, LockPlace};
-use crate::lock_names;
-use crate::option_name::OptionName;
+use crate::files::lock_dir::{cstring, LockDir, LockPlace};
+use crate::files::lock_names;
 use crate::sys::{self, Opened};
+use crate::vocab::error::Error;
+use crate::vocab::option_name::OptionName;
 use std::ffi::{CStr, OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -72,7 +72,7 @@ pub use crate::sys::try_flock;
 pub use crate::sys::unlock;
 
 /// (dev, ino): the identity of a lock file, checked before every unlink.
-pub use crate::lock_dir::FileId;
+pub use crate::files::lock_dir::FileId;
 
 pub use crate::sys::{file_id, retry};
 
@@ -298,7 +298,7 @@ fn flock_soon(file: &File) -> io::Result<bool> {
 /// A hidden temp name beside the lock, unique (random), recognisable by `clean_stale`.
 fn temp_name_for(place: &LockPlace) -> OsString {
     let name = OsStr::from_bytes(place.name().to_bytes());
-    lock_names::temp_name(name, crate::random::random_u64())
+    lock_names::temp_name(name, crate::base::random::random_u64())
 }
 
 /// What is at the lock path when it is not a regular file.

@@ -4,9 +4,9 @@
 //! opened once, so that an ancestor renamed or swapped for a symlink between two steps cannot
 //! send the second one into another directory.
 
-use crate::error::Error;
-use crate::option_name::OptionName;
 use crate::sys;
+use crate::vocab::error::Error;
+use crate::vocab::option_name::OptionName;
 use std::ffi::{CStr, CString, OsStr};
 use std::fs::File;
 use std::io;

@@ -1,15 +1,15 @@
 //! The public way in: acquire (blocking or with a callback), release-all and the nonce.
 
-use crate::attempt::{attempt, Attempt};
-pub use crate::cancel::CancelToken;
-use crate::error::{Error, Holder};
-use crate::fs::resolve_lock_path;
-use crate::guard::LockGuard;
-use crate::held_lock::HeldLock;
-use crate::options::Options;
-use crate::owner::HoldOwner;
-use crate::runtime::runtime;
+use crate::api::guard::LockGuard;
+use crate::api::runtime::runtime;
+use crate::attempt::take::{attempt, Attempt};
+pub use crate::base::cancel::CancelToken;
+use crate::files::fs::resolve_lock_path;
 use crate::service::{self, Waiter};
+use crate::vocab::error::{Error, Holder};
+use crate::vocab::held_lock::HeldLock;
+use crate::vocab::options::Options;
+use crate::vocab::owner::HoldOwner;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -109,7 +109,7 @@ where
     if options.timeout == Some(Duration::ZERO) {
         return Acquisition::Ready(Err(busy(lock_path, holder, options)));
     }
-    crate::stats::count_wait();
+    crate::base::stats::count_wait();
     let callback = on_wait();
     service.wait(Waiter {
         deadline: options.timeout.map(|t| started + t),
@@ -188,7 +188,7 @@ pub fn end_owner(owner: HoldOwner) -> usize {
 /// Logs, outside the table's mutex, the lock files a release-all could not remove.
 fn log_failures((released, errors): (usize, Vec<Error>)) -> usize {
     for e in errors {
-        crate::log::emit(&format!("[session-write-lock] release failed: {e}"));
+        crate::base::log::emit(&format!("[session-write-lock] release failed: {e}"));
     }
     released
 }
