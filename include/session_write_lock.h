@@ -46,37 +46,37 @@ typedef enum {
      * occupies the lock path), the lock path, and the blocking hold when this process is the
      * holder (`(held by this process: owner=LABEL, for Nms)`).
      */
-    SWL_BUSY,
+    SWL_BUSY = 1,
     /**
      * A path was empty or not UTF-8, or an option was out of range. The message names it.
      */
-    SWL_INVALID_ARGUMENT,
+    SWL_INVALID_ARGUMENT = 2,
     /**
      * A required pointer argument was NULL. The message names the parameter.
      */
-    SWL_NULL_PARAMETER,
+    SWL_NULL_PARAMETER = 3,
     /**
      * A system call failed, or a released lock turned out to be compromised (removed or
      * replaced by someone else). The message starts with the errno name (`EACCES: …`) and
      * names the path.
      */
-    SWL_IO,
+    SWL_IO = 4,
     /**
      * `swl_release` of a handle whose hold had already ended: released by `swl_release_all`,
      * by the max-hold watchdog, or taken over after `swl_reset_instance_nonce`.
      */
-    SWL_NOT_HELD,
+    SWL_NOT_HELD = 5,
     /**
      * A bug inside the library: a Rust panic was caught at the boundary. The message starts
      * with `panic: `.
      */
-    SWL_PANIC,
+    SWL_PANIC = 6,
     /**
      * The holder is alive but only too old to trust (`too-old`, `hold-exceeded`): reported at
      * once instead of waiting, nothing removed; or `swl_assert_owned` found the hold lost
      * (`lease-lost`). The message is `session file lock stale (<reasons>): <owner> <path>`.
      */
-    SWL_STALE,
+    SWL_STALE = 7,
 } swl_status;
 
 /**

@@ -248,6 +248,23 @@ fn the_core_modules_form_a_dag() {
     println!("{}", describe(&top_graph(&graph)));
 }
 
+/// The bindings' files too: no circle through the panic boundary, the status or the strings.
+#[test]
+fn the_bindings_modules_form_a_dag() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for crate_src in ["bindings/c/src", "bindings/node/src"] {
+        let graph = file_graph(&graph_of(&root.join(crate_src)));
+        assert!(graph.len() > 5, "{crate_src} was not read:\n{}", describe(&graph));
+        if let Some(cycle) = find_cycle(&graph) {
+            panic!(
+                "a cycle in {crate_src}: {}\n{}",
+                cycle.join(" -> "),
+                describe(&graph)
+            );
+        }
+    }
+}
+
 /// Edges between top-level modules that go up or sideways in `layers` (or leave it).
 fn layer_violations(top: &Graph, layers: &[&str]) -> Vec<String> {
     let rank = |m: &str| layers.iter().position(|l| *l == m);

@@ -1,10 +1,10 @@
 //! Read-only views of lock files and the stale-lock cleaner, as JSON for C.
 
-use super::boundary::{clear_out, status_boundary};
+use super::boundary::{boundary, clear_out, status_boundary};
 use super::status::{swl_status, Failure};
 use super::strings::{into_c_string, path_arg};
 use session_write_lock::{CleanOptions, OptionName, Options};
-use std::ffi::c_char;
+use std::ffi::{c_char, CString};
 
 /// Serialises `value` into a string for `*out`.
 fn json<T: serde::Serialize>(value: &T) -> Result<*mut c_char, Failure> {
@@ -137,5 +137,21 @@ pub unsafe extern "C" fn swl_held_locks(json_out: *mut *mut c_char) -> swl_statu
         // SAFETY: as above.
         unsafe { json_out.write(text) };
         Ok(())
+    })
+}
+
+/// Frees a string returned by `swl_inspect` or `swl_clean_stale`. NULL is ignored.
+///
+/// # Safety
+///
+/// `s` must be NULL or a string from `swl_inspect` / `swl_clean_stale` that was not freed yet.
+/// Do not pass strings from any other allocator (`malloc`, `strdup`, …).
+#[no_mangle]
+pub unsafe extern "C" fn swl_string_free(s: *mut c_char) {
+    boundary((), || {
+        if !s.is_null() {
+            // SAFETY: the caller's promise: made by `into_c_string`, not freed yet.
+            drop(unsafe { CString::from_raw(s) });
+        }
     })
 }

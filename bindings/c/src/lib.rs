@@ -22,6 +22,8 @@
 // hence one group each, so that rustfmt keeps the order.
 mod status;
 
+mod status_str;
+
 mod options;
 
 mod lock;
@@ -37,13 +39,13 @@ mod log;
 mod version;
 
 pub use boundary::swl_last_error;
-pub use inspect::{swl_clean_stale, swl_held_locks, swl_inspect};
+pub use inspect::{swl_clean_stale, swl_held_locks, swl_inspect, swl_string_free};
 pub use lock::{
     swl_acquire, swl_assert_owned, swl_instance_nonce, swl_lock, swl_release, swl_release_all,
     swl_reset_instance_nonce,
 };
 pub use log::{swl_log_callback, swl_set_log_callback};
 pub use options::{swl_options, swl_options_init_sized};
-pub use status::{swl_status, swl_status_str};
-pub use strings::swl_string_free;
+pub use status::swl_status;
+pub use status_str::swl_status_str;
 pub use version::{swl_version, SWL_VERSION_MAJOR, SWL_VERSION_MINOR, SWL_VERSION_PATCH};

@@ -1,7 +1,6 @@
 //! The one status enum of the C ABI, and how core errors map to it.
 
 use session_write_lock::{Error, OptionName};
-use std::ffi::c_char;
 
 /// The result of every fallible `swl_` function. On anything but `SWL_OK`, `swl_last_error`
 /// returns a message saying what failed, on the thread that called.
@@ -15,25 +14,25 @@ pub enum swl_status {
     /// ageMs=A`, `owner=unknown` without a pid, plus `host=H` for another host, or what
     /// occupies the lock path), the lock path, and the blocking hold when this process is the
     /// holder (`(held by this process: owner=LABEL, for Nms)`).
-    SWL_BUSY,
+    SWL_BUSY = 1,
     /// A path was empty or not UTF-8, or an option was out of range. The message names it.
-    SWL_INVALID_ARGUMENT,
+    SWL_INVALID_ARGUMENT = 2,
     /// A required pointer argument was NULL. The message names the parameter.
-    SWL_NULL_PARAMETER,
+    SWL_NULL_PARAMETER = 3,
     /// A system call failed, or a released lock turned out to be compromised (removed or
     /// replaced by someone else). The message starts with the errno name (`EACCES: …`) and
     /// names the path.
-    SWL_IO,
+    SWL_IO = 4,
     /// `swl_release` of a handle whose hold had already ended: released by `swl_release_all`,
     /// by the max-hold watchdog, or taken over after `swl_reset_instance_nonce`.
-    SWL_NOT_HELD,
+    SWL_NOT_HELD = 5,
     /// A bug inside the library: a Rust panic was caught at the boundary. The message starts
     /// with `panic: `.
-    SWL_PANIC,
+    SWL_PANIC = 6,
     /// The holder is alive but only too old to trust (`too-old`, `hold-exceeded`): reported at
     /// once instead of waiting, nothing removed; or `swl_assert_owned` found the hold lost
     /// (`lease-lost`). The message is `session file lock stale (<reasons>): <owner> <path>`.
-    SWL_STALE,
+    SWL_STALE = 7,
 }
 
 /// What a C caller may pass where a `swl_status` is expected. It is read as a plain integer so
@@ -89,33 +88,4 @@ impl From<Error> for Failure {
 /// errors about one can reach them) keeps the core's spelling.
 pub fn c_spelling(name: OptionName) -> &'static str {
     name.c_name().unwrap_or(name.as_str())
-}
-
-/// A static, NUL-terminated description of `status`, starting with its constant's name
-/// (`"SWL_BUSY: the lock is busy"`). Unknown values give `"unknown swl_status"`. Never NULL;
-/// never free it.
-#[no_mangle]
-pub extern "C" fn swl_status_str(status: StatusCode) -> *const c_char {
-    super::boundary::boundary(c"unknown swl_status".as_ptr(), || {
-        const OK: StatusCode = swl_status::SWL_OK as StatusCode;
-        const BUSY: StatusCode = swl_status::SWL_BUSY as StatusCode;
-        const INVALID: StatusCode = swl_status::SWL_INVALID_ARGUMENT as StatusCode;
-        const NULL: StatusCode = swl_status::SWL_NULL_PARAMETER as StatusCode;
-        const IO: StatusCode = swl_status::SWL_IO as StatusCode;
-        const NOT_HELD: StatusCode = swl_status::SWL_NOT_HELD as StatusCode;
-        const PANIC: StatusCode = swl_status::SWL_PANIC as StatusCode;
-        const STALE: StatusCode = swl_status::SWL_STALE as StatusCode;
-        let text = match status {
-            OK => c"SWL_OK: success",
-            BUSY => c"SWL_BUSY: the lock is busy",
-            INVALID => c"SWL_INVALID_ARGUMENT: invalid argument",
-            NULL => c"SWL_NULL_PARAMETER: a required pointer was NULL",
-            IO => c"SWL_IO: I/O error",
-            NOT_HELD => c"SWL_NOT_HELD: the lock was no longer held",
-            PANIC => c"SWL_PANIC: internal error (panic caught)",
-            STALE => c"SWL_STALE: the holder is alive but stale, or the hold was lost",
-            _ => c"unknown swl_status",
-        };
-        text.as_ptr()
-    })
 }

@@ -57,22 +57,6 @@ pub fn into_c_string(text: String) -> *mut c_char {
     text.into_raw()
 }
 
-/// Frees a string returned by `swl_inspect` or `swl_clean_stale`. NULL is ignored.
-///
-/// # Safety
-///
-/// `s` must be NULL or a string from `swl_inspect` / `swl_clean_stale` that was not freed yet.
-/// Do not pass strings from any other allocator (`malloc`, `strdup`, …).
-#[no_mangle]
-pub unsafe extern "C" fn swl_string_free(s: *mut c_char) {
-    super::boundary::boundary((), || {
-        if !s.is_null() {
-            // SAFETY: the caller's promise: made by `into_c_string`, not freed yet.
-            drop(unsafe { CString::from_raw(s) });
-        }
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
