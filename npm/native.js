@@ -16,8 +16,20 @@ const REPOSITORY = "https://github.com/session-write-lock/session-write-lock";
 function platformName() {
   const { platform, arch } = process;
   if (platform !== "linux") return `${platform}-${arch}`;
-  const glibc = process.report.getReport().header.glibcVersionRuntime;
-  return `linux-${arch}-${glibc ? "gnu" : "musl"}`;
+  return `linux-${arch}-${glibcVersion() ? "gnu" : "musl"}`;
+}
+
+/** The C library's version from Node's diagnostic report, which names it only on glibc. The
+ * report without its network part: that part resolves host names, which can stall start-up. */
+function glibcVersion() {
+  const report = process.report;
+  const excluded = report.excludeNetwork;
+  report.excludeNetwork = true;
+  try {
+    return report.getReport().header.glibcVersionRuntime;
+  } finally {
+    report.excludeNetwork = excluded;
+  }
 }
 
 function loadNative() {

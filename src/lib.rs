@@ -74,8 +74,8 @@ pub use vocab::settings;
 
 pub use api::acquire::{
     acquire, acquire_cancellable, begin_acquire, begin_acquire_cancellable, end_owner, held_locks,
-    instance_nonce, lock_path_for, release_all, release_every_hold, reset_instance_nonce,
-    run_watchdog_check, set_background_watchdog, Acquisition, CancelToken,
+    instance_nonce, release_all, release_every_hold, reset_instance_nonce, run_watchdog_check,
+    set_background_watchdog, Acquisition, CancelToken,
 };
 pub use api::guard::LockGuard;
 pub use vocab::error::{errno_name, Error, Holder};
@@ -97,6 +97,7 @@ pub use rules::verdict::{Format, Purpose, StaleReason};
 pub use vocab::option_name::OptionName;
 pub use vocab::options::{CleanOptions, Options};
 pub use vocab::owner::HoldOwner;
+pub use vocab::path_rule::check_path;
 pub use vocab::settings::resolve_max_hold_from_timeout;
 
 /// The crate version, as the C ABI reports it.

@@ -128,6 +128,26 @@ fn assert_owned_until_the_hold_is_lost() {
     assert!(lease_lost(c.assert_owned()), "after the file was removed");
 }
 
+/// A binding's handle collected by its garbage collector is no release: the hold stays until
+/// release-all (dropping a guard, by contrast, releases).
+#[test]
+fn a_guard_kept_held_stays_held_until_release_all() {
+    let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = TempDir::new("kept");
+    let kept = acquire(dir.join("kept.jsonl"), &Options::default()).unwrap();
+    let lock_path = kept.lock_path().to_path_buf();
+    kept.keep_held();
+    assert!(lock_path.exists());
+    assert!(held_locks().iter().any(|h| h.lock_path == lock_path));
+    assert!(matches!(
+        acquire(dir.join("kept.jsonl"), &quick()),
+        Err(Error::Busy { .. })
+    ));
+    release_all();
+    assert!(!lock_path.exists());
+    assert!(held_locks().iter().all(|h| h.lock_path != lock_path));
+}
+
 #[test]
 fn a_cancelled_wait_ends_with_cancelled_and_takes_no_lock() {
     let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());

@@ -254,7 +254,11 @@ fn the_bindings_modules_form_a_dag() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     for crate_src in ["bindings/c/src", "bindings/node/src"] {
         let graph = file_graph(&graph_of(&root.join(crate_src)));
-        assert!(graph.len() > 5, "{crate_src} was not read:\n{}", describe(&graph));
+        assert!(
+            graph.len() > 5,
+            "{crate_src} was not read:\n{}",
+            describe(&graph)
+        );
         if let Some(cycle) = find_cycle(&graph) {
             panic!(
                 "a cycle in {crate_src}: {}\n{}",

@@ -204,11 +204,6 @@ pub fn instance_nonce() -> String {
     runtime().holds.table().nonce().to_owned()
 }
 
-/// The lock path `session_file` maps to (the directory is not created).
-pub fn lock_path_for(session_file: impl AsRef<Path>) -> Result<PathBuf, Error> {
-    lock_path_in(session_file.as_ref(), false)
-}
-
 /// The lock path, its directory created first with `create_dir`; a missing one is `ENOENT`.
 fn lock_path_in(file: &Path, create_dir: bool) -> Result<PathBuf, Error> {
     match resolve_lock_path(file, create_dir)? {

@@ -104,6 +104,13 @@ impl LockGuard {
         self.release_once()
     }
 
+    /// Ends the guard without releasing: the lock stays held until [`crate::release_all`], the
+    /// max-hold watchdog or process exit. For bindings whose handles a garbage collector may
+    /// drop at a moment nobody chose, while their writer may still be writing.
+    pub fn keep_held(mut self) {
+        self.released = true;
+    }
+
     fn release_once(&mut self) -> Result<ReleaseOutcome, Error> {
         if std::mem::replace(&mut self.released, true) {
             return Ok(ReleaseOutcome::NotHeld);

@@ -3,7 +3,7 @@
 //! reclaim as acquire. Formats and reasons stay the verdict's enums here; each edge spells them.
 
 use crate::api::runtime::runtime;
-use crate::attempt::holder::{describe_owner, describe_seen};
+use crate::attempt::holder::{describe_occupant, describe_owner, describe_seen};
 use crate::attempt::observe::{observe, reclaim, Judge, Observed, OwnerArgs};
 use crate::files::fs::{self, resolve_lock_path};
 use crate::files::lock_dir::{LockDir, LockPlace};
@@ -13,9 +13,9 @@ use crate::rules::verdict::{malformed_grace, Format, Purpose, StaleReason};
 use crate::vocab::error::Error;
 use crate::vocab::option_name::OptionName;
 use crate::vocab::options::CleanOptions;
+use crate::vocab::path_rule::check_path;
 use serde::{Serialize, Serializer};
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -198,10 +198,7 @@ fn inspect_place(
                 nonce: None,
                 hostname: None,
                 format: Found::NotAFile,
-                owner: format!(
-                    "{} is in the way (never removed automatically)",
-                    occupant.describe()
-                ),
+                owner: describe_occupant(occupant),
                 owner_label: None,
                 max_hold_ms: None,
             }))
@@ -310,13 +307,7 @@ struct Listed {
 }
 
 fn list(dir: &Path) -> Result<Listed, Error> {
-    let bytes = dir.as_os_str().as_bytes();
-    if bytes.is_empty() || bytes.contains(&0) {
-        return Err(Error::invalid(
-            OptionName::SessionsDir,
-            "must be a non-empty path without NUL bytes",
-        ));
-    }
+    check_path(OptionName::SessionsDir, dir.as_os_str())?;
     let mut listed = Listed {
         dir: LockDir::open_given(dir)?,
         locks: Vec::new(),

@@ -6,6 +6,7 @@ use crate::held::table::TableView;
 use crate::rules::identity::ProcessIdentity;
 use crate::rules::iso_time;
 use crate::rules::payload::Payload;
+use crate::sys::Occupant;
 use crate::vocab::error::Holder;
 use std::time::SystemTime;
 
@@ -20,6 +21,15 @@ pub fn is_ours(seen: &FileObservation, me: &ProcessIdentity, nonce: &str) -> boo
 }
 
 /// Who holds an observed lock file, with our own hold when it is this process's.
+/// What a busy error and an inspection say of a lock path that something other than a regular
+/// file occupies (such a thing is never removed: nothing proves whose it is).
+pub fn describe_occupant(occupant: Occupant) -> String {
+    format!(
+        "{} is in the way (never removed automatically)",
+        occupant.describe()
+    )
+}
+
 pub fn describe_holder(seen: &FileObservation, me: &ProcessIdentity, ours: &TableView) -> Holder {
     let alive = seen.holder_alive();
     let here = ours

@@ -3,7 +3,7 @@
 //! race-free reclaim. Used alike by a caller's first try and by the lock service's retries; it
 //! never waits, and it does not record the hold: its caller does (`Holds::record`).
 
-use crate::attempt::holder::{describe_holder, is_ours};
+use crate::attempt::holder::{describe_holder, describe_occupant, is_ours};
 use crate::attempt::observe::{observe, reclaim, FileObservation, Judge, Observed};
 use crate::files::fs::{self, Created};
 use crate::files::lock_dir::LockPlace;
@@ -97,10 +97,7 @@ pub fn attempt(
             Observed::NotAFile(occupant) => {
                 return Ok(Attempt::Busy {
                     holder: Box::new(Holder {
-                        owner: format!(
-                            "{} is in the way (never removed automatically)",
-                            occupant.describe()
-                        ),
+                        owner: describe_occupant(occupant),
                         ..Holder::default()
                     }),
                     seen: None,

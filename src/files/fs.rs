@@ -9,6 +9,7 @@ use crate::files::lock_names;
 use crate::sys::{self, Opened};
 use crate::vocab::error::Error;
 use crate::vocab::option_name::OptionName;
+use crate::vocab::path_rule::check_path;
 use std::ffi::{CStr, OsStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
@@ -21,16 +22,8 @@ use std::time::{Duration, Instant, SystemTime};
 /// With `create_dir` the directory is created first (`mkdir -p`); without it a missing
 /// directory gives `Ok(None)`.
 pub fn resolve_lock_path(session_file: &Path, create_dir: bool) -> Result<Option<PathBuf>, Error> {
+    check_path(OptionName::SessionFile, session_file.as_os_str())?;
     let bytes = session_file.as_os_str().as_bytes();
-    if bytes.is_empty() {
-        return Err(Error::invalid(OptionName::SessionFile, "must not be empty"));
-    }
-    if bytes.contains(&0) {
-        return Err(Error::invalid(
-            OptionName::SessionFile,
-            "must not contain a NUL byte",
-        ));
-    }
     // Judged on the bytes as given: `absolute` would turn `dir/.` into `dir`, locking
     // `<parent>/dir.lock` for what names a directory.
     let last = bytes.rsplit(|&b| b == b'/').next().unwrap_or(bytes);

@@ -15,8 +15,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-/// (dev, ino): the identity of a file or directory.
-pub type FileId = (u64, u64);
+pub use crate::sys::FileId;
 
 /// A path as the system calls take it.
 pub fn cstring(path: &Path) -> Result<CString, Error> {

@@ -143,8 +143,11 @@ pub fn open_raw(path: &CStr, flags: libc::c_int, mode: libc::mode_t) -> io::Resu
     Ok(unsafe { File::from_raw_fd(fd) })
 }
 
+/// (dev, ino): the identity of a file or directory.
+pub type FileId = (u64, u64);
+
 /// (dev, ino) of an open file.
-pub fn file_id(file: &File) -> io::Result<(u64, u64)> {
+pub fn file_id(file: &File) -> io::Result<FileId> {
     let m = retry(|| file.metadata())?;
     Ok((m.dev(), m.ino()))
 }

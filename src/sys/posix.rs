@@ -63,7 +63,7 @@ pub fn open_at(
 
 /// What `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)` says of a directory entry.
 pub struct Stat {
-    pub id: (u64, u64),
+    pub id: super::FileId,
     /// Set when it is not a regular file.
     pub occupant: Option<Occupant>,
     /// Seconds since the epoch.

@@ -15,8 +15,7 @@ use std::ffi::{OsStr, OsString};
 /// A watch's descriptor, as kevent's `ident`.
 pub type Ident = usize;
 
-/// (dev, ino) of a directory or file.
-pub type FileId = (u64, u64);
+pub use super::FileId;
 
 /// What a name in a watched directory leads to, enough to tell a file from its successor.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

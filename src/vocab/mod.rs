@@ -6,4 +6,5 @@ pub(crate) mod held_lock;
 pub(crate) mod option_name;
 pub(crate) mod options;
 pub(crate) mod owner;
+pub(crate) mod path_rule;
 pub mod settings;

@@ -2,7 +2,7 @@
 //! heap strings the caller frees with `swl_string_free`).
 
 use super::status::{c_spelling, Failure};
-use session_write_lock::OptionName;
+use session_write_lock::{check_path, OptionName};
 use std::ffi::{c_char, CStr, CString};
 
 /// Borrows a path argument: NULL is `SWL_NULL_PARAMETER`, non-UTF-8 or empty is
@@ -25,9 +25,7 @@ pub unsafe fn path_arg<'a>(ptr: *const c_char, parameter: OptionName) -> Result<
             ),
         )
     })?;
-    if text.is_empty() {
-        return Err(Failure::invalid(parameter, "must not be empty"));
-    }
+    check_path(parameter, text.as_ref())?;
     Ok(text)
 }
 

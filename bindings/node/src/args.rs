@@ -5,7 +5,7 @@
 use crate::errors::{invalid_arg_type, js_spelling, to_js};
 use napi::bindgen_prelude::{Buffer, FromNapiValue, JsObjectValue, Object, Unknown, ValueType};
 use napi::{Env, JsValue, Result};
-use session_write_lock::{Error as LockError, OptionName};
+use session_write_lock::{check_path, OptionName};
 use std::ffi::OsString;
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
@@ -77,7 +77,7 @@ pub fn required<T: FromNapiValue>(
 /// A path argument: a string that the operating system can take (not empty, no NUL byte).
 pub fn path(env: &Env, name: OptionName, value: Option<Unknown<'_>>) -> Result<String> {
     let path: String = required(env, name, value, Kind::String)?;
-    usable(env, name, path.as_bytes())?;
+    check_path(name, path.as_ref()).map_err(|e| to_js(env, &e))?;
     Ok(path)
 }
 
@@ -87,27 +87,9 @@ pub fn path_bytes(env: &Env, name: OptionName, value: Option<Unknown<'_>>) -> Re
     let Some(buffer) = value.filter(|v| v.is_typedarray().unwrap_or(false)) else {
         return path(env, name, value).map(PathBuf::from);
     };
-    let bytes = Buffer::from_unknown(buffer)?.to_vec();
-    usable(env, name, &bytes)?;
-    Ok(PathBuf::from(OsString::from_vec(bytes)))
-}
-
-/// Whether the operating system can take these bytes as a path.
-fn usable(env: &Env, name: OptionName, path: &[u8]) -> Result<()> {
-    let problem = if path.is_empty() {
-        "must not be empty"
-    } else if path.contains(&0) {
-        "must not contain a NUL byte"
-    } else {
-        return Ok(());
-    };
-    Err(to_js(
-        env,
-        &LockError::InvalidArgument {
-            name,
-            message: problem.to_owned(),
-        },
-    ))
+    let path = OsString::from_vec(Buffer::from_unknown(buffer)?.to_vec());
+    check_path(name, &path).map_err(|e| to_js(env, &e))?;
+    Ok(PathBuf::from(path))
 }
 
 /// The options object of a call (`acquireSessionWriteLock({ … })` and the like).

@@ -92,7 +92,9 @@ impl Drop for NativeLock {
         // Garbage collection is not a release: as with the TypeScript module, a lock whose
         // handle was lost stays held until release-all, the watchdog or process exit, rather
         // than vanishing at a moment nobody chose while its writer may still be writing.
-        std::mem::forget(self.guard.take());
+        if let Some(guard) = self.guard.take() {
+            guard.keep_held();
+        }
     }
 }
 

@@ -30,7 +30,7 @@ fn reopen_regular(
     handle: &File,
     dir: &File,
     name: &CStr,
-    id: (u64, u64),
+    id: crate::sys::FileId,
 ) -> io::Result<Option<File>> {
     let via_proc = CString::new(format!("/proc/self/fd/{}", handle.as_raw_fd()))?;
     // Not O_NOFOLLOW here: the /proc entry is a magic link to the inode itself.
