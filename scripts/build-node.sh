@@ -22,7 +22,8 @@ napi_args=(build --platform --no-js --manifest-path ../bindings/node/Cargo.toml 
 case "$profile" in
   debug) ;;
   release) napi_args+=(--release --strip) ;;
-  portable) napi_args+=(--features portable) ;;
+  # The core's portable code (docs/PROTOCOL.md, Platforms): a cfg, not a feature.
+  portable) export RUSTFLAGS="${RUSTFLAGS:+$RUSTFLAGS }--cfg swl_portable" ;;
   *) echo "usage: $0 [debug|release|portable]" >&2; exit 2 ;;
 esac
 

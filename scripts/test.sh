@@ -54,7 +54,11 @@ export SWL_SUMMARY
 # portable CMD... — CMD with the core's `portable` feature's own target directory: the portable
 # code (src/sys/unix.rs and poll.rs in place of Linux's O_TMPFILE, O_PATH, inotify, pidfds)
 # builds there, so neither build invalidates the other's.
-portable() { CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/portable" "$@"; }
+# The core's portable code (docs/PROTOCOL.md, Platforms), built in its own target directory.
+portable() {
+  CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/portable" RUSTFLAGS="--cfg swl_portable" \
+    RUSTDOCFLAGS="--cfg swl_portable" "$@"
+}
 # A stage runs in a child bash under `timeout`, which needs these.
 export -f swl_run_counted swl_count_lines swl_record portable
 started=$SECONDS
@@ -116,10 +120,9 @@ stage package 34 15m bash tests/package/run.sh
 stage faultinject 470 20m bash tests/faultinject/run.sh
 stage musl 812 25m bash scripts/test-cross.sh musl
 stage aarch64 812 40m bash scripts/test-cross.sh aarch64
-stage clippy-portable - 20m portable cargo clippy --workspace --all-targets \
-  --features session-write-lock/portable -- -D warnings
+stage clippy-portable - 20m portable cargo clippy --workspace --all-targets -- -D warnings
 stage rust-portable 175 25m portable swl_run_counted "Rust tests (portable)" \
-  cargo test --workspace --no-fail-fast --features session-write-lock/portable
+  cargo test --workspace --no-fail-fast
 stage node-portable 139 15m bash tests/node/run.sh portable
 stage targets 3 30m bash scripts/check-targets.sh
 

@@ -22,9 +22,9 @@ use std::time::Duration;
 
 const STALE: Duration = Duration::from_secs(30 * 60);
 
-/// The portable build (`--features portable`) never tries `O_TMPFILE`: the named temp file is
+/// The portable build (`--cfg swl_portable`) never tries `O_TMPFILE`: the named temp file is
 /// its normal way, so there the `NoTmpfile` fault has nothing to refuse.
-const PORTABLE: bool = cfg!(feature = "portable");
+const PORTABLE: bool = cfg!(swl_portable);
 
 /// How a worker is made to leave the usual way.
 #[derive(Clone, Copy)]

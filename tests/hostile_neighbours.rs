@@ -17,7 +17,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// The portable build never tries `O_TMPFILE`.
-const PORTABLE: bool = cfg!(feature = "portable");
+const PORTABLE: bool = cfg!(swl_portable);
 
 fn as_strs(args: &[String]) -> Vec<&str> {
     args.iter().map(String::as_str).collect()

@@ -4,7 +4,7 @@
 //! the one timer armed for an age rule) can explain a prompt acquire. Latencies are printed,
 //! never asserted beyond a generous bound.
 //!
-//! The portable build (`--features portable`) has no event source: there each test checks that
+//! The portable build (`--cfg swl_portable`) has no event source: there each test checks that
 //! the same change was found by polling instead, with no more looks than backoff allows.
 
 mod common;

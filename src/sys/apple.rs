@@ -7,7 +7,7 @@
 use super::bsd::{split_args, sysctl_bytes};
 use super::kqueue::Closes;
 pub use super::kqueue::{Poller, Waker};
-pub use super::unix::{link_anonymous, open_anonymous, open_without_effects};
+pub use super::portable::{link_anonymous, open_anonymous, open_without_effects};
 use crate::base::start_time::StartTime;
 use std::ffi::CStr;
 

@@ -39,7 +39,7 @@ pub type Token = u64;
 
 /// Which event sources the lock service allows (its settings; tests switch them off).
 // The portable poller has none to switch off.
-#[cfg_attr(feature = "portable", allow(dead_code))]
+#[cfg_attr(swl_portable, allow(dead_code))]
 #[derive(Debug, Clone, Copy)]
 pub struct EventSources {
     /// Directory entries and file closes (inotify, kqueue `EVFILT_VNODE`).
@@ -58,7 +58,7 @@ impl EventSources {
 
 /// Why a source could not be watched.
 // The portable poller's sources fail only as `Unsupported`.
-#[cfg_attr(feature = "portable", allow(dead_code))]
+#[cfg_attr(swl_portable, allow(dead_code))]
 #[derive(Debug)]
 pub enum WatchError {
     /// No such event source here, or it is switched off.
@@ -69,7 +69,7 @@ pub enum WatchError {
     Failed,
 }
 
-#[cfg_attr(feature = "portable", allow(dead_code))]
+#[cfg_attr(swl_portable, allow(dead_code))]
 impl WatchError {
     /// Sorts an errno: resource exhaustion or another failure.
     pub fn from_io(e: io::Error) -> WatchError {
@@ -238,10 +238,10 @@ mod freebsd;
 #[cfg(target_os = "freebsd")]
 use freebsd as platform;
 
-#[cfg(all(target_os = "linux", any(feature = "portable", test)))]
+#[cfg(all(target_os = "linux", any(swl_portable, test)))]
 mod poll;
-#[cfg(any(not(target_os = "linux"), feature = "portable", test))]
-mod unix;
+#[cfg(any(not(target_os = "linux"), swl_portable, test))]
+mod portable;
 
 pub use platform::{
     boot_id, cmdline, link_anonymous, open_anonymous, open_without_effects, own_start_time,

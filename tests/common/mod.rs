@@ -469,7 +469,7 @@ pub fn watches_inode(pid: u32, ino: u64) -> bool {
 /// Built with the `portable` feature: no file event sources (as on macOS and FreeBSD without
 /// kqueue), so the lock service polls every waited-on path, 10 ms doubling to 250 ms
 /// (docs/PROTOCOL.md, "Platforms").
-pub const POLLING_BUILD: bool = cfg!(feature = "portable");
+pub const POLLING_BUILD: bool = cfg!(swl_portable);
 
 /// `pid`'s lock service waits on the lock file at `lock`: its inotify instance watches the
 /// file's inode; in the portable build, which has nothing to watch with, it keeps the file it
