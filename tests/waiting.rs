@@ -562,3 +562,35 @@ fn when_descriptors_run_out_a_legacy_holders_end_is_found_by_polling() {
         legacy_holders_end_found_by_polling_when_pidfd_open_fails("EMFILE");
     }
 }
+
+/// The caller's try hands the lock file it found busy to the lock service, which judges that
+/// file again instead of trying anew: a waiter that times out behind a live holder creates a
+/// lock file (its `linkat`) exactly once, whatever the build (docs/PROTOCOL.md, "Waiting").
+#[test]
+fn a_busy_first_try_is_not_repeated_by_the_service() {
+    if !strace_or_skip("a_busy_first_try_is_not_repeated_by_the_service") {
+        return;
+    }
+    let dir = TempDir::new("handover");
+    let file = dir.join("s.jsonl");
+    let holder = Holder::start(&[], &file);
+    let trace = dir.join("trace");
+    let trace_arg = trace.to_str().unwrap();
+    let out = prefixed_worker(&["strace", "-f", "-qq", "-e", "trace=linkat", "-o", trace_arg])
+        .env(NO_SAFETY_TICK.0, NO_SAFETY_TICK.1)
+        .arg("try")
+        .arg(&file)
+        .arg("300")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.starts_with("busy "), "{stdout}");
+    let trace = std::fs::read_to_string(&trace).unwrap();
+    let links: Vec<&str> = trace
+        .lines()
+        .filter(|l| l.contains("linkat(") && l.contains("s.jsonl.lock\""))
+        .collect();
+    assert_eq!(links.len(), 1, "one try, judged again after: {links:#?}");
+    assert!(links[0].contains("EEXIST"), "{links:?}");
+    holder.release();
+}

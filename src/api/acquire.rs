@@ -2,7 +2,7 @@
 
 use crate::api::guard::LockGuard;
 use crate::api::runtime::runtime;
-use crate::attempt::take::{attempt, Attempt};
+use crate::attempt::take::{take, Taken};
 pub use crate::base::cancel::CancelToken;
 use crate::files::fs::resolve_lock_path;
 use crate::service::{self, Waiter};
@@ -92,19 +92,15 @@ where
         }
     };
     let behind_waiters = options.timeout != Some(Duration::ZERO) && service.has_waiters(&lock_path);
-    let holder = match attempt(&rt.identity, &rt.holds, &lock_path, options, behind_waiters) {
-        Ok(Attempt::Joined(hold)) => return Acquisition::Ready(Ok(LockGuard::new(hold))),
-        Ok(Attempt::Created(new)) => {
-            let recorded = rt.holds.record(&lock_path, new, options);
-            return Acquisition::Ready(recorded.map(|(hold, arm)| {
-                if let Some(at) = arm {
-                    service.watchdog_at(at);
-                }
-                LockGuard::new(hold)
-            }));
+    let (holder, seen) = match take(&rt.identity, &rt.holds, &lock_path, options, behind_waiters) {
+        Ok(Taken::Held { hold, watchdog_at }) => {
+            if let Some(at) = watchdog_at {
+                service.watchdog_at(at);
+            }
+            return Acquisition::Ready(Ok(LockGuard::new(hold)));
         }
+        Ok(Taken::Busy { holder, seen }) => (holder, seen),
         Err(e) => return Acquisition::Ready(Err(e)),
-        Ok(Attempt::Busy { holder, .. }) => holder,
     };
     if options.timeout == Some(Duration::ZERO) {
         return Acquisition::Ready(Err(busy(lock_path, holder, options)));
@@ -117,6 +113,7 @@ where
         options: options.clone(),
         callback: Box::new(move |result| callback(result.map(LockGuard::new))),
         holder,
+        seen,
         cancel,
     });
     Acquisition::Waiting

@@ -4,7 +4,7 @@
 
 use crate::api::runtime::runtime;
 use crate::attempt::holder::{describe_occupant, describe_owner, describe_seen};
-use crate::attempt::observe::{observe, reclaim, Judge, Observed, OwnerArgs};
+use crate::attempt::observe::{observe, reclaim, Judge, Observed, OwnerArgs, Reclaim};
 use crate::files::fs::{self, resolve_lock_path};
 use crate::files::lock_dir::{LockDir, LockPlace};
 use crate::files::lock_names;
@@ -205,7 +205,7 @@ fn inspect_place(
         }
         Observed::File(seen) => seen,
     };
-    let removed = options.remove && reclaim(place, &seen)?;
+    let removed = options.remove && reclaim(place, &seen)? == Reclaim::Removed;
     // Closing is not enough: a child another thread spawns meanwhile shares the descriptor,
     // and with it the flock, until it execs, and others would see a live holder.
     seen.let_go();

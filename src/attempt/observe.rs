@@ -236,12 +236,26 @@ impl FileObservation {
     }
 }
 
+/// What [`reclaim`] did with an observed lock file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Reclaim {
+    /// It was stale and is gone: removed by us.
+    Removed,
+    /// It was stale, but the path no longer names it (replaced or removed by someone else).
+    Replaced,
+    /// Not ours to remove (not stale, or its flock is not in our hand): left alone.
+    Kept,
+}
+
 /// Removes an observed stale lock file if we may: only with its flock in hand and only if its
 /// place (observed relative to the same directory) still holds the inode we judged.
-pub fn reclaim(place: &LockPlace, seen: &FileObservation) -> Result<bool, Error> {
+pub fn reclaim(place: &LockPlace, seen: &FileObservation) -> Result<Reclaim, Error> {
     if !seen.reclaimable_now() {
-        return Ok(false);
+        return Ok(Reclaim::Kept);
     }
-    fs::unlink_if_same(place, seen.id)
-        .map_err(|e| Error::io("remove stale lock file", place.path(), e))
+    match fs::unlink_if_same(place, seen.id) {
+        Ok(true) => Ok(Reclaim::Removed),
+        Ok(false) => Ok(Reclaim::Replaced),
+        Err(e) => Err(Error::io("remove stale lock file", place.path(), e)),
+    }
 }

@@ -1,10 +1,10 @@
 //! One try at taking a lock (docs/PROTOCOL.md, "Taking the lock"): the held-table check, the
 //! atomic create, and when something is in the way, its observation (`observe`) and
-//! race-free reclaim. Used alike by a caller's first try and by the lock service's retries; it
-//! never waits, and it does not record the hold: its caller does (`Holds::record`).
+//! race-free reclaim, and recording the new hold. The one driver of a try: a caller's first try
+//! and the lock service's retries both run [`take`]; it never waits.
 
 use crate::attempt::holder::{describe_holder, describe_occupant, is_ours};
-use crate::attempt::observe::{observe, reclaim, FileObservation, Judge, Observed};
+use crate::attempt::observe::{observe, reclaim, FileObservation, Judge, Observed, Reclaim};
 use crate::files::fs::{self, Created};
 use crate::files::lock_dir::LockPlace;
 use crate::held::holds::{owner_ended, Holds, NewLockFile};
@@ -15,19 +15,56 @@ use crate::rules::payload::{clip_owner, WrittenPayload};
 use crate::vocab::error::{Error, Holder};
 use crate::vocab::options::Options;
 use std::path::Path;
-use std::time::SystemTime;
+use std::time::{Instant, SystemTime};
 
 /// Create → inspect → reclaim rounds before a try gives up as busy; only reached when other
 /// processes keep replacing the file under us.
 const MAX_ROUNDS: usize = 16;
 
-pub enum Attempt {
+/// What a try came to.
+pub enum Taken {
+    /// The lock is ours: nested into a hold of this process, or a new lock file recorded.
+    /// `watchdog_at`: a max-hold deadline earlier than any the lock service has a timer for;
+    /// the caller tells the service.
+    Held {
+        hold: Hold,
+        watchdog_at: Option<Instant>,
+    },
+    /// Someone else holds it; who, for the eventual busy error. `seen` is the lock file
+    /// judged busy, still open: the waiter that follows judges it again cheaply, without
+    /// another try.
+    Busy {
+        holder: Box<Holder>,
+        seen: Option<Box<FileObservation>>,
+    },
+}
+
+/// One try, the hold recorded when it succeeds (see [`attempt`] for `behind_waiters`).
+pub fn take(
+    identity: &ProcessIdentity,
+    holds: &Holds,
+    lock_path: &Path,
+    options: &Options,
+    behind_waiters: bool,
+) -> Result<Taken, Error> {
+    match attempt(identity, holds, lock_path, options, behind_waiters)? {
+        Attempt::Joined(hold) => Ok(Taken::Held {
+            hold,
+            watchdog_at: None,
+        }),
+        Attempt::Created(new) => {
+            let (hold, watchdog_at) = holds.record(lock_path, new, options)?;
+            Ok(Taken::Held { hold, watchdog_at })
+        }
+        Attempt::Busy { holder, seen } => Ok(Taken::Busy { holder, seen }),
+    }
+}
+
+enum Attempt {
     /// Nested into a hold of this process (counted in the table already).
     Joined(Hold),
-    /// Created the lock file: the caller records the hold ([`Holds::record`]).
+    /// Created the lock file: [`take`] records the hold ([`Holds::record`]).
     Created(NewLockFile),
-    /// Someone else holds it; who, for the eventual busy error. `seen` is the lock file
-    /// judged busy, still open (a waiter keeps it to judge it again cheaply).
     Busy {
         holder: Box<Holder>,
         seen: Option<Box<FileObservation>>,
@@ -40,7 +77,7 @@ pub enum Attempt {
 /// The table's mutex is held only for the table steps; the system calls run without it, so
 /// the lock service's work on busy paths never delays a release or an acquire of another path.
 /// Between two threads of this process `link()` decides, as between processes.
-pub fn attempt(
+fn attempt(
     identity: &ProcessIdentity,
     holds: &Holds,
     lock_path: &Path,
@@ -105,8 +142,10 @@ pub fn attempt(
             }
             Observed::File(seen) => {
                 holder = describe_holder(&seen, identity, &ours);
-                if reclaim(place, &seen)? || seen.reclaimable_now() {
-                    continue; // reclaimed, or replaced between our open and our check: again
+                match reclaim(place, &seen)? {
+                    // Removed, or replaced between our open and our check: again.
+                    Reclaim::Removed | Reclaim::Replaced => continue,
+                    Reclaim::Kept => {}
                 }
                 if seen.verdict.report_only {
                     return Err(Error::Stale {

@@ -18,7 +18,7 @@ use super::timers::Timer;
 use super::waiter::Waiter;
 use crate::attempt::holder::describe_holder;
 use crate::attempt::observe::{rejudge, FileObservation, Judge};
-use crate::attempt::take::{attempt, Attempt};
+use crate::attempt::take::{take, Taken};
 use crate::base::cancel::CancelToken;
 use crate::files::fs::FileId;
 use crate::held::table::Hold;
@@ -73,7 +73,7 @@ fn instant_of(unix_ms: i64) -> Instant {
 }
 
 impl Loop {
-    pub(super) fn enqueue(&mut self, waiter: Waiter) {
+    pub(super) fn enqueue(&mut self, mut waiter: Waiter) {
         let id = self.next_waiter_id;
         self.next_waiter_id += 1;
         let token = match self.by_path.get(&waiter.lock_path) {
@@ -94,9 +94,12 @@ impl Loop {
             return;
         };
         let first = queue.waiters.is_empty();
+        let seen = waiter.seen.take();
         queue.waiters.push_back((id, waiter));
         if first {
-            // The holder may have let go since the caller's try: look, then watch.
+            // The holder may have let go since the caller's try: look (judging the file that
+            // try saw again, when it kept one, rather than trying anew), then watch.
+            queue.kept = seen;
             self.settle(token);
         }
     }
@@ -177,7 +180,7 @@ impl Loop {
                 continue;
             }
             // The head is the queue's turn: no `behind_waiters`, it is the waiter in front.
-            let tried = attempt(
+            let tried = take(
                 self.identity,
                 self.holds,
                 &queue.lock_path,
@@ -185,20 +188,16 @@ impl Loop {
                 false,
             );
             let result = match tried {
-                Ok(Attempt::Busy { holder, seen }) => {
+                Ok(Taken::Busy { holder, seen }) => {
                     head.holder = holder;
                     queue.kept = seen;
                     return true;
                 }
-                Ok(Attempt::Joined(hold)) => Ok(hold),
-                Ok(Attempt::Created(new)) => {
-                    let recorded = self.holds.record(&queue.lock_path, new, &head.options);
-                    recorded.map(|(hold, arm)| {
-                        if let Some(at) = arm {
-                            self.timers.push(at, Timer::Watchdog);
-                        }
-                        hold
-                    })
+                Ok(Taken::Held { hold, watchdog_at }) => {
+                    if let Some(at) = watchdog_at {
+                        self.timers.push(at, Timer::Watchdog);
+                    }
+                    Ok(hold)
                 }
                 Err(e) => Err(e),
             };
