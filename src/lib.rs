@@ -64,36 +64,28 @@ pub mod sidecar;
 mod sys;
 mod vocab;
 
-// Internal modules, public (and hidden) only for the property tests, the fuzz target, the
-// bindings and the CLI.
 #[doc(hidden)]
-pub use base::stats;
-#[doc(hidden)]
-pub use rules::{iso_time, owner_argv, payload, verdict};
+pub use api::testing;
+pub use rules::owner_argv;
 pub use vocab::settings;
 
 pub use api::acquire::{
     acquire, acquire_cancellable, begin_acquire, begin_acquire_cancellable, end_owner, held_locks,
-    instance_nonce, release_all, release_every_hold, reset_instance_nonce, run_watchdog_check,
-    set_background_watchdog, Acquisition, CancelToken,
+    instance_nonce, release_all, release_every_hold, reset_instance_nonce, Acquisition,
+    CancelToken,
 };
 pub use api::guard::LockGuard;
-pub use vocab::error::{errno_name, Error, Holder};
-pub use vocab::held_lock::HeldLock;
-// Internal types the verdict's property tests and the fuzz target need.
 pub use api::inspect::{
-    clean_stale, clean_temp_files, inspect, inspect_lock_file, inspect_payload, inspect_with,
-    lock_files_in, CleanReport, EntryError, Found, Inspection,
+    clean_stale, clean_temp_files, inspect, inspect_lock_file, inspect_with, lock_files_in,
+    CleanReport, EntryError, Found, Inspection,
 };
 pub use attempt::observe::OwnerArgs;
 pub use base::log::{set_log_hook, LogHook};
 pub use base::printable::{printable, printable_path};
 pub use held::table::ReleaseOutcome;
-#[doc(hidden)]
-pub use rules::identity::{
-    read_process_start_time, set_start_time_resolver, PidProbe, ProcessIdentity, StartTimeResolver,
-};
 pub use rules::verdict::{Format, Purpose, StaleReason};
+pub use vocab::error::{errno_name, Error, Holder};
+pub use vocab::held_lock::HeldLock;
 pub use vocab::option_name::OptionName;
 pub use vocab::options::{CleanOptions, Options};
 pub use vocab::owner::HoldOwner;

@@ -7,9 +7,8 @@
 mod common;
 
 use common::{until, TempDir};
-use session_write_lock::{
-    acquire, iso_time, run_watchdog_check, set_background_watchdog, Error, Options,
-};
+use session_write_lock::testing::{iso_time, run_watchdog_check, set_background_watchdog};
+use session_write_lock::{acquire, Error, Options};
 use std::time::{Duration, SystemTime};
 
 #[test]

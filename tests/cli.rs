@@ -489,7 +489,7 @@ fn text_from_lock_files_reaches_the_terminal_escaped() {
 }
 
 fn iso_now() -> String {
-    session_write_lock::iso_time::format(std::time::SystemTime::now())
+    session_write_lock::testing::iso_time::format(std::time::SystemTime::now())
 }
 
 #[test]

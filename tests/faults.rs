@@ -265,7 +265,7 @@ fn a_waiter_whose_directory_is_deleted_gets_an_answer() {
     let holder = Holder::start(&[], &file);
     // Tests of this binary that wait hold this too, so that only our waiter moves the counter.
     let _counters = counters_to_myself();
-    let before = session_write_lock::stats::stats().waits;
+    let before = session_write_lock::testing::stats::stats().waits;
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn({
         let file = file.clone();
@@ -512,7 +512,7 @@ fn a_stale_file_whose_flock_is_held_for_a_moment_is_reclaimed_within_the_deadlin
         ),
         "one try while the copy holds the flock"
     );
-    let before = session_write_lock::stats::stats().waits;
+    let before = session_write_lock::testing::stats::stats().waits;
     let waiter = std::thread::spawn({
         let file = file.clone();
         move || acquire(&file, &with_timeout(PATIENT)).map(|g| g.lock_path().exists())

@@ -128,7 +128,7 @@ fn without_proc_the_hostname_and_the_flock_decide() {
 
     let holder = Holder::start(no_proc, &file);
     let written = payload(&lock);
-    let hostname = session_write_lock::ProcessIdentity::current().hostname;
+    let hostname = session_write_lock::testing::ProcessIdentity::current().hostname;
     assert_eq!(written["hostname"].as_str(), Some(hostname.as_str()));
     for absent in ["bootId", "starttime", "pidNs"] {
         assert!(

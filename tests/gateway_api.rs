@@ -6,7 +6,7 @@
 mod common;
 
 use common::{service_sleeps_in_poller, try_in_process, until, TempDir};
-use session_write_lock::stats::stats;
+use session_write_lock::testing::stats::stats;
 use session_write_lock::{
     acquire, begin_acquire_cancellable, held_locks, release_all, Acquisition, CancelToken, Error,
     Options, StaleReason,

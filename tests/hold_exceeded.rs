@@ -6,8 +6,9 @@
 mod common;
 
 use common::{Holder, TempDir};
+use session_write_lock::testing::iso_time;
 use session_write_lock::{
-    acquire, clean_stale, inspect, iso_time, CleanOptions, Error, Options, StaleReason,
+    acquire, clean_stale, inspect, CleanOptions, Error, Options, StaleReason,
 };
 use std::os::unix::fs::MetadataExt;
 use std::time::{Duration, SystemTime};

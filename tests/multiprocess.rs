@@ -7,7 +7,7 @@ use common::{
     counters_to_myself, pid_namespace_prefix, try_in_process, until_watching, wait_until_waiting,
     waits_on_file, worker, Holder, StormCounts, TempDir, POLLING_BUILD,
 };
-use session_write_lock::stats::{stats, Stats};
+use session_write_lock::testing::stats::{stats, Stats};
 use session_write_lock::{acquire, Options};
 use std::time::{Duration, Instant};
 

@@ -2,9 +2,11 @@
 //! (the fuzz targets in fuzz/ explore the same space for longer).
 
 use proptest::prelude::*;
-use session_write_lock::payload::{Payload, WrittenPayload};
-use session_write_lock::verdict::{decide, Format, Observation, Observer, Purpose, StaleReason};
-use session_write_lock::{PidProbe, ProcessIdentity};
+use session_write_lock::testing::payload::{Payload, WrittenPayload};
+use session_write_lock::testing::verdict::{
+    decide, Format, Observation, Observer, Purpose, StaleReason,
+};
+use session_write_lock::testing::{PidProbe, ProcessIdentity};
 use std::time::Duration;
 
 fn me() -> ProcessIdentity {
@@ -83,7 +85,7 @@ proptest! {
     fn what_we_write_we_read_back(pid in 1u32..=i32::MAX as u32, nonce in "[0-9a-f]{32}", host in "\\PC{0,40}", boot in "\\PC{0,40}", starttime in any::<u64>(), ns in any::<u64>(), ms in 0i64..250_000_000_000_000) {
         let created_at = {
             let t = std::time::UNIX_EPOCH + Duration::from_millis(ms as u64);
-            session_write_lock::iso_time::format(t)
+            session_write_lock::testing::iso_time::format(t)
         };
         let written = WrittenPayload { pid, created_at: created_at.clone(), nonce: nonce.clone(), starttime: Some(starttime), starttime_us: Some(starttime / 3), hostname: host.clone(), boot_id: Some(boot.clone()), pid_ns: Some(ns), flock: true, max_hold_ms: Some(300_000), owner: Some(host.clone()) };
         let p = Payload::parse(&written.to_bytes().unwrap());

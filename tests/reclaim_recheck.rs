@@ -9,7 +9,8 @@
 mod common;
 
 use common::{flocked, strace_or_skip, until, HeldAfterFlock, TempDir};
-use session_write_lock::{clean_stale, iso_time, CleanOptions};
+use session_write_lock::testing::iso_time;
+use session_write_lock::{clean_stale, CleanOptions};
 use std::os::unix::fs::MetadataExt;
 use std::time::SystemTime;
 

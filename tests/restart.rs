@@ -5,7 +5,7 @@
 mod common;
 
 use common::{worker, TempDir};
-use session_write_lock::stats::stats;
+use session_write_lock::testing::stats::stats;
 use session_write_lock::{
     acquire, inspect, instance_nonce, release_all, reset_instance_nonce, Options, ReleaseOutcome,
     StaleReason,

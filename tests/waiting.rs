@@ -181,7 +181,7 @@ fn assert_woken(got: &Acquired, started_ns: u128) {
 
 /// A legacy (TypeScript) lock file of `pid`, created `age` ago.
 fn write_legacy(lock: &Path, pid: u32, age: Duration) {
-    let created = session_write_lock::iso_time::format(SystemTime::now() - age);
+    let created = session_write_lock::testing::iso_time::format(SystemTime::now() - age);
     std::fs::write(lock, format!(r#"{{"pid":{pid},"createdAt":"{created}"}}"#)).unwrap();
 }
 
@@ -340,7 +340,7 @@ fn an_age_rule_is_waited_for_by_one_timer_at_its_instant() {
     // takes the lock at once or as the service first looks, never before the flip; the test
     // then runs again with a longer lead.
     for lead in [400, 1_600, 4_000].map(Duration::from_millis) {
-        let created = session_write_lock::iso_time::format(SystemTime::now());
+        let created = session_write_lock::testing::iso_time::format(SystemTime::now());
         std::fs::write(&lock, format!(r#"{{"createdAt":"{created}"}}"#)).unwrap();
         let started = monotonic_ns();
         let f = std::fs::File::options().write(true).open(&lock).unwrap();

@@ -8,7 +8,8 @@
 mod common;
 
 use common::{until, TempDir};
-use session_write_lock::{acquire, inspect, iso_time, Options, StaleReason};
+use session_write_lock::testing::iso_time;
+use session_write_lock::{acquire, inspect, Options, StaleReason};
 use std::process::Command;
 use std::time::{Duration, SystemTime};
 

@@ -4,9 +4,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use session_write_lock::payload::Payload;
-use session_write_lock::verdict::{decide, Format, Observation, Observer, Purpose, StaleReason};
-use session_write_lock::{PidProbe, ProcessIdentity};
+use session_write_lock::testing::payload::Payload;
+use session_write_lock::testing::verdict::{decide, Format, Observation, Observer, Purpose, StaleReason};
+use session_write_lock::testing::{PidProbe, ProcessIdentity};
 use std::time::Duration;
 
 const NONCE: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";

@@ -5,3 +5,4 @@ pub(crate) mod acquire;
 pub(crate) mod guard;
 pub(crate) mod inspect;
 pub(crate) mod runtime;
+pub mod testing;

@@ -2,6 +2,7 @@
 //! names when the holder is this process. A plain report, apart from the table it is copied
 //! from, so that errors can carry it.
 
+use crate::rules::iso_time;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -22,4 +23,11 @@ pub struct HeldLock {
     pub max_hold: Option<Duration>,
     /// The hold's generation (handles carry it).
     pub generation: u64,
+}
+
+impl HeldLock {
+    /// When it was acquired, as the lock file's `createdAt` says such times (ISO 8601, UTC).
+    pub fn acquired_at_iso(&self) -> String {
+        iso_time::format(self.acquired_at)
+    }
 }

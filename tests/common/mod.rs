@@ -372,7 +372,7 @@ pub fn counters_to_myself() -> std::sync::MutexGuard<'static, ()> {
 /// to the lock service. Fails the test after 10 s instead of hanging.
 pub fn wait_until_waiting(before: u64) {
     let started = std::time::Instant::now();
-    while session_write_lock::stats::stats().waits <= before {
+    while session_write_lock::testing::stats::stats().waits <= before {
         assert!(
             started.elapsed() < std::time::Duration::from_secs(10),
             "the waiter never started waiting"

@@ -126,8 +126,8 @@ pub unsafe extern "C" fn swl_held_locks(json_out: *mut *mut c_char) -> swl_statu
             .into_iter()
             .map(|h| HeldJson {
                 lock_path: h.lock_path.to_string_lossy().into_owned(),
+                acquired_at: h.acquired_at_iso(),
                 owner: h.owner,
-                acquired_at: session_write_lock::iso_time::format(h.acquired_at),
                 age_ms: h.age.as_millis(),
                 count: h.count,
                 max_hold_ms: h.max_hold.map(|d| d.as_millis()),

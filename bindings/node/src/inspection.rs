@@ -9,9 +9,10 @@ use napi::bindgen_prelude::{AsyncTask, Buffer, Either, Unknown};
 use napi::{Env, Result, Task};
 use napi_derive::napi;
 use session_write_lock::owner_argv::ArgvMatcher;
+use session_write_lock::testing::inspect_payload;
 use session_write_lock::{
-    clean_temp_files, inspect_lock_file, inspect_payload, inspect_with, lock_files_in,
-    CleanOptions, Error as LockError, Inspection, OptionName, Options, OwnerArgs, Purpose,
+    clean_temp_files, inspect_lock_file, inspect_with, lock_files_in, CleanOptions,
+    Error as LockError, Inspection, OptionName, Options, OwnerArgs, Purpose,
 };
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;

@@ -22,9 +22,9 @@ use napi::bindgen_prelude::{FromNapiValue, JsObjectValue, Object, Unknown, Value
 use napi::{Env, Result};
 use napi_derive::napi;
 use session_write_lock::settings::{process_env_var, ConfigMs, Settings};
+use session_write_lock::testing::{run_watchdog_check, set_background_watchdog};
 use session_write_lock::{
-    held_locks, release_all, reset_instance_nonce, resolve_max_hold_from_timeout,
-    run_watchdog_check, set_background_watchdog, OptionName,
+    held_locks, release_all, reset_instance_nonce, resolve_max_hold_from_timeout, OptionName,
 };
 use std::time::{Duration, SystemTime};
 
@@ -163,7 +163,7 @@ pub fn background_watchdog(on: bool) {
 /// benchmarks: how waiters got their locks. Not part of the public API.
 #[napi(js_name = "__stats")]
 pub fn stats() -> Stats {
-    let s = session_write_lock::stats::stats();
+    let s = session_write_lock::testing::stats::stats();
     Stats {
         waits: s.waits as f64,
         event_wakeups: s.event_wakeups as f64,

@@ -4,7 +4,7 @@
 //! reads a table and never calls back into JavaScript. Pids not in the table read `/proc`.
 
 use napi_derive::napi;
-use session_write_lock::{read_process_start_time, set_start_time_resolver};
+use session_write_lock::testing::{read_process_start_time, set_start_time_resolver};
 use std::collections::HashMap;
 use std::sync::Arc;
 
@@ -31,7 +31,7 @@ pub fn set_start_time_pins(pins: Option<Vec<StartTimePin>>) {
         Arc::new(move |pid| match table.get(&pid) {
             Some(pinned) => *pinned,
             None => read_process_start_time(pid),
-        }) as session_write_lock::StartTimeResolver
+        }) as session_write_lock::testing::StartTimeResolver
     });
     set_start_time_resolver(resolver);
 }

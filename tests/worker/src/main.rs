@@ -314,7 +314,7 @@ fn wait(file: &Path, timeout_ms: u64, stale_ms: u64) {
     let at = monotonic_ns();
     match result {
         Ok(guard) => {
-            let s = session_write_lock::stats::stats();
+            let s = session_write_lock::testing::stats::stats();
             say(&format!(
                 "acquired at_ns={at} waits={} event_wakeups={} timer_reinspections={}",
                 s.waits, s.event_wakeups, s.timer_reinspections
