@@ -70,7 +70,7 @@ impl LockGuard {
         Err(Error::Stale {
             lock_path: self.lock_path.clone(),
             holder: Box::new(Holder {
-                owner: format!("pid={} alive=true", rt.identity.pid),
+                description: format!("pid={} alive=true", rt.identity.pid),
                 pid: Some(rt.identity.pid),
                 pid_alive: true,
                 here: None,

@@ -51,7 +51,8 @@ pub struct Inspection {
     pub format: Found,
     /// Who holds it, as error messages say it (`pid=12 alive=true ageMs=5`), or what is in
     /// the way.
-    pub owner: String,
+    #[serde(rename = "owner")]
+    pub description: String,
     /// The holder's label from the payload.
     pub owner_label: Option<String>,
     /// The holder's max-hold from the payload.
@@ -198,7 +199,7 @@ fn inspect_place(
                 nonce: None,
                 hostname: None,
                 format: Found::NotAFile,
-                owner: describe_occupant(occupant),
+                description: describe_occupant(occupant),
                 owner_label: None,
                 max_hold_ms: None,
             }))
@@ -227,7 +228,7 @@ fn inspect_place(
         nonce: p.nonce.clone(),
         hostname: p.hostname.clone(),
         format: Found::Lock(seen.verdict.format),
-        owner: describe_seen(&seen, &rt.identity, now),
+        description: describe_seen(&seen, &rt.identity, now),
         owner_label: p.owner.clone(),
         max_hold_ms: p.max_hold_ms,
     }))
@@ -283,7 +284,7 @@ pub fn inspect_payload(
         nonce: payload.nonce.clone(),
         hostname: payload.hostname.clone(),
         format: Found::Lock(verdict.format),
-        owner: describe_owner(&payload, &rt.identity, pid_alive, now),
+        description: describe_owner(&payload, &rt.identity, pid_alive, now),
         owner_label: payload.owner.clone(),
         max_hold_ms: payload.max_hold_ms,
     }

@@ -38,7 +38,7 @@ pub fn describe_holder(seen: &FileObservation, me: &ProcessIdentity, ours: &Tabl
         .filter(|_| is_ours(seen, me, &ours.nonce))
         .cloned();
     Holder {
-        owner: describe_seen(seen, me, SystemTime::now()),
+        description: describe_seen(seen, me, SystemTime::now()),
         pid: seen.payload.pid,
         pid_alive: alive,
         here,

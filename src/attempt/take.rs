@@ -85,7 +85,7 @@ fn attempt(
     behind_waiters: bool,
 ) -> Result<Attempt, Error> {
     let mut holder = Holder {
-        owner: "owner=unknown".into(),
+        description: "owner=unknown".into(),
         ..Holder::default()
     };
     let mut busy_despite = None;
@@ -134,7 +134,7 @@ fn attempt(
             Observed::NotAFile(occupant) => {
                 return Ok(Attempt::Busy {
                     holder: Box::new(Holder {
-                        owner: describe_occupant(occupant),
+                        description: describe_occupant(occupant),
                         ..Holder::default()
                     }),
                     seen: None,
@@ -211,7 +211,7 @@ fn check_table(
         }
         Ours::Blocked(here) => {
             return busy(Holder {
-                owner: format!(
+                description: format!(
                     "pid={} alive=true ageMs={}",
                     identity.pid,
                     here.age.as_millis()
@@ -228,7 +228,7 @@ fn check_table(
     }
     if behind_waiters {
         return busy(Holder {
-            owner: "waiters queued in this process".into(),
+            description: "waiters queued in this process".into(),
             ..Holder::default()
         });
     }

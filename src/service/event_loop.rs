@@ -1,9 +1,9 @@
 //! The service thread's loop: sleep in the poller until a command, an event or the next
 //! timer, then do only the work those name.
 
+use super::cadence::Cadence;
 use super::inbox::{Command, Inbox};
 use super::queue::Queue;
-use super::settings::Settings;
 use super::timers::{Timer, Timers};
 use crate::base::maps::Map;
 use crate::held::holds::Holds;
@@ -19,7 +19,7 @@ pub(super) struct Loop {
     pub(super) holds: &'static Holds,
     pub(super) inbox: Arc<Inbox>,
     pub(super) poller: Poller,
-    pub(super) settings: Settings,
+    pub(super) cadence: Cadence,
     pub(super) timers: Timers,
     /// One queue per waited-on lock path, by the token its event sources carry.
     pub(super) queues: Map<Token, Queue>,
@@ -43,16 +43,16 @@ impl Loop {
         holds: &'static Holds,
         inbox: Arc<Inbox>,
         poller: Poller,
-        settings: Settings,
+        cadence: Cadence,
     ) -> Loop {
         let mut timers = Timers::default();
-        timers.push(Instant::now() + settings.heartbeat, Timer::Heartbeat);
+        timers.push(Instant::now() + cadence.heartbeat, Timer::Heartbeat);
         Loop {
             identity,
             holds,
             inbox,
             poller,
-            settings,
+            cadence,
             timers,
             queues: Map::default(),
             by_path: Map::default(),

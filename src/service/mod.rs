@@ -3,10 +3,10 @@
 //! answer for a lock path, and by one timer per path for the rules only time changes — and
 //! refreshes held locks' heartbeat, checks them for compromise and runs the max-hold watchdog.
 
+mod cadence;
 mod event_loop;
 mod inbox;
 mod queue;
-mod settings;
 mod timers;
 mod upkeep;
 mod waiter;
@@ -15,9 +15,9 @@ mod waiting;
 use crate::held::holds::Holds;
 use crate::rules::identity::ProcessIdentity;
 use crate::sys::Poller;
+use cadence::Cadence;
 use event_loop::Loop;
 use inbox::{Command, Inbox};
-use settings::Settings;
 use std::io;
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
@@ -41,8 +41,8 @@ impl Service {
     /// poller, no thread); without file events (inotify refused or switched off) it runs and
     /// waiters poll with backoff, which is logged once.
     pub fn start(identity: &'static ProcessIdentity, holds: &'static Holds) -> io::Result<Service> {
-        let settings = Settings::from_env();
-        let (poller, no_events) = Poller::new(settings.sources)?;
+        let cadence = Cadence::from_env();
+        let (poller, no_events) = Poller::new(cadence.sources)?;
         if let Some(why) = no_events {
             crate::base::log::emit(&format!(
                 "[session-write-lock] {why}; waiters poll their lock files (every 10 to 250 ms)"
@@ -55,7 +55,7 @@ impl Service {
             holds,
             Arc::clone(&inbox),
             poller,
-            settings,
+            cadence,
         ));
         let mut tries = 0;
         loop {

@@ -34,6 +34,6 @@ impl Loop {
             ));
         }
         self.timers
-            .push(Instant::now() + self.settings.heartbeat, Timer::Heartbeat);
+            .push(Instant::now() + self.cadence.heartbeat, Timer::Heartbeat);
     }
 }

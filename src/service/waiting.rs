@@ -11,9 +11,9 @@
 //! The lock file judged busy is kept open and judged again by re-reading it, which opens and
 //! closes nothing: our own looks never raise the close events we wait for.
 
+use super::cadence::{POLL_CAP, POLL_FIRST, SAFETY_GROWTH};
 use super::event_loop::Loop;
 use super::queue::Queue;
-use super::settings::{POLL_CAP, POLL_FIRST, SAFETY_GROWTH};
 use super::timers::Timer;
 use super::waiter::Waiter;
 use crate::attempt::holder::describe_holder;
@@ -82,7 +82,7 @@ impl Loop {
                 let token = self.next_token;
                 self.next_token += 1;
                 self.by_path.insert(waiter.lock_path.clone(), token);
-                let queue = Queue::new(waiter.lock_path.clone(), self.settings.safety);
+                let queue = Queue::new(waiter.lock_path.clone(), self.cadence.safety);
                 self.queues.insert(token, queue);
                 token
             }
@@ -295,7 +295,7 @@ impl Loop {
 
     /// The path's timer fired: back off what was due, look again.
     pub(super) fn timed_check(&mut self, token: Token, seq: u64) {
-        let cap = self.settings.safety_cap();
+        let cap = self.cadence.safety_cap();
         let Some(queue) = self.queues.get_mut(&token) else {
             return;
         };

@@ -14,7 +14,7 @@ use std::time::Duration;
 pub struct Holder {
     /// As people read it: `pid=12 alive=true ageMs=500`, `owner=unknown`, plus `host=…` for
     /// another host, or what occupies the path.
-    pub owner: String,
+    pub description: String,
     /// The holder's pid, when the lock file names one.
     pub pid: Option<u32>,
     /// Whether that holder is alive.
@@ -131,7 +131,7 @@ impl fmt::Display for Error {
                     f,
                     "session file locked (timeout {}): {} {}",
                     format_timeout(*timeout),
-                    holder.owner,
+                    holder.description,
                     printable_path(lock_path)
                 )?;
                 held_here(f, holder)
@@ -146,7 +146,7 @@ impl fmt::Display for Error {
                     f,
                     "session file lock stale ({}): {} {}",
                     reasons.join(", "),
-                    holder.owner,
+                    holder.description,
                     printable_path(lock_path)
                 )?;
                 held_here(f, holder)

@@ -118,7 +118,7 @@ fn set_holder(
     holder: &Holder,
 ) -> Result<()> {
     object.set("lockPath", lock_path.to_string_lossy().as_ref())?;
-    object.set("owner", holder.owner.as_str())?;
+    object.set("owner", holder.description.as_str())?;
     object.set("ownerPid", holder.pid)?;
     object.set("ownerPidAlive", holder.pid_alive)?;
     if let Some(here) = &holder.here {

@@ -58,7 +58,7 @@ impl From<Inspection> for SessionLockInspection {
             nonce: i.nonce,
             hostname: i.hostname,
             format: i.format.as_str().to_owned(),
-            owner: i.owner,
+            owner: i.description,
             owner_label: i.owner_label,
             max_hold_ms: i.max_hold_ms.map(|ms| ms as f64),
         }

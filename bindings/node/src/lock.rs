@@ -68,7 +68,7 @@ fn lease_lost(lock_path: &str) -> LockError {
     LockError::Stale {
         lock_path: lock_path.into(),
         holder: Box::new(session_write_lock::Holder {
-            owner: format!("pid={} alive=true", std::process::id()),
+            description: format!("pid={} alive=true", std::process::id()),
             pid: Some(std::process::id()),
             pid_alive: true,
             here: None,

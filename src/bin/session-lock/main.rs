@@ -274,7 +274,7 @@ fn print_table(inspections: &[Inspection]) {
             // Everything from a lock file or a file name is printable: it reaches a terminal.
             let text = |t: &str| printable(t.as_bytes()).into_owned();
             let state = if i.format == Found::NotAFile {
-                format!("blocked: {}", text(&i.owner))
+                format!("blocked: {}", text(&i.description))
             } else if i.removable {
                 format!("stale: {}", joined(&i.stale_reasons))
             } else if i.stale_reasons.is_empty() {

@@ -1,4 +1,5 @@
-//! The service's settings, read once from the environment when it starts.
+//! How often the service looks (heartbeat, safety re-inspections, polling) and which event
+//! sources it uses: read once from the environment when it starts.
 
 use crate::sys::EventSources;
 use std::time::Duration;
@@ -18,7 +19,7 @@ pub const SAFETY_GROWTH: u32 = 16;
 pub const POLL_FIRST: Duration = Duration::from_millis(10);
 pub const POLL_CAP: Duration = Duration::from_millis(250);
 
-pub struct Settings {
+pub struct Cadence {
     pub heartbeat: Duration,
     pub safety: Duration,
     /// `files` false with `SESSION_WRITE_LOCK_NO_INOTIFY=1`: waiters poll (to test that
@@ -40,9 +41,9 @@ fn millis(name: &str) -> Option<Duration> {
         .map(Duration::from_millis)
 }
 
-impl Settings {
-    pub fn from_env() -> Settings {
-        Settings {
+impl Cadence {
+    pub fn from_env() -> Cadence {
+        Cadence {
             heartbeat: millis("SESSION_WRITE_LOCK_HEARTBEAT_MS").unwrap_or(DEFAULT_HEARTBEAT),
             safety: millis("SESSION_WRITE_LOCK_SAFETY_MS").unwrap_or(DEFAULT_SAFETY),
             sources: EventSources {
