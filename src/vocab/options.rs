@@ -55,34 +55,24 @@ impl Default for Options {
 }
 
 impl Options {
-    /// Builds options from the millisecond numbers bindings receive (JavaScript numbers, C
-    /// integers). `None` means "use the default"; infinity means "no limit" where allowed.
-    pub fn from_millis(
-        timeout_ms: Option<f64>,
-        stale_ms: Option<f64>,
-        max_hold_ms: Option<f64>,
-        allow_reentrant: Option<bool>,
-    ) -> Result<Options, Error> {
-        let defaults = Options::default();
-        Ok(Options {
-            timeout: match timeout_ms {
-                None => defaults.timeout,
-                Some(ms) => millis(OptionName::TimeoutMs, ms, Limit::InfinityMeansNone, true)?,
-            },
-            stale: match stale_ms {
-                None => defaults.stale,
-                // Limit::Finite never answers "no limit"; the default stands in for it anyway.
-                Some(ms) => {
-                    millis(OptionName::StaleMs, ms, Limit::Finite, false)?.unwrap_or(defaults.stale)
-                }
-            },
-            max_hold: match max_hold_ms {
-                None => defaults.max_hold,
-                Some(ms) => millis(OptionName::MaxHoldMs, ms, Limit::InfinityMeansNone, false)?,
-            },
-            allow_reentrant: allow_reentrant.unwrap_or(defaults.allow_reentrant),
-            ..defaults
-        })
+    /// Sets [`Options::timeout`] from the milliseconds a binding received (a JavaScript number,
+    /// a C integer): `0` tries once, infinity waits forever; NaN and negatives are refused.
+    pub fn set_timeout_ms(&mut self, ms: f64) -> Result<(), Error> {
+        self.timeout = millis(OptionName::TimeoutMs, ms, Limit::InfinityMeansNone, true)?;
+        Ok(())
+    }
+
+    /// Sets [`Options::stale`] from milliseconds: finite and greater than 0.
+    pub fn set_stale_ms(&mut self, ms: f64) -> Result<(), Error> {
+        self.stale = stale_ms(ms)?;
+        Ok(())
+    }
+
+    /// Sets [`Options::max_hold`] from milliseconds: greater than 0; infinity turns the
+    /// watchdog off.
+    pub fn set_max_hold_ms(&mut self, ms: f64) -> Result<(), Error> {
+        self.max_hold = millis(OptionName::MaxHoldMs, ms, Limit::InfinityMeansNone, false)?;
+        Ok(())
     }
 
     /// The label of a hold taken with these options.
@@ -104,6 +94,14 @@ pub struct CleanOptions {
     pub owner_matcher: Option<ArgvMatcher>,
 }
 
+impl CleanOptions {
+    /// Sets [`CleanOptions::stale`] from milliseconds: finite and greater than 0.
+    pub fn set_stale_ms(&mut self, ms: f64) -> Result<(), Error> {
+        self.stale = stale_ms(ms)?;
+        Ok(())
+    }
+}
+
 impl Default for CleanOptions {
     fn default() -> Self {
         CleanOptions {
@@ -118,6 +116,11 @@ impl Default for CleanOptions {
 enum Limit {
     Finite,
     InfinityMeansNone,
+}
+
+fn stale_ms(ms: f64) -> Result<Duration, Error> {
+    // Limit::Finite never answers "no limit"; the default stands in for it anyway.
+    Ok(millis(OptionName::StaleMs, ms, Limit::Finite, false)?.unwrap_or(DEFAULT_STALE))
 }
 
 /// Validates one millisecond option and names it in the error.
@@ -157,8 +160,7 @@ mod tests {
 
     #[test]
     fn defaults_match_the_design() {
-        let o = Options::from_millis(None, None, None, None).unwrap();
-        assert_eq!(o, Options::default());
+        let o = Options::default();
         assert_eq!(o.timeout, Some(Duration::from_secs(60)));
         assert_eq!(o.stale, Duration::from_secs(1800));
         assert_eq!(o.max_hold, Some(Duration::from_secs(300)));
@@ -167,35 +169,44 @@ mod tests {
             (o.reentrant_owner, o.owner, o.owner_matcher),
             (None, None, None)
         );
+        assert_eq!(CleanOptions::default().stale, o.stale);
     }
 
     #[test]
-    fn infinity_and_zero_timeouts() {
-        let o = Options::from_millis(Some(f64::INFINITY), None, None, None).unwrap();
+    fn infinity_and_zero() {
+        let mut o = Options::default();
+        o.set_timeout_ms(f64::INFINITY).unwrap();
         assert_eq!(o.timeout, None);
-        let o = Options::from_millis(Some(0.0), None, None, Some(true)).unwrap();
+        o.set_timeout_ms(0.0).unwrap();
         assert_eq!(o.timeout, Some(Duration::ZERO));
-        assert!(o.allow_reentrant);
+        o.set_max_hold_ms(f64::INFINITY).unwrap();
+        assert_eq!(o.max_hold, None);
+        o.set_stale_ms(1.5).unwrap();
+        assert_eq!(o.stale, Duration::from_micros(1500));
     }
 
-    /// (timeoutMs, staleMs, maxHoldMs, the option the error must name)
-    type Row = (Option<f64>, Option<f64>, Option<f64>, OptionName);
-
     #[test]
-    fn invalid_values_name_the_option() {
-        let cases: [Row; 6] = [
-            (Some(f64::NAN), None, None, OptionName::TimeoutMs),
-            (Some(-1.0), None, None, OptionName::TimeoutMs),
-            (None, Some(0.0), None, OptionName::StaleMs),
-            (None, Some(f64::INFINITY), None, OptionName::StaleMs),
-            (None, None, Some(-5.0), OptionName::MaxHoldMs),
-            (None, None, Some(f64::NAN), OptionName::MaxHoldMs),
+    fn invalid_values_name_the_option_and_change_nothing() {
+        type Setter = fn(&mut Options, f64) -> Result<(), Error>;
+        let cases: [(Setter, f64, OptionName); 7] = [
+            (Options::set_timeout_ms, f64::NAN, OptionName::TimeoutMs),
+            (Options::set_timeout_ms, -1.0, OptionName::TimeoutMs),
+            (Options::set_stale_ms, 0.0, OptionName::StaleMs),
+            (Options::set_stale_ms, f64::INFINITY, OptionName::StaleMs),
+            (Options::set_max_hold_ms, -5.0, OptionName::MaxHoldMs),
+            (Options::set_max_hold_ms, 0.0, OptionName::MaxHoldMs),
+            (Options::set_max_hold_ms, f64::NAN, OptionName::MaxHoldMs),
         ];
-        for (t, s, m, expected) in cases {
-            match Options::from_millis(t, s, m, None) {
+        for (set, ms, expected) in cases {
+            let mut o = Options::default();
+            match set(&mut o, ms) {
                 Err(Error::InvalidArgument { name, .. }) => assert_eq!(name, expected),
-                other => panic!("{expected:?}: expected invalid argument, got {other:?}"),
+                other => panic!("{expected:?} {ms}: expected invalid argument, got {other:?}"),
             }
+            assert_eq!(o, Options::default(), "{expected:?} {ms}");
         }
+        let mut c = CleanOptions::default();
+        assert!(c.set_stale_ms(-1.0).is_err());
+        assert_eq!(c, CleanOptions::default());
     }
 }

@@ -81,15 +81,12 @@ pub unsafe extern "C" fn swl_clean_stale(
                 format!("must be greater than 0, got {stale_ms}"),
             ));
         }
-        let stale = Options::from_millis(None, Some(stale_ms as f64), None, None)?.stale;
-        let report = session_write_lock::clean_stale(
-            dir,
-            &CleanOptions {
-                stale,
-                remove,
-                ..CleanOptions::default()
-            },
-        )?;
+        let mut options = CleanOptions {
+            remove,
+            ..CleanOptions::default()
+        };
+        options.set_stale_ms(stale_ms as f64)?;
+        let report = session_write_lock::clean_stale(dir, &options)?;
         let text = json(&report)?;
         // SAFETY: as above.
         unsafe { json_out.write(text) };

@@ -94,12 +94,13 @@ impl swl_options {
             }
             ms => ms as f64,
         };
-        let mut options = Options::from_millis(
-            Some(timeout),
-            Some(self.stale_ms as f64),
-            Some(max_hold),
-            Some(self.allow_reentrant),
-        )?;
+        let mut options = Options {
+            allow_reentrant: self.allow_reentrant,
+            ..Options::default()
+        };
+        options.set_timeout_ms(timeout)?;
+        options.set_stale_ms(self.stale_ms as f64)?;
+        options.set_max_hold_ms(max_hold)?;
         if !self.owner.is_null() {
             // SAFETY: a non-NULL `owner` is a NUL-terminated string (the caller's promise).
             let text = unsafe { CStr::from_ptr(self.owner) }

@@ -12,7 +12,7 @@ use session_write_lock::owner_argv::ArgvMatcher;
 use session_write_lock::testing::inspect_payload;
 use session_write_lock::{
     clean_temp_files, inspect_lock_file, inspect_with, lock_files_in, CleanOptions,
-    Error as LockError, Inspection, OptionName, Options, OwnerArgs, Purpose,
+    Error as LockError, Inspection, OptionName, OwnerArgs, Purpose,
 };
 use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
@@ -191,11 +191,6 @@ pub fn inspect_lock_payload(env: &Env, params: Unknown<'_>) -> Result<SessionLoc
 
 fn clean_options(env: &Env, params: &Params<'_>) -> Result<CleanOptions> {
     let invalid = |e: LockError| to_js(env, &e);
-    let defaults = CleanOptions::default();
-    // staleMs is checked by the core's one validator of millisecond options.
-    let stale = Options::from_millis(None, params.number(OptionName::StaleMs)?, None, None)
-        .map_err(invalid)?
-        .stale;
     let now = match params.number(OptionName::NowMs)? {
         None => None,
         Some(ms) => Some(epoch_ms(ms).ok_or_else(|| {
@@ -205,14 +200,19 @@ fn clean_options(env: &Env, params: &Params<'_>) -> Result<CleanOptions> {
             })
         })?),
     };
-    Ok(CleanOptions {
-        stale,
+    let defaults = CleanOptions::default();
+    let mut options = CleanOptions {
         remove: params
             .boolean(OptionName::RemoveStale)?
             .unwrap_or(defaults.remove),
         now,
         owner_matcher: Some(ArgvMatcher::GATEWAY),
-    })
+        ..defaults
+    };
+    if let Some(ms) = params.number(OptionName::StaleMs)? {
+        options.set_stale_ms(ms).map_err(invalid)?;
+    }
+    Ok(options)
 }
 
 /// A JavaScript timestamp (`Date.now()`) as a `SystemTime`; `None` if it is not one.

@@ -17,7 +17,7 @@ mod run;
 use args::{parse, Parsed, Spec};
 use session_write_lock::{
     clean_stale, inspect, inspect_lock_file, printable, printable_path, CleanOptions, EntryError,
-    Error, Found, Inspection, Options, OwnerArgs, StaleReason,
+    Error, Found, Inspection, OwnerArgs, StaleReason,
 };
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -174,7 +174,11 @@ impl From<Error> for Failure {
 }
 
 fn stale_of(parsed: &Parsed, help: &'static str) -> Result<Duration, Failure> {
-    Ok(Options::from_millis(None, parsed.millis("stale-ms", help)?, None, None)?.stale)
+    let mut options = CleanOptions::default();
+    if let Some(ms) = parsed.millis("stale-ms", help)? {
+        options.set_stale_ms(ms)?;
+    }
+    Ok(options.stale)
 }
 
 fn status(args: &[OsString]) -> Result<ExitCode, Failure> {

@@ -120,16 +120,16 @@ pub fn run(args: &[OsString]) -> Result<ExitCode, Failure> {
     let Some((program, program_args)) = command.split_first() else {
         return Err(Failure::Usage("run needs a command".into(), RUN_HELP));
     };
-    let mut options = Options::from_millis(
-        parsed.millis("timeout-ms", RUN_HELP)?,
-        parsed.millis("stale-ms", RUN_HELP)?,
-        Some(
-            parsed
-                .millis("max-hold-ms", RUN_HELP)?
-                .unwrap_or(f64::INFINITY),
-        ),
-        Some(false),
-    )?;
+    let mut options = Options::default();
+    if let Some(ms) = parsed.millis("timeout-ms", RUN_HELP)? {
+        options.set_timeout_ms(ms)?;
+    }
+    if let Some(ms) = parsed.millis("stale-ms", RUN_HELP)? {
+        options.set_stale_ms(ms)?;
+    }
+    // The CLI has no watchdog unless asked: its command may run for as long as it needs.
+    let max_hold = parsed.millis("max-hold-ms", RUN_HELP)?;
+    options.set_max_hold_ms(max_hold.unwrap_or(f64::INFINITY))?;
     if let Some(wait) = wait {
         options.timeout = wait;
     }
