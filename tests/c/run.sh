@@ -53,7 +53,7 @@ int main() { swl_options o; swl_options_init(&o); return swl_status_str(SWL_OK) 
 build() { # variant libs...
   local variant=$1; shift
   "$CC" "${cflags[@]}" "${inc[@]}" tests/c/holder.c -o "$out/holder_$variant" "${ldflags[@]}" "$@"
-  "$CC" "${cflags[@]}" "${inc[@]}" tests/c/test_api.c -o "$out/test_api_$variant" "${ldflags[@]}" "$@"
+  "$CC" "${cflags[@]}" "${inc[@]}" tests/c/check.c tests/c/test_api.c -o "$out/test_api_$variant" "${ldflags[@]}" "$@"
 }
 echo "== build against the shared library"
 build shared "${shared_libs[@]}"
