@@ -1,17 +1,15 @@
 /* A tiny test harness for the C suite: CHECK prints file:line and exits non-zero on the first
- * failure; check_summary() prints "N passed, 0 failed". Main thread only. */
+ * failure; check_summary() prints "N passed, 0 failed". Main thread only. The counter is one
+ * for the whole program (check.c), however many files hold its checks. */
 #ifndef SWL_CHECK_H
 #define SWL_CHECK_H
 
 #include <stdio.h>
 #include <stdlib.h>
 
-static int check_passed;
+extern int check_passed;
 
-static void check_summary(int failed) {
-    printf("%d passed, %d failed\n", check_passed, failed);
-    fflush(stdout);
-}
+void check_summary(int failed);
 
 #define CHECK_MSG(cond, ...)                                                     \
     do {                                                                         \

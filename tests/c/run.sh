@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # The C suite, as a user gets the library: scripts/install.sh installs it (debug build) into a
-# temporary prefix; tests/c/test_api.c and holder.c are compiled with -std=c11 -Wall -Wextra
-# -Werror with the flags pkg-config gives from that prefix, once against the shared library
-# (session_write_lock.pc) and once against the static one (session_write_lock-static.pc). Both
-# builds run, then run again under valgrind (definite leaks and memory errors fail). Also checks
-# the SONAME and its symlinks, that the header compiles alone as C11 and as C++, and that
-# README.md's C quickstart compiles with those flags and runs against both libraries. Each run
-# prints "N passed, 0 failed"; the suite records N once (every run must report the same N).
+# temporary prefix; the C API tests (tests/c/api/*.c with check.c, one program: test_api) and
+# holder.c are compiled with -std=c11 -Wall -Wextra -Werror with the flags pkg-config gives from
+# that prefix, once against the shared library (session_write_lock.pc) and once against the
+# static one (session_write_lock-static.pc). Both builds run, then run again under valgrind
+# (definite leaks and memory errors fail). Also checks the SONAME and its symlinks, that the
+# header compiles alone as C11 and as C++, and that README.md's C quickstart compiles with those
+# flags and runs against both libraries. Each run prints "N passed, 0 failed"; the suite records
+# N once (every run must report the same N).
 # With CARGO_BUILD_TARGET, CC (and LDFLAGS) set, as scripts/test-cross.sh does, the same for
 # another target, without valgrind.
 set -euo pipefail
@@ -53,7 +54,7 @@ int main() { swl_options o; swl_options_init(&o); return swl_status_str(SWL_OK) 
 build() { # variant libs...
   local variant=$1; shift
   "$CC" "${cflags[@]}" "${inc[@]}" tests/c/holder.c -o "$out/holder_$variant" "${ldflags[@]}" "$@"
-  "$CC" "${cflags[@]}" "${inc[@]}" tests/c/test_api.c -o "$out/test_api_$variant" "${ldflags[@]}" "$@"
+  "$CC" "${cflags[@]}" "${inc[@]}" tests/c/check.c tests/c/api/*.c -o "$out/test_api_$variant" "${ldflags[@]}" "$@"
 }
 echo "== build against the shared library"
 build shared "${shared_libs[@]}"
