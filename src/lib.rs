@@ -53,6 +53,7 @@ pub struct ReadmeDoctests;
 mod acquire;
 mod attempt;
 mod cancel;
+pub mod dir_lock;
 mod error;
 mod fs;
 mod guard;

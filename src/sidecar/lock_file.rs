@@ -226,7 +226,7 @@ fn read_at_path(path: &Path, limit: usize) -> Result<Option<(File, Vec<u8>)>, Er
 }
 
 /// Opens `path` for reading with `O_NOFOLLOW` and `flags`.
-pub(super) fn open_no_follow(path: &Path, flags: libc::c_int) -> io::Result<File> {
+pub(crate) fn open_no_follow(path: &Path, flags: libc::c_int) -> io::Result<File> {
     retry(|| {
         OpenOptions::new()
             .read(true)
@@ -243,7 +243,7 @@ fn lstat(path: &Path) -> Result<Option<std::fs::Metadata>, Error> {
     }
 }
 
-pub(super) fn lstat_id(path: &Path) -> Result<Option<FileId>, Error> {
+pub(crate) fn lstat_id(path: &Path) -> Result<Option<FileId>, Error> {
     Ok(lstat(path)?.map(|m| (m.dev(), m.ino())))
 }
 
