@@ -37,6 +37,8 @@ impl Refresher {
     ) -> std::io::Result<Refresher> {
         let shared = Arc::new(Shared::default());
         let mine = Arc::clone(&shared);
+        // Never a busy loop, whatever the caller asked.
+        let every = every.max(Duration::from_millis(1));
         let thread = std::thread::Builder::new()
             .name("swl-dir-lock-refresh".into())
             .spawn(move || run(&mine, &dir, &path, id, every))?;
