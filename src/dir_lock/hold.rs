@@ -3,7 +3,7 @@
 //! directory is ours from then on, kept fresh by a [`Refresher`], and removed on release only
 //! while the path still names it.
 
-use super::look::{look, Seen};
+use super::look::{look, remove_if_still, Seen};
 use super::refresher::Refresher;
 use super::rules::Verdict;
 use super::MARK_MODE;
@@ -148,14 +148,7 @@ impl DirLock {
     /// someone and is left alone. An error leaves the directory and the flock (drop lets go).
     pub fn release(mut self) -> Result<bool, Error> {
         self.refresher.stop();
-        if lstat_id(&self.path)? != Some(self.id) {
-            return Ok(false);
-        }
-        match retry(|| std::fs::remove_dir(&self.path)) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(Error::io("remove lock directory", &self.path, e)),
-        }
+        remove_if_still(&self.path, self.id, "remove lock directory")
     }
 }
 

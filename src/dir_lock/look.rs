@@ -71,15 +71,21 @@ impl Occupant {
     /// flock, so that no holder of ours can be behind it): `Ok(true)`. `rmdir` never removes a
     /// directory with anything in it: that fails with `ENOTEMPTY`, as proper-lockfile's does.
     pub fn remove(self) -> Result<bool, Error> {
-        if lstat_id(&self.path)? != Some(self.id) {
-            return Ok(false);
-        }
-        let removed = match retry(|| std::fs::remove_dir(&self.path)) {
-            Ok(()) => Ok(true),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
-            Err(e) => Err(Error::io("remove stale lock directory", &self.path, e)),
-        };
+        let removed = remove_if_still(&self.path, self.id, "remove stale lock directory");
         drop(self.dir); // our flock, if any, only now
         removed
+    }
+}
+
+/// `rmdir path` if it still names the directory `id`: `Ok(true)` when removed, `Ok(false)` when
+/// something else (or nothing) is there now.
+pub(super) fn remove_if_still(path: &Path, id: FileId, op: &'static str) -> Result<bool, Error> {
+    if lstat_id(path)? != Some(id) {
+        return Ok(false);
+    }
+    match retry(|| std::fs::remove_dir(path)) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(op, path, e)),
     }
 }
