@@ -237,3 +237,5 @@ module.exports.check = check;
 module.exports.lockSync = lockSync;
 module.exports.unlockSync = unlockSync;
 module.exports.checkSync = checkSync;
+// For `import lockfile from` in TypeScript compiled to CommonJS, as in ES modules.
+module.exports.default = lock;
