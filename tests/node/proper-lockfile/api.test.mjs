@@ -126,6 +126,32 @@ for (const [name, plf] of Object.entries(impls)) {
     assert.equal(fs.existsSync(`${file}.lock`), false);
   });
 
+  test(`${name}: the fs option resolves the path (realpath)`, async (t) => {
+    const file = target(t);
+    const asked = [];
+    const spy = {
+      ...fs,
+      realpath: (p, callback) => {
+        asked.push(p);
+        fs.realpath(p, callback);
+      },
+    };
+    const release = await plf.lock(file, { fs: spy });
+    assert.deepEqual(asked, [file]);
+    assert.equal(await plf.check(file, { fs: spy }), true);
+    await release();
+  });
+
+  test(`${name}: a fresh file at the lock path is ELOCKED and counts as a lock`, async (t) => {
+    const file = target(t);
+    fs.writeFileSync(`${file}.lock`, "");
+    assert.equal((await plf.lock(file).catch((e) => e)).code, "ELOCKED");
+    assert.equal(await plf.check(file), true);
+    backdate(`${file}.lock`, 60_000);
+    assert.equal(await plf.check(file), false, "judged by its mtime");
+    assert.ok(fs.statSync(`${file}.lock`).isFile());
+  });
+
   test(`${name}: a lock directory removed behind the holder's back is ECOMPROMISED`, async (t) => {
     const file = target(t);
     const compromised = new Promise((resolve) => {
@@ -147,6 +173,17 @@ test("ours: the lock directory carries the mark (S_ISVTX); the real one's does n
   const real = await impls.real.lock(file);
   assert.equal(fs.statSync(`${file}.lock`).mode & 0o1000, 0);
   await real();
+});
+
+// A departure (docs/PROTOCOL.md): proper-lockfile tries to rmdir a stale file (ENOTDIR); ours
+// never removes what is not a directory and says it is held.
+test("ours: a stale file at the lock path is ELOCKED and stays", async (t) => {
+  const file = target(t);
+  fs.writeFileSync(`${file}.lock`, "x");
+  backdate(`${file}.lock`, 60_000);
+  assert.equal((await impls.ours.lock(file).catch((e) => e)).code, "ELOCKED");
+  assert.equal(fs.readFileSync(`${file}.lock`, "utf8"), "x");
+  assert.equal((await impls.real.lock(file).catch((e) => e)).code, "ENOTDIR", "proper-lockfile's own answer");
 });
 
 test("ours: a default export for ES modules, as proper-lockfile's", async () => {
