@@ -10,7 +10,7 @@ const path = require("node:path");
 const native = require("./native.js");
 const { retrySchedule, mainError } = require("./proper-lockfile-retries.js");
 
-/** How often a waiter looks whether the holder let go or died, between proper-lockfile's retries. */
+/** How often a waiter looks whether the holder died, between proper-lockfile's retries. */
 const WATCH_MS = 5;
 /** What a look may say that makes an attempt worth making at once. */
 const TAKEABLE = new Set(["free", "dead", "stale"]);
@@ -85,24 +85,38 @@ function endEntry(file, entry) {
   if (locks.get(file) === entry) locks.delete(file);
 }
 
-/** Waits `ms`, or less once a look says the lock can be taken (the holder let go or died). */
+/**
+ * Waits `ms`, or less once a look says the lock can be taken: every WATCH_MS (a dead holder of
+ * ours, or a directory gone stale), and at once when the lock directory's name changes in its
+ * parent (a release's `rmdir`, seen through fs.watch where the platform has it).
+ */
 function waitOrWake(ms, lockfilePath, options, unref) {
   return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      clearInterval(watch);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    if (unref) timer.unref();
-    const watch = setInterval(() => {
+    const look = () => {
       let seen = "alive";
       try {
         seen = native.dirLockLook(lockfilePath, options.stale);
       } catch {}
       if (TAKEABLE.has(seen)) done();
-    }, WATCH_MS);
-    watch.unref();
+    };
+    const done = () => {
+      clearTimeout(timer);
+      clearInterval(poll);
+      watcher?.close();
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    if (unref) timer.unref();
+    const poll = setInterval(look, WATCH_MS);
+    poll.unref();
+    const name = path.basename(lockfilePath);
+    let watcher = null;
+    try {
+      watcher = nodeFs.watch(path.dirname(lockfilePath), { persistent: false }, (_, changed) => {
+        if (changed === null || changed === name) look();
+      });
+      watcher.on("error", () => watcher.close()); // the polling goes on
+    } catch {}
   });
 }
 
