@@ -249,6 +249,38 @@ mod tests {
         std::fs::remove_dir_all(dir).unwrap();
     }
 
+    /// One thread serves every hold, each at its own pace; a release leaves the others served.
+    #[test]
+    fn holds_are_refreshed_independently() {
+        let dir = scratch("two");
+        let (fast, slow) = (dir.join("fast.lock"), dir.join("slow.lock"));
+        let age = |path: &Path| {
+            SystemTime::now()
+                .duration_since(std::fs::metadata(path).unwrap().modified().unwrap())
+                .unwrap_or(Duration::ZERO)
+        };
+        let slow_lock = held(acquire(&slow, STALE, Duration::from_secs(3600)).unwrap());
+        let fast_lock = held(acquire(&fast, STALE, Duration::from_millis(20)).unwrap());
+        backdate(&fast, Duration::from_secs(3600));
+        backdate(&slow, Duration::from_secs(3600));
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(
+            age(&fast) < Duration::from_secs(60),
+            "the fast one is touched"
+        );
+        assert!(
+            age(&slow) > Duration::from_secs(3000),
+            "the slow one is not due yet"
+        );
+        // Releasing the slow one leaves the fast one served.
+        assert!(slow_lock.release().unwrap());
+        backdate(&fast, Duration::from_secs(3600));
+        std::thread::sleep(Duration::from_millis(200));
+        assert!(age(&fast) < Duration::from_secs(60), "still touched");
+        assert!(fast_lock.release().unwrap());
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn the_refresher_keeps_the_mtime_fresh_and_notices_a_replacement() {
         let dir = scratch("refresh");
