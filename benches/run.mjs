@@ -33,6 +33,7 @@ const FULL_PLAN = {
   storm: { runs: 3, workers: 6, iterations: 500 },
   stackCapture: { runs: 3, iterations: 7000 },
   waitersScale: { sizes: [10, 100, 1000, 10_000], samples: 40, idleS: 10 },
+  properLockfile: { cycleRuns: 5, iterations: 3000, handoffs: 200, deadHolderRuns: 5, blockedRuns: 3 },
 };
 const quickSize = (key, value) =>
   key === 'runs'
@@ -53,9 +54,13 @@ const PLAN =
     : FULL_PLAN;
 const STEP_TIMEOUT_MS = 240_000;
 
-const [outPath] = process.argv.slice(2);
-if (!outPath) {
-  console.error('usage: node benches/run.mjs <results.jsonl>');
+// `--only proper-lockfile`: only the proper-lockfile group, whose records replace that group's
+// in the results file (the rest of the file, an earlier full run, is kept).
+const args = process.argv.slice(2);
+const only = args[0] === '--only' ? args.splice(0, 2)[1] : null;
+const [outPath] = args;
+if (!outPath || (only !== null && only !== 'proper-lockfile')) {
+  console.error('usage: node benches/run.mjs [--only proper-lockfile] <results.jsonl>');
   process.exit(2);
 }
 
@@ -210,10 +215,9 @@ const cBench = (name) => path.join(here, 'build', name);
 
 // Every cycle implementation, in one directory, recorded as `bench`; each round starts with the
 // next one, so that none always runs right after the same neighbour.
-async function cycles(dir, bench, rust) {
+async function cycles(dir, bench, rust, { runs, iterations } = PLAN.cycle, names = null) {
   fs.mkdirSync(dir, { recursive: true });
-  const { runs, iterations } = PLAN.cycle;
-  const impls = [
+  const all = [
     ['swl', ...node('cycle.mjs', 'swl', iterations, dir)],
     ['ts', ...node('cycle.mjs', 'ts', iterations, dir)],
     ['proper-lockfile', ...node('cycle.mjs', 'proper-lockfile', iterations, dir)],
@@ -221,7 +225,9 @@ async function cycles(dir, bench, rust) {
     ['swl-rust', rust, [dir, String(iterations)]],
     ['liblockfile', cBench('liblockfile_cycle'), [dir, String(iterations)]],
     ['syscall-floor', cBench('syscall_floor_cycle'), [dir, String(iterations)]],
+    ['swl-proper-lockfile', ...node('cycle.mjs', 'swl-proper-lockfile', iterations, dir)],
   ];
+  const impls = all.filter(([impl]) => (names ? names.includes(impl) : impl !== 'swl-proper-lockfile'));
   for (let run = 1; run <= runs; run += 1) {
     for (let k = 0; k < impls.length; k += 1) {
       const [impl, file, args] = impls[(run - 1 + k) % impls.length];
@@ -258,8 +264,41 @@ async function waitersAtScale(rustWaiters) {
   }
 }
 
+// proper-lockfile's API, the real one and ours (session-write-lock/proper-lockfile), side by
+// side: their own records (plf-*), so that a run of this group alone replaces only them.
+const PROPER = ['proper-lockfile', 'swl-proper-lockfile'];
+const GROUP_BENCHES = [
+  'plf-group',
+  'plf-handoff',
+  'plf-dead-holder',
+  'blocked-loop',
+  'plf-cycle',
+  'plf-cycle-tmpfs',
+  'plf-group-end',
+];
+async function properLockfileGroup() {
+  const { cycleRuns, iterations, handoffs, deadHolderRuns, blockedRuns } = PLAN.properLockfile;
+  const { date, commit, loadavg_start } = machine();
+  record({ bench: 'plf-group', date, commit, loadavg_start, plan: PLAN.properLockfile });
+  await perImpl('plf-handoff', 'handoff.mjs', PROPER, 1, handoffs);
+  await perImpl('plf-dead-holder', 'dead-holder.mjs', PROPER, 1, deadHolderRuns);
+  await perImpl('blocked-loop', 'blocked-loop.mjs', PROPER, 1, blockedRuns);
+  const sizes = { runs: cycleRuns, iterations };
+  await cycles(path.join(root, 'plf-cycle'), 'plf-cycle', null, sizes, PROPER);
+  if (tmpfs.dir) {
+    await cycles(path.join(tmpfs.dir, 'plf-cycle'), 'plf-cycle-tmpfs', null, sizes, PROPER);
+  }
+  record({ bench: 'plf-group-end', loadavg_end: os.loadavg() });
+}
+
+// The results file without the proper-lockfile group's records.
+function withoutGroup(file) {
+  const lines = fs.existsSync(file) ? fs.readFileSync(file, 'utf8').split('\n') : [];
+  return lines.filter((line) => line.trim() && !GROUP_BENCHES.includes(JSON.parse(line).bench));
+}
+
 const ALL = ['swl', 'ts', 'proper-lockfile'];
-try {
+async function fullRun() {
   const facts = machine();
   const rust = rustBenchExecutable('rust_cycle'); // before any timing: cargo may build
   const rustWaiters = rustBenchExecutable('rust_waiters');
@@ -283,7 +322,19 @@ try {
     await step({ bench: 'storm', run }, ...node('storm.mjs', ...ALL, ...args));
   }
   await waitersAtScale(rustWaiters);
+  await properLockfileGroup();
   record({ bench: 'end', date: new Date().toISOString(), loadavg_end: os.loadavg(), failures });
+}
+
+try {
+  if (only) {
+    const kept = withoutGroup(outPath);
+    out = fs.createWriteStream(outPath);
+    for (const line of kept) out.write(`${line}\n`);
+    await properLockfileGroup();
+  } else {
+    await fullRun();
+  }
 } finally {
   if (out) await new Promise((resolve) => out.end(resolve));
   for (const dir of [root, tmpfs.dir].filter(Boolean)) {

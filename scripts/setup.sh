@@ -4,9 +4,9 @@
 #   scripts/setup.sh         everything scripts/test.sh needs
 #   scripts/setup.sh host    what the host's suites need (scripts/test.sh --quick)
 # Debian packages come from apt-get (as root, or through sudo); npm packages from the
-# lockfiles, into npm/node_modules, tests/node/fs-safe/node_modules and
-# tests/package/node_modules; for the cross suites and the
-# other targets' checks, Debian's Rust 1.96 and the cross toolchains, with qemu-aarch64
+# lockfiles, into npm/node_modules, tests/node/fs-safe/node_modules,
+# tests/node/proper-lockfile/node_modules and tests/package/node_modules; for the cross suites
+# and the other targets' checks, Debian's Rust 1.96 and the cross toolchains, with qemu-aarch64
 # registered with binfmt_misc (as root; until reboot). Exits non-zero, naming what failed, when
 # anything could not be installed; the test command then fails too.
 set -euo pipefail
@@ -31,6 +31,8 @@ step npm swl_npm_package_deps
 # Not `npm ci`: fs-safe lists platform packages as optional dependencies that are not on the
 # registry, and `npm ci` refuses a lockfile without them (as with npm/'s own).
 step fs-safe swl_npm_install tests/node/fs-safe "@openclaw/fs-safe 0.21.0 from the npm registry, the real package the file-lock interop tests run against" \
+  install --no-save
+step proper-lockfile swl_npm_install tests/node/proper-lockfile "proper-lockfile 4.1.2 from the npm registry, the real package the proper-lockfile interop tests and benchmarks run against" \
   install --no-save
 if [ "$scope" = all ]; then
   step g++ swl_apt_install "libFuzzer, linked into the fuzz target, is C++" g++

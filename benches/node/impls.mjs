@@ -8,7 +8,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 
-export const IMPL_NAMES = ['ts', 'proper-lockfile', 'swl'];
+export const IMPL_NAMES = ['ts', 'proper-lockfile', 'swl', 'swl-proper-lockfile'];
 
 // Lock file in the TypeScript format, {pid, createdAt}, made by link() from a complete temp file
 // so that no contender ever reads it half-written. False when the lock is taken.
@@ -46,9 +46,11 @@ function planterOfAgedDirectory(staleMs) {
 // The package under test: $SWL_PACKAGE (a directory; scripts/bench.sh points it at a copy of npm/
 // with the release addon, so that a debug rebuild of npm/ meanwhile cannot change what is
 // measured), else this checkout's npm/.
-const SWL_PACKAGE = process.env.SWL_PACKAGE
-  ? pathToFileURL(path.join(path.resolve(process.env.SWL_PACKAGE), 'index.js')).href
-  : new URL('../../npm/index.js', import.meta.url).href;
+const packageFile = (file) =>
+  process.env.SWL_PACKAGE
+    ? pathToFileURL(path.join(path.resolve(process.env.SWL_PACKAGE), file)).href
+    : new URL(`../../npm/${file}`, import.meta.url).href;
+const SWL_PACKAGE = packageFile('index.js');
 
 async function loadSwl() {
   let mod;
@@ -68,10 +70,12 @@ async function loadSwl() {
 }
 
 // Defaults are the gateway's (10 s timeout, 30 min stale, reentrant); every implementation gets
-// the same. proper-lockfile is never reentrant.
+// the same. proper-lockfile is never reentrant. `onCompromised`: what the proper-lockfile
+// implementations call when a held lock was lost.
 export async function loadImpl(
   name,
   { timeoutMs = 10_000, staleMs = 30 * 60 * 1000, allowReentrant = true } = {},
+  onCompromised = () => {},
 ) {
   switch (name) {
     case 'ts': {
@@ -82,8 +86,13 @@ export async function loadImpl(
         releaseAll: ts.releaseAll,
       };
     }
-    case 'proper-lockfile': {
-      const { default: lockfile } = await import('proper-lockfile');
+    // The real one and ours (session-write-lock/proper-lockfile), with the same options.
+    case 'proper-lockfile':
+    case 'swl-proper-lockfile': {
+      const lockfile =
+        name === 'proper-lockfile'
+          ? (await import('proper-lockfile')).default
+          : (await import(packageFile('proper-lockfile.js'))).default;
       const options = {
         realpath: false,
         stale: staleMs,
@@ -91,7 +100,7 @@ export async function loadImpl(
         retries: { forever: true, minTimeout: 5, maxTimeout: 100, maxRetryTime: timeoutMs },
         // The default throws from a timer and kills the process; a compromised lock already
         // shows up as a rejected release(), which the storm counts.
-        onCompromised: () => {},
+        onCompromised,
       };
       return {
         async acquire(sessionFile) {

@@ -52,6 +52,16 @@ export function figures(records) {
   const cycleTmpfs = byImpl(records, 'cycle-tmpfs', cycleKeys);
   const handoff = byImpl(records, 'handoff', ['p50_ms', 'p99_ms', 'max_ms']);
   const deadHolder = byImpl(records, 'dead-holder', ['median_ms', 'min_ms', 'max_ms']);
+  // proper-lockfile's API, the real one and ours: a group of its own (benches/run.mjs).
+  const properLockfile = {
+    group: records.find((r) => r.bench === 'plf-group') ?? null,
+    groupEnd: records.find((r) => r.bench === 'plf-group-end') ?? null,
+    cycle: byImpl(records, 'plf-cycle', cycleKeys),
+    cycleTmpfs: byImpl(records, 'plf-cycle-tmpfs', cycleKeys),
+    handoff: byImpl(records, 'plf-handoff', ['p50_ms', 'p99_ms', 'max_ms']),
+    deadHolder: byImpl(records, 'plf-dead-holder', ['median_ms', 'min_ms', 'max_ms']),
+    blockedLoop: byImpl(records, 'blocked-loop', []),
+  };
   const releaseAll = byImpl(records, 'release-all', ['release_all_ms', 'acquire_all_ms']);
   const waiterKeys = [
     'wait_p50_ms',
@@ -101,6 +111,7 @@ export function figures(records) {
     cycleTmpfs,
     handoff,
     deadHolder,
+    properLockfile,
     releaseAll,
     waiters,
     waitersScale,

@@ -7,6 +7,7 @@ const NAMES = {
   swl: 'session-write-lock (Node)',
   ts: 'TypeScript protocol',
   'proper-lockfile': 'proper-lockfile',
+  'swl-proper-lockfile': 'session-write-lock/proper-lockfile',
   'swl-c': 'session-write-lock (C)',
   'swl-rust': 'session-write-lock (Rust)',
   liblockfile: 'liblockfile',
@@ -221,6 +222,51 @@ The holder process is SIGKILLed while a waiter in another process waits
 ${table(['implementation', 'median', 'range', 'median ÷ session-write-lock', 'how it tells'], rows)}`;
 }
 
+// The real proper-lockfile and ours side by side: the group of benches/run.mjs of that name.
+function properLockfileSection({ properLockfile: p }) {
+  const [real, ours] = ['proper-lockfile', 'swl-proper-lockfile'];
+  const pick = (byImpl, key) => [byImpl[real]?.[key], byImpl[ours]?.[key]];
+  const row = (what, [a, b], fmt, over = ratio(a, b)) => [what, fmt(a), fmt(b), times(over)];
+  const blocked = (impl) => {
+    const b = p.blockedLoop[impl]?.all[0];
+    if (!b) return 'n/a';
+    const after = b.taken_runs ? `, after ${ms(b.taken_after_ms)} (median)` : '';
+    return `taken in ${b.taken_runs} of ${b.runs} runs${after}; holder told ECOMPROMISED in ${b.compromised_runs}`;
+  };
+  const b = p.blockedLoop[real]?.all[0] ?? p.blockedLoop[ours]?.all[0];
+  const stale = p.deadHolder[real]?.all[0]?.stale_ms ?? 'n/a';
+  const rows = [
+    row('acquire + release cycle, median', pick(p.cycle, 'median_ns_per_cycle'), us, cycleRatio(p.cycle, real, ours)),
+    ...(Object.keys(p.cycleTmpfs).length
+      ? [row('the same cycle on tmpfs', pick(p.cycleTmpfs, 'median_ns_per_cycle'), us, cycleRatio(p.cycleTmpfs, real, ours))]
+      : []),
+    row('hand-off to another process, p50', pick(p.handoff, 'p50_ms'), ms),
+    row(`holder SIGKILLed → waiter holds the lock, median (stale ${stale} ms)`, pick(p.deadHolder, 'median_ms'), ms),
+    [
+      `holder's event loop blocked ${b?.block_ms ?? 'n/a'} ms (stale ${b?.stale_ms ?? 'n/a'} ms), a proper-lockfile waiter polling`,
+      blocked(real),
+      blocked(ours),
+      '',
+    ],
+  ];
+  const g = p.group;
+  const title = "## proper-lockfile's API: the real one and ours";
+  if (!g) return `${title}\n\nNot measured in these results: run \`./scripts/bench.sh --only proper-lockfile\`.`;
+  const load = (values) => values?.map((v) => v.toFixed(2)).join(' ') ?? 'n/a';
+  const when = `Measured ${g.date} at commit ${g.commit}, load average ${load(g.loadavg_start)} at its start / ${load(p.groupEnd?.loadavg_end)} at its end (\`./scripts/bench.sh --only proper-lockfile\` re-measures this group alone).`;
+  const { cycleRuns, iterations, handoffs, deadHolderRuns, blockedRuns } = g.plan;
+  return `${title}
+
+\`session-write-lock/proper-lockfile\` (docs/PROTOCOL.md, "proper-lockfile's lock") beside
+proper-lockfile itself, with the same options (polling 5–100 ms), by the programs of the sections
+above: ${cycleRuns} interleaved rounds of ${iterations} cycles (in the bench directory, then on tmpfs: see Machine
+and the cycle sections for why), ${handoffs} hand-offs, ${deadHolderRuns} killed holders; and
+\`benches/node/blocked-loop.mjs\` (${blockedRuns} runs): a holder busy-waits its event loop for twice \`stale\`
+while a real proper-lockfile waiter in another process tries to take the lock. ${when}
+
+${table(['measure', 'proper-lockfile', 'session-write-lock/proper-lockfile', 'proper-lockfile ÷ ours'], rows)}`;
+}
+
 function releaseAllSection({ releaseAll, machine }) {
   const swl = releaseAll.swl?.release_all_ms;
   const rows = ['swl', 'ts'].map((impl) => {
@@ -359,6 +405,8 @@ ${handoffSection(f)}
 
 ${deadHolderSection(f)}
 
+${properLockfileSection(f)}
+
 ${releaseAllSection(f)}
 
 ${waitersSection(f)}
@@ -371,6 +419,27 @@ ${METHOD}${errors}
 `;
 }
 
+// The proper-lockfile group in a few lines: each figure of the real one and ours, and the ratio.
+function properLockfileSummary({ properLockfile: p }) {
+  if (!p.group) return [];
+  const [real, ours] = ['proper-lockfile', 'swl-proper-lockfile'];
+  const line = (what, byImpl, key, fmt, over) => {
+    const [a, b] = [byImpl[real]?.[key], byImpl[ours]?.[key]];
+    return `proper-lockfile vs ours, ${what}: ${fmt(a)} vs ${fmt(b)} (${times(over ?? ratio(a, b))})`;
+  };
+  const blocked = (impl) => {
+    const b = p.blockedLoop[impl]?.all[0];
+    return b ? `waiter got in ${b.taken_runs}/${b.runs}, ECOMPROMISED ${b.compromised_runs}/${b.runs}` : 'n/a';
+  };
+  return [
+    line('cycle', p.cycle, 'median_ns_per_cycle', us, cycleRatio(p.cycle, real, ours)),
+    line('cycle on tmpfs', p.cycleTmpfs, 'median_ns_per_cycle', us, cycleRatio(p.cycleTmpfs, real, ours)),
+    line('hand-off p50', p.handoff, 'p50_ms', ms),
+    line('dead holder median', p.deadHolder, 'median_ms', ms),
+    `proper-lockfile vs ours, event loop blocked past stale: ${blocked(real)} vs ${blocked(ours)}`,
+  ];
+}
+
 // The few lines scripts/bench.sh prints at the end.
 export function summary(f) {
   const lines = f.targets.map((t) => {
@@ -380,5 +449,5 @@ export function summary(f) {
       `${t.pass ? '' : ` (${t.shortfall})`}${note ? `; ${note}` : ''}`
     );
   });
-  return lines.join('\n');
+  return [...lines, ...properLockfileSummary(f)].join('\n');
 }

@@ -1,6 +1,7 @@
 //! File operations on a lock path: lock-file names, the lock directory's descriptor and the
 //! create / inspect / remove steps. Imports `base`, `sys`, `rules` and `vocab`.
 
+pub(crate) mod by_path;
 pub(crate) mod fs;
 pub(crate) mod lock_dir;
 pub(crate) mod lock_names;

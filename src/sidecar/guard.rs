@@ -4,8 +4,8 @@
 //! lives, so a guard of ours whose maker died is taken over at once; one of unknown maker after
 //! [`FOREIGN_GUARD_ABANDONED_AFTER`](super::rules::FOREIGN_GUARD_ABANDONED_AFTER).
 
-use super::lock_file::{lstat_id, open_no_follow};
 use super::rules::{guard_verdict, GuardVerdict};
+use crate::files::by_path::{lstat_id, open_no_follow};
 use crate::files::fs::FileId;
 use crate::sys::{retry, try_flock};
 use crate::vocab::error::Error;

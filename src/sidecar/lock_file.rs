@@ -5,13 +5,14 @@
 
 use super::rules::{holder_state, HolderState};
 use super::token::{content, Token};
+use crate::files::by_path::{lstat, lstat_id, open_no_follow};
 use crate::files::fs::{self, FileId};
 use crate::files::lock_dir::LockPlace;
 use crate::sys::{retry, try_flock};
 use crate::vocab::error::Error;
-use std::fs::{File, OpenOptions, Permissions};
+use std::fs::{File, Permissions};
 use std::io::{self, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
@@ -223,28 +224,6 @@ fn read_at_path(path: &Path, limit: usize) -> Result<Option<(File, Vec<u8>)>, Er
         .read_to_end(&mut raw)
         .map_err(|e| Error::io("read lock file", path, e))?;
     Ok(Some((file, raw)))
-}
-
-/// Opens `path` for reading with `O_NOFOLLOW` and `flags`.
-pub(super) fn open_no_follow(path: &Path, flags: libc::c_int) -> io::Result<File> {
-    retry(|| {
-        OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NOFOLLOW | flags)
-            .open(path)
-    })
-}
-
-fn lstat(path: &Path) -> Result<Option<std::fs::Metadata>, Error> {
-    match retry(|| std::fs::symlink_metadata(path)) {
-        Ok(m) => Ok(Some(m)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(Error::io("stat lock file", path, e)),
-    }
-}
-
-pub(super) fn lstat_id(path: &Path) -> Result<Option<FileId>, Error> {
-    Ok(lstat(path)?.map(|m| (m.dev(), m.ino())))
 }
 
 #[cfg(test)]

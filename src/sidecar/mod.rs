@@ -10,6 +10,7 @@ mod token;
 
 pub use guard::{guard_path, reclaim_guard, GuardStep, ReclaimGuard};
 pub use lock_file::{create, snapshot, Created, Seen, SidecarLock, Snapshot, MAX_LOCK_BYTES};
+// The no-follow helpers, for the proper-lockfile directory lock too.
 pub use rules::{HolderState, FOREIGN_GUARD_ABANDONED_AFTER};
 pub use token::TOKEN_OVERHEAD;
 

@@ -186,6 +186,7 @@ pub fn errno_name(errno: i32) -> &'static str {
         libc::ENOENT => "ENOENT",
         libc::EEXIST => "EEXIST",
         libc::ENOTDIR => "ENOTDIR",
+        libc::ENOTEMPTY => "ENOTEMPTY",
         libc::EISDIR => "EISDIR",
         libc::EROFS => "EROFS",
         libc::ENOSPC => "ENOSPC",

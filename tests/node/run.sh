@@ -39,5 +39,9 @@ if [ ! -d tests/node/fs-safe/node_modules/@openclaw/fs-safe ]; then
   echo "!!! the file-lock interop tests need @openclaw/fs-safe in tests/node/fs-safe/: run scripts/setup.sh first !!!" >&2
   exit 1
 fi
+if [ ! -d tests/node/proper-lockfile/node_modules/proper-lockfile ]; then
+  echo "!!! the proper-lockfile interop tests need proper-lockfile in tests/node/proper-lockfile/: run scripts/setup.sh first !!!" >&2
+  exit 1
+fi
 echo "== node --test tests/node/"
 swl_run_counted "$suite" node --test --test-timeout=60000 tests/node/

@@ -12,8 +12,9 @@ import {
   type SessionWriteLockHandle,
 } from "session-write-lock";
 import { acquireFileLock, type FileLockHandle } from "session-write-lock/file-lock";
+import { lock as properLock, type LockOptions } from "session-write-lock/proper-lockfile";
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -70,6 +71,13 @@ async function main(): Promise<void> {
   check(existsSync(fileLock.lockPath), "session-write-lock/file-lock takes fs-safe's file lock");
   await fileLock.release();
   check(!existsSync(fileLock.lockPath), "and its release removes the file");
+  const data = join(dir, "data.json");
+  writeFileSync(data, "{}");
+  const options: LockOptions = { stale: 10_000 };
+  const release = await properLock(data, options);
+  check(statSync(`${data}.lock`).isDirectory(), "session-write-lock/proper-lockfile takes proper-lockfile's lock");
+  await release();
+  check(!existsSync(`${data}.lock`), "and its release removes the directory");
   rmSync(dir, { recursive: true, force: true });
   console.log(`${passed} passed, 0 failed`);
 }

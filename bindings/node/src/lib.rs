@@ -9,6 +9,7 @@
 )]
 
 mod args;
+mod dir_lock;
 mod errors;
 mod inspection;
 mod lock;
