@@ -177,7 +177,7 @@ fn inspect_place(
     let judge = Judge {
         stale: options.stale,
         now,
-        purpose: Purpose::CLEAN,
+        purpose: Purpose::CLEAN.with_foreign(options.foreign),
         malformed_grace: malformed_grace(None, options.stale),
         owner_matcher: options.owner_matcher,
         owner_args,
@@ -246,7 +246,7 @@ pub fn inspect_payload(
 ) -> Inspection {
     let rt = runtime();
     let nonce = rt.holds.table().nonce().to_owned();
-    let payload = crate::payload::Payload::parse(bytes);
+    let payload = crate::payload::Payload::parse(bytes).read_as(purpose.foreign);
     let pid_probe = payload.pid.map(crate::identity::probe_pid);
     let now_ms = iso_time::unix_ms(now);
     let verdict = crate::verdict::decide(

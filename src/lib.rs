@@ -54,6 +54,7 @@ mod acquire;
 mod attempt;
 mod cancel;
 mod error;
+mod foreign;
 mod fs;
 mod guard;
 mod held_lock;
@@ -95,6 +96,7 @@ pub use acquire::{
     run_watchdog_check, set_background_watchdog, Acquisition, CancelToken,
 };
 pub use error::{errno_name, Error, Holder};
+pub use foreign::Foreign;
 pub use guard::LockGuard;
 pub use held_lock::HeldLock;
 // Internal types the verdict's property tests and the fuzz target need.

@@ -1,6 +1,7 @@
 //! Acquire and clean options, validated once here for every binding.
 
 use crate::error::Error;
+use crate::foreign::Foreign;
 use crate::option_name::OptionName;
 use crate::owner::HoldOwner;
 use crate::owner_argv::ArgvMatcher;
@@ -35,6 +36,9 @@ pub struct Options {
     pub owner: Option<String>,
     /// Judge live legacy holders by their command line (`non-gateway-owner`); `None`: off.
     pub owner_matcher: Option<ArgvMatcher>,
+    /// The rule for lock files this library did not write; default [`Foreign::Gateway`] (the
+    /// gateway's legacy rules). [`Foreign::Keep`] never removes them.
+    pub foreign: Foreign,
     /// Who the hold will belong to; [`HoldOwner::PROCESS`] unless a binding says otherwise.
     pub hold_owner: HoldOwner,
 }
@@ -49,6 +53,7 @@ impl Default for Options {
             reentrant_owner: None,
             owner: None,
             owner_matcher: None,
+            foreign: Foreign::Gateway,
             hold_owner: HoldOwner::PROCESS,
         }
     }
@@ -102,6 +107,8 @@ pub struct CleanOptions {
     pub now: Option<SystemTime>,
     /// Judge live legacy holders by their command line; `None`: off.
     pub owner_matcher: Option<ArgvMatcher>,
+    /// The rule for lock files this library did not write (as [`Options::foreign`]).
+    pub foreign: Foreign,
 }
 
 impl Default for CleanOptions {
@@ -111,6 +118,7 @@ impl Default for CleanOptions {
             remove: true,
             now: None,
             owner_matcher: None,
+            foreign: Foreign::Gateway,
         }
     }
 }
