@@ -58,6 +58,8 @@ option_names! {
     ReentrantOwner: Some("reentrantOwner"), None;
     /// The hold's label for people.
     Owner: Some("owner"), Some("owner");
+    /// The rule for lock files this library did not write (`keep`, `dotlock`, `gateway`).
+    Foreign: Some("foreign"), Some("foreign");
     /// Who a request belongs to (a Node environment that may have ended).
     HoldOwner: Some("holdOwner"), None;
     /// The size of the caller's `swl_options`.

@@ -211,6 +211,7 @@ fn clean_options(env: &Env, params: &Params<'_>) -> Result<CleanOptions> {
             .unwrap_or(defaults.remove),
         now,
         owner_matcher: Some(ArgvMatcher::GATEWAY),
+        ..defaults
     })
 }
 

@@ -10,6 +10,7 @@
 
 mod args;
 mod errors;
+mod general;
 mod inspection;
 mod lock;
 mod logger;
