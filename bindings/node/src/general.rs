@@ -1,6 +1,7 @@
 //! The general face's acquire (`session-write-lock/lock`, docs/PROTOCOL.md, "The general Node
-//! face"): any path, numbers taken strictly, no environment settings and no gateway
-//! command-line rule; the package passes its own defaults (no watchdog, foreign files kept).
+//! face"): any path, numbers taken strictly, no environment settings, the gateway's
+//! command-line rule only with `foreign: "gateway"`; the package passes its own defaults (no
+//! watchdog, foreign files kept).
 
 use crate::args::Params;
 use crate::errors::to_js;
@@ -8,6 +9,7 @@ use crate::lock::{owner_of, start, NativeLock, WaitCancel};
 use napi::bindgen_prelude::{Either, Object, Unknown};
 use napi::{Env, Result};
 use napi_derive::napi;
+use session_write_lock::owner_argv::ArgvMatcher;
 use session_write_lock::{acquire, Error as LockError, Foreign, OptionName, Options};
 use std::path::PathBuf;
 
@@ -34,6 +36,10 @@ fn options_of(env: &Env, params: Unknown<'_>) -> Result<(PathBuf, Options)> {
                 },
             )
         })?;
+    }
+    // Opted into, the gateway's rules are applied as its own API applies them.
+    if options.foreign == Foreign::Gateway {
+        options.owner_matcher = Some(ArgvMatcher::GATEWAY);
     }
     options.owner = params.string(OptionName::Owner)?;
     options.hold_owner = owner_of(env)?;
