@@ -12,6 +12,7 @@ use crate::observe::{observe, reclaim, Judge, Observed, OwnerArgs};
 use crate::option_name::OptionName;
 use crate::options::CleanOptions;
 use crate::runtime::runtime;
+use crate::select::Select;
 use crate::verdict::{malformed_grace, Format, Purpose, StaleReason};
 use serde::{Serialize, Serializer};
 use std::ffi::OsString;
@@ -86,7 +87,8 @@ impl Serialize for Found {
 /// What [`clean_stale`] found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CleanReport {
-    /// Every `*.jsonl.lock` of the directory, sorted by name.
+    /// Every lock file of the directory the selection reports ([`CleanOptions::select`];
+    /// by default every `*.jsonl.lock`), sorted by name.
     pub locks: Vec<Inspection>,
     /// The ones that were removed.
     pub cleaned: Vec<Inspection>,
@@ -293,7 +295,7 @@ pub fn inspect_payload(
 /// a missing directory has none.
 pub fn lock_files_in(dir: impl AsRef<Path>) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Error> {
     let dir = dir.as_ref();
-    let listed = list(dir)?;
+    let listed = list(dir, &Select::SessionLocks)?;
     let paths = |names: Vec<OsString>| names.iter().map(|n| dir.join(n)).collect();
     Ok((paths(listed.locks), paths(listed.temps)))
 }
@@ -306,7 +308,7 @@ struct Listed {
     temps: Vec<OsString>,
 }
 
-fn list(dir: &Path) -> Result<Listed, Error> {
+fn list(dir: &Path, select: &Select) -> Result<Listed, Error> {
     let bytes = dir.as_os_str().as_bytes();
     if bytes.is_empty() || bytes.contains(&0) {
         return Err(Error::invalid(
@@ -324,7 +326,7 @@ fn list(dir: &Path) -> Result<Listed, Error> {
     };
     let names = crate::sys::list_dir(open.fd()).map_err(|e| Error::io("read directory", dir, e))?;
     for name in names {
-        if lock_names::is_session_lock(&name) {
+        if select.admits(&name) {
             listed.locks.push(name);
         } else if lock_names::is_temp(&name) {
             listed.temps.push(name);
@@ -342,7 +344,7 @@ fn list(dir: &Path) -> Result<Listed, Error> {
 /// directory it was listed in.
 pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<CleanReport, Error> {
     let dir = dir.as_ref();
-    let listed = list(dir)?;
+    let listed = list(dir, &options.select)?;
     let now = options.now.unwrap_or_else(SystemTime::now);
     let options_now = CleanOptions {
         now: Some(now),
@@ -354,11 +356,19 @@ pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<Clea
     };
     for name in listed.locks {
         let lock_path = dir.join(&name);
+        let file_options = CleanOptions {
+            foreign: options.select.foreign_rule(&name, options.foreign),
+            ..options_now.clone()
+        };
         // One file that cannot be read or removed must not hide the others from the sweep.
         let inspected = LockPlace::in_dir(Arc::clone(&open), &name, &lock_path)
-            .and_then(|place| inspect_place(&place, &options_now, OwnerArgs::System));
+            .and_then(|place| inspect_place(&place, &file_options, OwnerArgs::System));
         match inspected {
             Ok(Some(inspection)) => {
+                let ours = inspection.format == Found::Lock(Format::Flock);
+                if !options.select.reports(&name, ours) {
+                    continue;
+                }
                 if inspection.removed {
                     report.cleaned.push(inspection.clone());
                 }
@@ -381,7 +391,7 @@ pub fn clean_temp_files(
     options: &CleanOptions,
 ) -> Result<Vec<String>, Error> {
     let dir = dir.as_ref();
-    let listed = list(dir)?;
+    let listed = list(dir, &Select::SessionLocks)?;
     let now = options.now.unwrap_or_else(SystemTime::now);
     Ok(match listed.dir {
         Some(open) => remove_old_temp_files(dir, &open, listed.temps, options, now),

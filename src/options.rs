@@ -5,6 +5,7 @@ use crate::foreign::Foreign;
 use crate::option_name::OptionName;
 use crate::owner::HoldOwner;
 use crate::owner_argv::ArgvMatcher;
+use crate::select::Select;
 use std::time::{Duration, SystemTime};
 
 /// Default of [`Options::timeout`]: 60 s in every binding.
@@ -109,6 +110,8 @@ pub struct CleanOptions {
     pub owner_matcher: Option<ArgvMatcher>,
     /// The rule for lock files this library did not write (as [`Options::foreign`]).
     pub foreign: Foreign,
+    /// Which files of a directory [`crate::clean_stale`] looks at; default the session locks.
+    pub select: Select,
 }
 
 impl Default for CleanOptions {
@@ -119,6 +122,7 @@ impl Default for CleanOptions {
             now: None,
             owner_matcher: None,
             foreign: Foreign::Gateway,
+            select: Select::SessionLocks,
         }
     }
 }
