@@ -109,7 +109,7 @@ stage clippy - 20m cargo clippy --workspace --all-targets -- -D warnings
 stage rust 183 25m swl_run_counted "Rust tests" cargo test --workspace --no-fail-fast
 # Its own workspace and lockfile; libFuzzer itself is C++.
 stage fuzz - 15m cargo build --manifest-path fuzz/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-target}/fuzz"
-stage c 635 15m bash tests/c/run.sh
+stage c 650 15m bash tests/c/run.sh
 stage node 153 15m bash tests/node/run.sh
 stage reliability 180 10m bash tests/reliability/run.sh
 stage package 34 15m bash tests/package/run.sh

@@ -953,28 +953,16 @@ fn status_and_clean_select_our_files_or_a_pattern() {
 
     let out = cli(&["clean", s(&dir.0), "--pattern", "mail*"]);
     assert!(out.status.success() && mailbox.exists(), "{}", text(&out));
-    let out = cli(&[
-        "clean",
-        s(&dir.0),
-        "--pattern",
-        "mail*",
-        "--foreign",
-        "delete",
-    ]);
+    let clean_mail =
+        |rule: &str| cli(&["clean", s(&dir.0), "--pattern", "mail*", "--foreign", rule]);
+    let out = clean_mail("delete");
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(
         text(&out).contains("--foreign must be one of"),
         "{}",
         text(&out)
     );
-    let out = cli(&[
-        "clean",
-        s(&dir.0),
-        "--pattern",
-        "mail*",
-        "--foreign",
-        "dotlock",
-    ]);
+    let out = clean_mail("dotlock");
     assert!(out.status.success() && !mailbox.exists(), "{}", text(&out));
     assert!(dir.join("data.txt.lock").exists());
     holder.release();

@@ -5,14 +5,12 @@
 
 mod common;
 
-use common::{dead_pid, TempDir};
+use common::{dead_pid, write_aged_lock, TempDir};
 use session_write_lock::{
     acquire, clean_stale, inspect_with, CleanOptions, Error, Foreign, Format, Found, Options,
 };
-use std::fs::{File, FileTimes};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 fn once(foreign: Foreign) -> Options {
     Options {
@@ -20,20 +18,6 @@ fn once(foreign: Foreign) -> Options {
         foreign,
         ..Options::default()
     }
-}
-
-/// `<file>.lock` with `content`, last modified `age` ago.
-fn foreign_lock(file: &Path, content: &[u8], age: Duration) -> PathBuf {
-    let lock = PathBuf::from(format!("{}.lock", file.display()));
-    std::fs::write(&lock, content).unwrap();
-    let when = SystemTime::now() - age;
-    File::options()
-        .write(true)
-        .open(&lock)
-        .unwrap()
-        .set_times(FileTimes::new().set_modified(when).set_accessed(when))
-        .unwrap();
-    lock
 }
 
 struct Sleeper(Child);
@@ -77,7 +61,7 @@ fn keep_never_deletes_a_file_of_another_program() {
     for (name, content) in rows {
         // Named as the sweep's files are, so that the sweep below looks at them too.
         let file = dir.join(&format!("{name}.jsonl"));
-        let lock = foreign_lock(&file, content.as_bytes(), forty_s);
+        let lock = write_aged_lock(&file, content.as_bytes(), forty_s);
         busy_holder(acquire(&file, &once(Foreign::Keep)));
         assert_eq!(std::fs::read(&lock).unwrap(), content.as_bytes(), "{name}");
     }
@@ -108,7 +92,7 @@ fn a_live_process_that_is_not_the_gateway_keeps_its_json_lock() {
         r#"{{"pid":{},"createdAt":"2020-01-01T00:00:00.000Z"}}"#,
         live.0.id()
     );
-    let lock = foreign_lock(&file, content.as_bytes(), Duration::ZERO);
+    let lock = write_aged_lock(&file, content.as_bytes(), Duration::ZERO);
     for rule in [Foreign::Keep, Foreign::Dotlock] {
         let (pid, alive) = busy_holder(acquire(&file, &once(rule)));
         assert_eq!((pid, alive), (Some(live.0.id()), true), "{rule}");
@@ -121,7 +105,7 @@ fn dotlocks_are_read_as_dotlocks() {
     let dir = TempDir::new("foreign-dotlock");
     let live = sleeper();
     let held = dir.join("held");
-    let held_lock = foreign_lock(
+    let held_lock = write_aged_lock(
         &held,
         format!("{}\n", live.0.id()).as_bytes(),
         Duration::ZERO,
@@ -154,7 +138,7 @@ fn dotlocks_are_read_as_dotlocks() {
         ("uucp", format!("{:>10}\n", dead_pid())),
     ] {
         let file = dir.join(name);
-        let lock = foreign_lock(&file, content.as_bytes(), Duration::ZERO);
+        let lock = write_aged_lock(&file, content.as_bytes(), Duration::ZERO);
         busy_holder(acquire(&file, &once(Foreign::Keep)));
         assert!(lock.exists(), "{name}: kept");
         let guard = acquire(&file, &once(Foreign::Dotlock)).unwrap();

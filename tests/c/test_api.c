@@ -224,6 +224,7 @@ static void test_options_defaults(void) {
     CHECK(o.allow_reentrant == false);
     CHECK(o.size == sizeof(swl_options));
     CHECK(o.owner == NULL);
+    CHECK(o.foreign == SWL_FOREIGN_GATEWAY);
 
     /* the environment overrides the defaults (digits only; Infinity for the timeout only) */
     CHECK(setenv("SESSION_WRITE_LOCK_ACQUIRE_TIMEOUT_MS", "2500", 1) == 0);
@@ -663,6 +664,37 @@ static void test_stale_legacy(void) {
     char content[4096];
     read_file(lock, content, sizeof content);
     CHECK_MSG(strstr(content, "\"flock\":true"), "%s", content);
+    CHECK(swl_release(l) == SWL_OK);
+    CHECK(!exists(lock));
+}
+
+/* Files of other programs under each swl_options.foreign rule: a 40 s old liblockfile-style
+ * dotlock of a dead pid is kept by SWL_FOREIGN_KEEP (and reported with its pid), taken over by
+ * SWL_FOREIGN_DOTLOCK; the default (the gateway's rules) is tested by test_stale_legacy. */
+static void test_foreign_files(void) {
+    char file[PATH_MAX], lock[PATH_MAX], content[64], dotlock[32], pid_text[32];
+    join(file, "mailbox");
+    lock_path_of(lock, file);
+    snprintf(dotlock, sizeof dotlock, "%d\n", (int)dead_pid());
+    write_file(lock, dotlock);
+    set_mtime_ago(lock, 40);
+
+    swl_options o = options(0, false);
+    o.foreign = SWL_FOREIGN_KEEP;
+    swl_lock *l = NULL;
+    CHECK(swl_acquire(file, &o, &l) == SWL_BUSY);
+    snprintf(pid_text, sizeof pid_text, "pid=%d alive=false", (int)dead_pid());
+    CHECK_MSG(strstr(last_error(), pid_text), "%s", errbuf);
+    read_file(lock, content, sizeof content);
+    CHECK_MSG(strcmp(content, dotlock) == 0, "kept as it was: %s", content);
+
+    o.foreign = 7;
+    CHECK(swl_acquire(file, &o, &l) == SWL_INVALID_ARGUMENT);
+    CHECK_MSG(strstr(last_error(), "foreign"), "%s", errbuf);
+    CHECK(l == NULL && exists(lock));
+
+    o.foreign = SWL_FOREIGN_DOTLOCK;
+    CHECK_MSG(swl_acquire(file, &o, &l) == SWL_OK, "%s", last_error());
     CHECK(swl_release(l) == SWL_OK);
     CHECK(!exists(lock));
 }
@@ -1139,6 +1171,7 @@ int main(int argc, char **argv) {
     test_reentrancy();
     test_release_all_and_nonce();
     test_stale_legacy();
+    test_foreign_files();
     test_hostile_files();
     test_clean_stale();
     test_clean_crashed_writers_temp_files();
