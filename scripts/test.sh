@@ -112,7 +112,7 @@ stage fuzz - 15m cargo build --manifest-path fuzz/Cargo.toml --target-dir "${CAR
 stage c 650 15m bash tests/c/run.sh
 stage node 153 15m bash tests/node/run.sh
 stage reliability 180 10m bash tests/reliability/run.sh
-stage package 34 15m bash tests/package/run.sh
+stage package 40 15m bash tests/package/run.sh
 stage faultinject 470 20m bash tests/faultinject/run.sh
 stage musl 812 25m bash scripts/test-cross.sh musl
 stage aarch64 812 40m bash scripts/test-cross.sh aarch64

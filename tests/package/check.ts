@@ -1,7 +1,9 @@
 // The program the install test compiles (tsc --strict, as ESM and as CommonJS) against the
 // session-write-lock package installed from the local registry, and runs:
 //   node check.js            acquire; another process finds the lock busy; release; the other
-//                            process gets it; release-all + reset; prints "N passed, 0 failed"
+//                            process gets it; release-all + reset; fs-safe's file lock; the
+//                            general face (session-write-lock/lock): a lock, a busy second try,
+//                            release; prints "N passed, 0 failed"
 //   node check.js try FILE   one try from this second process: prints acquired | busy | error
 import {
   acquireSessionWriteLock,
@@ -12,6 +14,7 @@ import {
   type SessionWriteLockHandle,
 } from "session-write-lock";
 import { acquireFileLock, type FileLockHandle } from "session-write-lock/file-lock";
+import { lock as lockAnyFile, LockBusyError, tryLock, type Lock } from "session-write-lock/lock";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -70,6 +73,13 @@ async function main(): Promise<void> {
   check(existsSync(fileLock.lockPath), "session-write-lock/file-lock takes fs-safe's file lock");
   await fileLock.release();
   check(!existsSync(fileLock.lockPath), "and its release removes the file");
+  const data = join(dir, "data.txt");
+  const general: Lock | null = await tryLock(data);
+  check(general !== null && existsSync(`${data}.lock`), "session-write-lock/lock takes any file's lock");
+  const busy = await lockAnyFile(data, { timeoutMs: 0 }).catch((error: unknown) => error);
+  check(busy instanceof LockBusyError && busy.code === "ELOCKED", "a second lock of it is busy (one try)");
+  await general?.release();
+  check(!existsSync(`${data}.lock`), "and its release removes the file");
   rmSync(dir, { recursive: true, force: true });
   console.log(`${passed} passed, 0 failed`);
 }
