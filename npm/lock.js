@@ -70,12 +70,20 @@ function typeError(message) {
   return Object.assign(new TypeError(message), { code: "ERR_INVALID_ARG_TYPE" });
 }
 
-/** The options as the engine takes them, with this face's defaults; the values are checked natively. */
-function engineParams(path, options) {
+/** `options`, checked to be an object (or undefined). */
+function optionsObject(options) {
   if (options !== undefined && (typeof options !== "object" || options === null)) {
     throw typeError(`invalid options: must be an object, got ${options === null ? "null" : typeof options}`);
   }
-  const o = options ?? {};
+  return options ?? {};
+}
+
+/** The options of one try. */
+const oneTry = (options) => ({ ...optionsObject(options), timeoutMs: 0 });
+
+/** The options as the engine takes them, with this face's defaults; the values are checked natively. */
+function engineParams(path, options) {
+  const o = optionsObject(options);
   if (o.onLost !== undefined && typeof o.onLost !== "function") {
     throw typeError(`invalid onLost: must be a function, got ${typeof o.onLost}`);
   }
@@ -177,7 +185,7 @@ async function lock(path, options) {
 /** One try: the lock, or `null` when it is busy. Other errors (stale, I/O, bad options) throw. */
 async function tryLock(path, options) {
   try {
-    return await lock(path, { ...options, timeoutMs: 0 });
+    return await lock(path, oneTry(options));
   } catch (error) {
     if (error instanceof LockBusyError) return null;
     throw error;
@@ -218,7 +226,7 @@ function lockSync(path, options) {
 
 function tryLockSync(path, options) {
   try {
-    return lockSync(path, { ...options, timeoutMs: 0 });
+    return lockSync(path, oneTry(options));
   } catch (error) {
     if (error instanceof LockBusyError) return null;
     throw error;

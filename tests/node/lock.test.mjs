@@ -233,6 +233,8 @@ test("bad input is a clear error and locks nothing", async (t) => {
   await assert.rejects(lock(file, { maxHoldMs: "5" }), { name: "TypeError", code: "ERR_INVALID_ARG_TYPE" });
   await assert.rejects(lock(file, { onLost: 1 }), { name: "TypeError" });
   await assert.rejects(lock(file, null), { name: "TypeError" });
+  await assert.rejects(tryLock(file, null), { name: "TypeError" });
+  assert.throws(() => tryLockSync(file, 5), { name: "TypeError" });
   await assert.rejects(lock(""), { name: "TypeError" });
   await assert.rejects(withLock(file, "not a function"), { name: "TypeError" });
   assert.equal(fs.existsSync(`${file}.lock`), false);
