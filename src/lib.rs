@@ -24,6 +24,9 @@
 //!   sharing the directory: once their holder stopped refreshing them for that long).
 //! - **no nesting**: a second acquire of a path this process holds waits like any other
 //!   contender ([`Options::allow_reentrant`], [`Options::reentrant_owner`] to nest).
+//! - **files of other programs** (no flock payload of this library) are judged by the
+//!   gateway's legacy rules ([`Options::foreign`]: [`Foreign::Keep`] never removes them,
+//!   [`Foreign::Dotlock`] takes over only a dotlock whose pid is dead).
 //!
 //! # Errors ([`Error`])
 //!

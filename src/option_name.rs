@@ -59,7 +59,7 @@ option_names! {
     /// The hold's label for people.
     Owner: Some("owner"), Some("owner");
     /// The glob that selects a sweep's files (the CLI's `--pattern`).
-    Pattern: None, None;
+    Pattern: Some("pattern"), None;
     /// The rule for lock files this library did not write (`keep`, `dotlock`, `gateway`).
     Foreign: Some("foreign"), Some("foreign");
     /// Who a request belongs to (a Node environment that may have ended).
