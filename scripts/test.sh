@@ -110,7 +110,7 @@ stage rust 186 25m swl_run_counted "Rust tests" cargo test --workspace --no-fail
 # Its own workspace and lockfile; libFuzzer itself is C++.
 stage fuzz - 15m cargo build --manifest-path fuzz/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-target}/fuzz"
 stage c 650 15m bash tests/c/run.sh
-stage node 153 15m bash tests/node/run.sh
+stage node 154 15m bash tests/node/run.sh
 stage reliability 180 10m bash tests/reliability/run.sh
 stage package 40 15m bash tests/package/run.sh
 stage faultinject 470 20m bash tests/faultinject/run.sh
@@ -120,7 +120,7 @@ stage clippy-portable - 20m portable cargo clippy --workspace --all-targets \
   --features session-write-lock/portable -- -D warnings
 stage rust-portable 184 25m portable swl_run_counted "Rust tests (portable)" \
   cargo test --workspace --no-fail-fast --features session-write-lock/portable
-stage node-portable 153 15m bash tests/node/run.sh portable
+stage node-portable 154 15m bash tests/node/run.sh portable
 stage targets 3 30m bash scripts/check-targets.sh
 
 if [ ${#failed[@]} -gt 0 ]; then

@@ -285,3 +285,18 @@ test("foreign: 'dotlock' takes over a dotlock of a dead pid and reports a live o
   assert.deepEqual([busy.holder.pid, busy.holder.alive], [live.pid, true]);
   assert.ok(fs.existsSync(liveLock));
 });
+
+test("foreign: 'dotlock' waits for a live dotlock's process and takes the lock when it ends", async (t) => {
+  const file = path.join(sessionsDir(t), "waited");
+  const writer = startSleeper(t);
+  await new Promise((resolve) => writer.once("spawn", resolve));
+  writeLegacyLock(file, `${writer.pid}\n`);
+  const before = stats().waits;
+  const waiting = track(lock(file, { foreign: "dotlock", timeoutMs: 30_000 }));
+  await waitUntilWaiting(before);
+  assert.equal(waiting.settled, false, "a live dotlock is a holder");
+  writer.kill("SIGKILL");
+  const held = await waiting.promise;
+  assert.equal(JSON.parse(fs.readFileSync(held.lockPath, "utf8")).flock, true);
+  await held.release();
+});
