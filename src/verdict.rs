@@ -1342,16 +1342,8 @@ mod tests {
                     dotlock(4242, Foreign::Gateway),
                 )
             },
-            Row {
-                probe: ALIVE,
-                owner_is_gateway: Some(false),
-                reasons: &[NonGatewayOwner],
-                removable: true,
-                ..row(
-                    "gateway: {pid, createdAt} of a live non-gateway process",
-                    other_gateway_file,
-                )
-            },
+            // (A live non-gateway {pid, createdAt} under the gateway's rules: `non-gateway-owner`,
+            // in legacy_own_pid_and_owner_rules.)
         ];
         check(rows);
         // What each file is reported as: a dotlock only by the rules that understand it.
