@@ -1268,7 +1268,7 @@ mod tests {
                 owner_is_gateway: Some(false),
                 ..row(
                     "keep: {pid, createdAt} of a live non-gateway process",
-                    other_gateway_file.clone(),
+                    other_gateway_file,
                 )
             },
             Row {
