@@ -106,7 +106,7 @@ if bash scripts/setup.sh "$setup_scope"; then swl_record setup 1 0 0; else swl_r
 
 stage fmt - 5m cargo fmt --all -- --check
 stage clippy - 20m cargo clippy --workspace --all-targets -- -D warnings
-stage rust 186 25m swl_run_counted "Rust tests" cargo test --workspace --no-fail-fast
+stage rust 187 25m swl_run_counted "Rust tests" cargo test --workspace --no-fail-fast
 # Its own workspace and lockfile; libFuzzer itself is C++.
 stage fuzz - 15m cargo build --manifest-path fuzz/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-target}/fuzz"
 stage c 650 15m bash tests/c/run.sh
@@ -118,7 +118,7 @@ stage musl 812 25m bash scripts/test-cross.sh musl
 stage aarch64 812 40m bash scripts/test-cross.sh aarch64
 stage clippy-portable - 20m portable cargo clippy --workspace --all-targets \
   --features session-write-lock/portable -- -D warnings
-stage rust-portable 184 25m portable swl_run_counted "Rust tests (portable)" \
+stage rust-portable 185 25m portable swl_run_counted "Rust tests (portable)" \
   cargo test --workspace --no-fail-fast --features session-write-lock/portable
 stage node-portable 154 15m bash tests/node/run.sh portable
 stage targets 3 30m bash scripts/check-targets.sh

@@ -13,6 +13,7 @@ use crate::option_name::OptionName;
 use crate::options::CleanOptions;
 use crate::runtime::runtime;
 use crate::select::Select;
+use crate::sweep_names;
 use crate::verdict::{malformed_grace, Format, Purpose, StaleReason};
 use serde::{Serialize, Serializer};
 use std::ffi::OsString;
@@ -326,7 +327,7 @@ fn list(dir: &Path, select: &Select) -> Result<Listed, Error> {
     };
     let names = crate::sys::list_dir(open.fd()).map_err(|e| Error::io("read directory", dir, e))?;
     for name in names {
-        if select.admits(&name) {
+        if sweep_names::admits(select, &name) {
             listed.locks.push(name);
         } else if lock_names::is_temp(&name) {
             listed.temps.push(name);
@@ -357,7 +358,7 @@ pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<Clea
     for name in listed.locks {
         let lock_path = dir.join(&name);
         let file_options = CleanOptions {
-            foreign: options.select.foreign_rule(&name, options.foreign),
+            foreign: sweep_names::foreign_rule(&options.select, &name, options.foreign),
             ..options_now.clone()
         };
         // One file that cannot be read or removed must not hide the others from the sweep.
@@ -366,7 +367,7 @@ pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<Clea
         match inspected {
             Ok(Some(inspection)) => {
                 let ours = inspection.format == Found::Lock(Format::Flock);
-                if !options.select.reports(&name, ours) {
+                if !sweep_names::reports(&options.select, &name, ours) {
                     continue;
                 }
                 if inspection.removed {

@@ -89,6 +89,7 @@ pub mod sidecar;
 mod start_time;
 #[doc(hidden)]
 pub mod stats;
+mod sweep_names;
 mod sys;
 mod table;
 #[doc(hidden)]
