@@ -16,6 +16,21 @@
 #include <stdint.h>
 
 /**
+ * `swl_options.foreign`: the gateway's legacy rules (the default).
+ */
+#define SWL_FOREIGN_GATEWAY 0
+
+/**
+ * `swl_options.foreign`: files of other programs are never removed.
+ */
+#define SWL_FOREIGN_KEEP 1
+
+/**
+ * `swl_options.foreign`: a dotlock of a dead pid is taken over; other files are kept.
+ */
+#define SWL_FOREIGN_DOTLOCK 2
+
+/**
  * Major version of the library the header belongs to (the `0` of SONAME
  * `libsession_write_lock.so.0`). Compare with `swl_version()` to see what was loaded.
  */
@@ -126,6 +141,14 @@ typedef struct {
      * the holder, and by `session-lock status`. Copied during `swl_acquire`. Default NULL.
      */
     const char *owner;
+    /**
+     * The rule for lock files this library did not write (docs/PROTOCOL.md, "Files of other
+     * programs"): `SWL_FOREIGN_GATEWAY` (0, the default: the gateway's legacy rules),
+     * `SWL_FOREIGN_KEEP` (never removed) or `SWL_FOREIGN_DOTLOCK` (a dotlock — a decimal pid,
+     * as liblockfile writes — of a dead pid is taken over; other files are kept). Other
+     * values are invalid.
+     */
+    int32_t foreign;
 } swl_options;
 
 /**

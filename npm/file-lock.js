@@ -7,6 +7,7 @@
 
 const { acquireAsync, acquireSync } = require("./file-lock-attempts.js");
 const { resolveOptions, resolvePaths } = require("./file-lock-options.js");
+const { suppressed: suppressedError } = require("./suppressed.js");
 
 const asyncDispose = Symbol.asyncDispose ?? Symbol.for("Symbol.asyncDispose");
 const dispose = Symbol.dispose ?? Symbol.for("Symbol.dispose");
@@ -117,11 +118,8 @@ function acquireIn(managers, key, targetPath, rawOptions, sync) {
 }
 
 /** The error `withLock` throws when both the callback and the release failed. */
-function suppressed(releaseError, callbackError) {
-  const message = "file lock release failed after the callback threw";
-  if (typeof SuppressedError === "function") return new SuppressedError(releaseError, callbackError, message);
-  return Object.assign(new Error(message), { name: "SuppressedError", error: releaseError, suppressed: callbackError });
-}
+const suppressed = (releaseError, callbackError) =>
+  suppressedError(releaseError, callbackError, "file lock release failed after the callback threw");
 
 function createFileLockManager(key) {
   const state = stateOf(asyncManagers, key);

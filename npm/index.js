@@ -5,6 +5,7 @@
 // settings, test hooks), records where each hold was taken, and wires up process cleanup.
 
 const native = require("./native.js");
+const { abortError, abortableWait, checkSignal } = require("./abort.js");
 const {
   registerProcessCleanup,
   unregisterProcessCleanup,
@@ -142,13 +143,6 @@ function publicError(error) {
   return result;
 }
 
-function abortError(signal) {
-  if (signal.reason instanceof Error) return signal.reason;
-  const error = new Error("request aborted", { cause: signal.reason });
-  error.name = "AbortError";
-  return error;
-}
-
 /** What acquireSessionWriteLock resolves to. */
 class SessionWriteLock {
   #native;
@@ -180,31 +174,6 @@ class SessionWriteLock {
 function granted(nativeLock, site) {
   if (!acquireSites.has(nativeLock.generation)) acquireSites.set(nativeLock.generation, site);
   return new SessionWriteLock(nativeLock);
-}
-
-/** Settles with the wait, or rejects at once when the signal fires; a lock granted late is released. */
-function abortableWait(waiting, signal, cancel) {
-  return new Promise((resolve, reject) => {
-    const onAbort = () => {
-      cancel.cancel();
-      reject(abortError(signal));
-      waiting.then(
-        (lock) => lock.release(),
-        () => {},
-      );
-    };
-    signal.addEventListener("abort", onAbort, { once: true });
-    waiting.then(
-      (lock) => {
-        signal.removeEventListener("abort", onAbort);
-        resolve(lock);
-      },
-      (error) => {
-        signal.removeEventListener("abort", onAbort);
-        reject(error);
-      },
-    );
-  });
 }
 
 /** The test hook's resolver (`setProcessStartTimeResolverForTest`), or null. */
@@ -283,13 +252,7 @@ async function acquireSessionWriteLock(params) {
     pinStartTimes([sessionLockPid(params.sessionFile)]);
   }
   const signal = isObject(params) ? params.signal : undefined;
-  // Checked before the wait starts: a wait whose signal cannot be listened to would go on
-  // after its promise rejected, and its lock would be granted to nobody.
-  if (signal !== undefined && !(signal instanceof AbortSignal)) {
-    const error = new TypeError(`invalid signal: must be an AbortSignal, got ${signal === null ? "null" : typeof signal}`);
-    error.code = "ERR_INVALID_ARG_TYPE";
-    throw error;
-  }
+  checkSignal(signal);
   if (signal?.aborted) throw abortError(signal);
   registerProcessCleanup(native.releaseEveryHoldSync);
   const cancel = signal ? new native.WaitCancel() : undefined;

@@ -110,20 +110,20 @@ if bash scripts/setup.sh "$setup_scope"; then swl_record setup 1 0 0; else swl_r
 
 stage fmt - 5m cargo fmt --all -- --check
 stage clippy - 20m cargo clippy --workspace --all-targets -- -D warnings
-stage rust 183 25m swl_run_counted "Rust tests" cargo test --workspace --no-fail-fast
+stage rust 193 25m swl_run_counted "Rust tests" cargo test --workspace --no-fail-fast
 # Its own workspace and lockfile; libFuzzer itself is C++.
 stage fuzz - 15m cargo build --manifest-path fuzz/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-target}/fuzz"
-stage c 635 15m bash tests/c/run.sh
-stage node 171 15m bash tests/node/run.sh
+stage c 650 15m bash tests/c/run.sh
+stage node 186 15m bash tests/node/run.sh
 stage reliability 180 10m bash tests/reliability/run.sh
-stage package 38 15m bash tests/package/run.sh
+stage package 44 15m bash tests/package/run.sh
 stage faultinject 470 20m bash tests/faultinject/run.sh
 stage musl 812 25m bash scripts/test-cross.sh musl
 stage aarch64 812 40m bash scripts/test-cross.sh aarch64
 stage clippy-portable - 20m portable cargo clippy --workspace --all-targets -- -D warnings
-stage rust-portable 181 25m portable swl_run_counted "Rust tests (portable)" \
+stage rust-portable 191 25m portable swl_run_counted "Rust tests (portable)" \
   cargo test --workspace --no-fail-fast
-stage node-portable 171 15m bash tests/node/run.sh portable
+stage node-portable 186 15m bash tests/node/run.sh portable
 stage targets 3 30m bash scripts/check-targets.sh
 
 if [ ${#failed[@]} -gt 0 ]; then

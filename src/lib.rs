@@ -24,6 +24,9 @@
 //!   sharing the directory: once their holder stopped refreshing them for that long).
 //! - **no nesting**: a second acquire of a path this process holds waits like any other
 //!   contender ([`Options::allow_reentrant`], [`Options::reentrant_owner`] to nest).
+//! - **files of other programs** (no flock payload of this library) are judged by the
+//!   gateway's legacy rules ([`Options::foreign`]: [`Foreign::Keep`] never removes them,
+//!   [`Foreign::Dotlock`] takes over only a dotlock whose pid is dead).
 //!
 //! # Errors ([`Error`])
 //!
@@ -84,6 +87,7 @@ pub use attempt::observe::OwnerArgs;
 pub use base::log::{set_log_hook, LogHook};
 pub use base::printable::{printable, printable_path};
 pub use held::table::ReleaseOutcome;
+pub use rules::foreign::Foreign;
 pub use rules::verdict::{Format, Purpose, StaleReason};
 pub use vocab::error::{errno_name, Error, Holder};
 pub use vocab::held_lock::HeldLock;
@@ -91,6 +95,7 @@ pub use vocab::option_name::OptionName;
 pub use vocab::options::{CleanOptions, Options};
 pub use vocab::owner::HoldOwner;
 pub use vocab::path_rule::check_path;
+pub use vocab::select::Select;
 pub use vocab::settings::resolve_max_hold_from_timeout;
 
 /// The crate version, as the C ABI reports it.

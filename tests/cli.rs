@@ -872,3 +872,98 @@ fn run_starts_the_command_at_its_first_word_as_flock_does() {
     );
     assert!(text(&out).contains("give either -c CMD or CMD [ARGS...], not both"));
 }
+
+/// Status and clean without `--pattern` look at the session locks and every other lock file
+/// this library wrote (known by its content), never another program's; `--pattern` selects
+/// by name, and another program's files are kept unless `--foreign` opts into a rule.
+#[test]
+fn status_and_clean_select_our_files_or_a_pattern() {
+    let dir = TempDir::new("cli-pattern");
+    let holder = Holder::start(&[], &dir.join("data.txt"));
+    // A file of ours whose holder is gone: a copy of a live lock file nobody holds a flock on.
+    let crashed = dir.join("crashed.txt.lock");
+    std::fs::copy(dir.join("data.txt.lock"), &crashed).unwrap();
+    let old = legacy_dead_lock(&dir, "old");
+    let mailbox = dir.join("mailbox.lock");
+    std::fs::write(&mailbox, format!("{}\n", dead_pid())).unwrap();
+    let forty_s_ago = std::time::SystemTime::now() - Duration::from_secs(40);
+    std::fs::File::options()
+        .write(true)
+        .open(&mailbox)
+        .unwrap()
+        .set_modified(forty_s_ago)
+        .unwrap();
+    let names = |out: &Output| -> Vec<(String, String, bool)> {
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+        let mut seen: Vec<_> = json
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| {
+                let path = i["lockPath"].as_str().unwrap();
+                let name = Path::new(path).file_name().unwrap().to_str().unwrap();
+                let format = i["format"].as_str().unwrap().to_string();
+                (name.to_string(), format, i["removable"].as_bool().unwrap())
+            })
+            .collect();
+        seen.sort();
+        seen
+    };
+    let row = |name: &str, format: &str, removable: bool| (name.into(), format.into(), removable);
+
+    let out = cli(&["status", s(&dir.0), "--json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(
+        names(&out),
+        vec![
+            row("crashed.txt.lock", "flock", true),
+            row("data.txt.lock", "flock", false),
+            row("old.jsonl.lock", "legacy", true),
+        ],
+        "ours and the session locks, not mailbox.lock"
+    );
+    let out = cli(&["status", s(&dir.0), "--json", "--pattern", "*.lock"]);
+    let seen = names(&out);
+    assert!(
+        seen.contains(&row("mailbox.lock", "dotlock", false)),
+        "{seen:?}"
+    );
+    assert!(
+        seen.contains(&row("old.jsonl.lock", "legacy", false)),
+        "kept under --pattern: {seen:?}"
+    );
+    let out = cli(&[
+        "status",
+        s(&dir.0),
+        "--pattern",
+        "mail*",
+        "--foreign",
+        "dotlock",
+    ]);
+    assert!(text(&out).contains("stale: dead-pid"), "{}", text(&out));
+
+    let out = cli(&["clean", s(&dir.0)]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(!crashed.exists() && !old.exists(), "{}", text(&out));
+    assert!(mailbox.exists(), "another program's file is not touched");
+    assert!(
+        dir.join("data.txt.lock").exists(),
+        "a live lock is never removed"
+    );
+
+    let out = cli(&["clean", s(&dir.0), "--pattern", "mail*"]);
+    assert!(out.status.success() && mailbox.exists(), "{}", text(&out));
+    let clean_mail =
+        |rule: &str| cli(&["clean", s(&dir.0), "--pattern", "mail*", "--foreign", rule]);
+    let out = clean_mail("delete");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(
+        text(&out).contains("--foreign must be one of"),
+        "{}",
+        text(&out)
+    );
+    let out = clean_mail("dotlock");
+    assert!(out.status.success() && !mailbox.exists(), "{}", text(&out));
+    assert!(dir.join("data.txt.lock").exists());
+    holder.release();
+}

@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{dead_pid, TempDir};
+use common::{dead_pid, write_aged_lock, TempDir};
 use session_write_lock::{
     acquire, clean_stale, inspect, CleanOptions, Error, Format, Found, OptionName, Options,
     StaleReason,
@@ -35,19 +35,6 @@ fn iso(t: SystemTime) -> String {
         .output()
         .unwrap();
     String::from_utf8(out.stdout).unwrap().trim().to_string()
-}
-
-fn write_lock(file: &Path, content: &[u8], mtime_ago: Duration) -> PathBuf {
-    let lock = lock_of(file);
-    std::fs::write(&lock, content).unwrap();
-    let when = SystemTime::now() - mtime_ago;
-    File::options()
-        .write(true)
-        .open(&lock)
-        .unwrap()
-        .set_times(FileTimes::new().set_modified(when).set_accessed(when))
-        .unwrap();
-    lock
 }
 
 struct Sleeper(Child);
@@ -210,7 +197,7 @@ fn legacy_rules_reclaim_or_wait() {
     ];
     for (i, (name, content, mtime_ago, expect_reclaimed, reasons)) in rows.into_iter().enumerate() {
         let file = dir.join(&format!("row{i}.jsonl"));
-        let lock = write_lock(&file, content.as_bytes(), mtime_ago);
+        let lock = write_aged_lock(&file, content.as_bytes(), mtime_ago);
         let seen = inspect(&file, STALE)
             .unwrap()
             .expect("a lock file is there");
@@ -251,7 +238,7 @@ fn live_legacy_holder_that_is_only_old_is_reported_at_once_and_kept() {
         r#"{{"pid":{},"createdAt":"{created}","maxHoldMs":5000}}"#,
         live.pid()
     );
-    let lock = write_lock(&file, content.as_bytes(), Duration::ZERO);
+    let lock = write_aged_lock(&file, content.as_bytes(), Duration::ZERO);
     let options = Options {
         timeout: Some(Duration::from_secs(30)),
         ..Options::default()
@@ -297,7 +284,7 @@ fn busy_error_names_the_owner_and_path() {
     let dir = TempDir::new("owner");
     let live = Sleeper::start();
     let file = dir.join("s.jsonl");
-    let lock = write_lock(
+    let lock = write_aged_lock(
         &file,
         format!(
             r#"{{"pid":{},"createdAt":"{}"}}"#,
@@ -494,17 +481,17 @@ fn clean_stale_removes_only_stale_locks() {
     let live = Sleeper::start();
     let now = iso(SystemTime::now());
     let old = iso(SystemTime::now() - Duration::from_secs(7200));
-    write_lock(
+    write_aged_lock(
         &dir.join("a-dead.jsonl"),
         format!(r#"{{"pid":{},"createdAt":"{now}"}}"#, dead_pid()).as_bytes(),
         Duration::ZERO,
     );
-    write_lock(
+    write_aged_lock(
         &dir.join("b-old-live.jsonl"),
         format!(r#"{{"pid":{},"createdAt":"{old}"}}"#, live.pid()).as_bytes(),
         Duration::ZERO,
     );
-    write_lock(
+    write_aged_lock(
         &dir.join("c-fresh-live.jsonl"),
         format!(r#"{{"pid":{},"createdAt":"{now}"}}"#, live.pid()).as_bytes(),
         Duration::ZERO,

@@ -7,6 +7,7 @@ use session_write_lock::testing::verdict::{
     decide, Format, Observation, Observer, Purpose, StaleReason,
 };
 use session_write_lock::testing::{PidProbe, ProcessIdentity};
+use session_write_lock::Foreign;
 use std::time::Duration;
 
 fn me() -> ProcessIdentity {
@@ -53,6 +54,7 @@ fn arb_payload() -> impl Strategy<Value = Payload> {
                 flock,
                 max_hold_ms: None,
                 owner: None,
+                dotlock_pid: None,
             },
         )
 }
@@ -102,11 +104,15 @@ proptest! {
     }
 
     #[test]
-    fn decisions_are_consistent(payload in arb_payload(), mtime_ago in -100_000i64..10_000_000, flock_free: bool, probe in arb_probe(), held_by_us: bool, now in 3_000_000_000_000i64..3_100_000_000_000, acquire: bool, owner_is_gateway in proptest::option::of(any::<bool>()), max_hold in proptest::option::of(1u64..10_000_000)) {
+    fn decisions_are_consistent(payload in arb_payload(), mtime_ago in -100_000i64..10_000_000, flock_free: bool, probe in arb_probe(), held_by_us: bool, now in 3_000_000_000_000i64..3_100_000_000_000, acquire: bool, owner_is_gateway in proptest::option::of(any::<bool>()), max_hold in proptest::option::of(1u64..10_000_000), foreign in prop_oneof![Just(Foreign::Gateway), Just(Foreign::Keep), Just(Foreign::Dotlock)], dotlock: bool) {
         let identity = me();
-        let payload = Payload { max_hold_ms: max_hold, ..payload };
+        // A dotlock is a file with nothing but a pid (as the parser makes it, then read by the rule).
+        let payload = match (dotlock, payload.pid) {
+            (true, Some(pid)) => Payload { dotlock_pid: Some(pid), ..Payload::default() }.read_as(foreign),
+            _ => Payload { max_hold_ms: max_hold, ..payload },
+        };
         let obs = Observation { payload: &payload, mtime_ms: now - mtime_ago, flock_free, pid_probe: probe, held_by_us, owner_is_gateway };
-        let purpose = if acquire { Purpose::ACQUIRE } else { Purpose::CLEAN };
+        let purpose = if acquire { Purpose::ACQUIRE } else { Purpose::CLEAN }.with_foreign(foreign);
         let observer = Observer { identity: &identity, nonce: NONCE, now_ms: now, stale: Duration::from_secs(1800), purpose, malformed_grace: Duration::from_secs(30) };
         let v = decide(&obs, &observer);
         prop_assert!(!v.removable || !v.reasons.is_empty(), "removable only with a reason");
@@ -130,8 +136,15 @@ proptest! {
             }
         } else {
             prop_assert!(v.reasons.iter().all(|r| !matches!(r, StaleReason::HolderExited | StaleReason::HeartbeatExpired)));
-            if payload.pid.is_some() && probe == Some(PidProbe::Dead) {
-                prop_assert!(v.removable, "a dead legacy holder is always removable");
+            match foreign {
+                Foreign::Gateway => if payload.pid.is_some() && probe == Some(PidProbe::Dead) {
+                    prop_assert!(v.removable, "a dead legacy holder is always removable");
+                },
+                Foreign::Keep => prop_assert!(v.reasons.is_empty() && !v.removable, "kept: never stale, never removed"),
+                Foreign::Dotlock => {
+                    let dead_dotlock = payload.dotlock_pid.is_some() && probe == Some(PidProbe::Dead);
+                    prop_assert_eq!(v.removable, dead_dotlock, "only a dotlock of a dead pid goes");
+                }
             }
         }
     }

@@ -7,6 +7,7 @@ use libfuzzer_sys::fuzz_target;
 use session_write_lock::testing::payload::Payload;
 use session_write_lock::testing::verdict::{decide, Format, Observation, Observer, Purpose, StaleReason};
 use session_write_lock::testing::{PidProbe, ProcessIdentity};
+use session_write_lock::Foreign;
 use std::time::Duration;
 
 const NONCE: &str = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
@@ -18,7 +19,8 @@ fuzz_target!(|data: &[u8]| {
     control[..head.len()].copy_from_slice(head);
     let word = |i: usize| i64::from_le_bytes(control[i..i + 8].try_into().unwrap());
 
-    let payload = Payload::parse(content);
+    let foreign = Foreign::ALL[usize::from(control[6] % 3)];
+    let payload = Payload::parse(content).read_as(foreign);
     if let Some(pid) = payload.pid {
         assert!(pid >= 1 && pid <= i32::MAX as u32);
     }
@@ -42,13 +44,13 @@ fuzz_target!(|data: &[u8]| {
         n => Some(n == 1),
     };
     let obs = Observation { payload: &payload, mtime_ms: word(16), flock_free, pid_probe, held_by_us: control[1] & 128 == 128, owner_is_gateway };
-    let purpose = if control[0] & 32 == 32 { Purpose::ACQUIRE } else { Purpose::CLEAN };
+    let purpose = if control[0] & 32 == 32 { Purpose::ACQUIRE } else { Purpose::CLEAN }.with_foreign(foreign);
     let observer = Observer { identity: &me, nonce: NONCE, now_ms, stale: Duration::from_millis(1 + u64::from(control[4]) * 60_000), purpose, malformed_grace: Duration::from_secs(if control[0] & 64 == 64 { 5 } else { 30 }) };
     let v = decide(&obs, &observer);
 
     assert!(!v.removable || !v.reasons.is_empty());
     assert!(!(v.removable && v.report_only));
-    if purpose == Purpose::CLEAN {
+    if !purpose.respect_max_hold {
         assert!(!v.reasons.contains(&StaleReason::HoldExceeded));
     }
     assert_eq!(v.format == Format::Flock, payload.flock);
@@ -64,7 +66,12 @@ fuzz_target!(|data: &[u8]| {
         if same_kernel && flock_free {
             assert_eq!(v.reasons, [StaleReason::HolderExited]);
         }
-    } else if payload.pid.is_some() && pid_probe == Some(PidProbe::Dead) {
-        assert!(v.removable);
+    } else {
+        match foreign {
+            Foreign::Gateway => assert!(v.removable || payload.pid.is_none() || pid_probe != Some(PidProbe::Dead)),
+            // Files of other programs: kept, or only a dead dotlock goes.
+            Foreign::Keep => assert!(!v.removable && v.reasons.is_empty()),
+            Foreign::Dotlock => assert_eq!(v.removable, payload.dotlock_pid.is_some() && pid_probe == Some(PidProbe::Dead)),
+        }
     }
 });

@@ -8,12 +8,14 @@ use crate::attempt::observe::{observe, reclaim, Judge, Observed, OwnerArgs, Recl
 use crate::files::fs::{self, resolve_lock_path};
 use crate::files::lock_dir::{LockDir, LockPlace};
 use crate::files::lock_names;
+use crate::files::sweep_names;
 use crate::rules::iso_time;
 use crate::rules::verdict::{malformed_grace, Format, Purpose, StaleReason};
 use crate::vocab::error::Error;
 use crate::vocab::option_name::OptionName;
 use crate::vocab::options::CleanOptions;
 use crate::vocab::path_rule::check_path;
+use crate::vocab::select::Select;
 use serde::{Serialize, Serializer};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -87,7 +89,8 @@ impl Serialize for Found {
 /// What [`clean_stale`] found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct CleanReport {
-    /// Every `*.jsonl.lock` of the directory, sorted by name.
+    /// Every lock file of the directory the selection reports ([`CleanOptions::select`];
+    /// by default every `*.jsonl.lock`), sorted by name.
     pub locks: Vec<Inspection>,
     /// The ones that were removed.
     pub cleaned: Vec<Inspection>,
@@ -178,7 +181,7 @@ fn inspect_place(
     let judge = Judge {
         stale: options.stale,
         now,
-        purpose: Purpose::CLEAN,
+        purpose: Purpose::CLEAN.with_foreign(options.foreign),
         malformed_grace: malformed_grace(None, options.stale),
         owner_matcher: options.owner_matcher,
         owner_args,
@@ -244,7 +247,7 @@ pub fn inspect_payload(
 ) -> Inspection {
     let rt = runtime();
     let nonce = rt.holds.table().nonce().to_owned();
-    let payload = crate::rules::payload::Payload::parse(bytes);
+    let payload = crate::rules::payload::Payload::parse(bytes).read_as(purpose.foreign);
     let pid_probe = payload.pid.map(crate::rules::identity::probe_pid);
     let now_ms = iso_time::unix_ms(now);
     let verdict = crate::rules::verdict::decide(
@@ -294,7 +297,7 @@ pub fn inspect_payload(
 /// a missing directory has none.
 pub fn lock_files_in(dir: impl AsRef<Path>) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Error> {
     let dir = dir.as_ref();
-    let listed = list(dir)?;
+    let listed = list(dir, &Select::SessionLocks)?;
     let paths = |names: Vec<OsString>| names.iter().map(|n| dir.join(n)).collect();
     Ok((paths(listed.locks), paths(listed.temps)))
 }
@@ -307,7 +310,7 @@ struct Listed {
     temps: Vec<OsString>,
 }
 
-fn list(dir: &Path) -> Result<Listed, Error> {
+fn list(dir: &Path, select: &Select) -> Result<Listed, Error> {
     check_path(OptionName::SessionsDir, dir.as_os_str())?;
     let mut listed = Listed {
         dir: LockDir::open_given(dir)?,
@@ -319,7 +322,7 @@ fn list(dir: &Path) -> Result<Listed, Error> {
     };
     let names = crate::sys::list_dir(open.fd()).map_err(|e| Error::io("read directory", dir, e))?;
     for name in names {
-        if lock_names::is_session_lock(&name) {
+        if sweep_names::admits(select, &name) {
             listed.locks.push(name);
         } else if lock_names::is_temp(&name) {
             listed.temps.push(name);
@@ -337,7 +340,7 @@ fn list(dir: &Path) -> Result<Listed, Error> {
 /// directory it was listed in.
 pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<CleanReport, Error> {
     let dir = dir.as_ref();
-    let listed = list(dir)?;
+    let listed = list(dir, &options.select)?;
     let now = options.now.unwrap_or_else(SystemTime::now);
     let options_now = CleanOptions {
         now: Some(now),
@@ -349,11 +352,19 @@ pub fn clean_stale(dir: impl AsRef<Path>, options: &CleanOptions) -> Result<Clea
     };
     for name in listed.locks {
         let lock_path = dir.join(&name);
+        let file_options = CleanOptions {
+            foreign: sweep_names::foreign_rule(&options.select, &name, options.foreign),
+            ..options_now.clone()
+        };
         // One file that cannot be read or removed must not hide the others from the sweep.
         let inspected = LockPlace::in_dir(Arc::clone(&open), &name, &lock_path)
-            .and_then(|place| inspect_place(&place, &options_now, OwnerArgs::System));
+            .and_then(|place| inspect_place(&place, &file_options, OwnerArgs::System));
         match inspected {
             Ok(Some(inspection)) => {
+                let ours = inspection.format == Found::Lock(Format::Flock);
+                if !sweep_names::reports(&options.select, &name, ours) {
+                    continue;
+                }
                 if inspection.removed {
                     report.cleaned.push(inspection.clone());
                 }
@@ -376,7 +387,7 @@ pub fn clean_temp_files(
     options: &CleanOptions,
 ) -> Result<Vec<String>, Error> {
     let dir = dir.as_ref();
-    let listed = list(dir)?;
+    let listed = list(dir, &Select::SessionLocks)?;
     let now = options.now.unwrap_or_else(SystemTime::now);
     Ok(match listed.dir {
         Some(open) => remove_old_temp_files(dir, &open, listed.temps, options, now),

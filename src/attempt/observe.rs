@@ -49,7 +49,9 @@ impl FileObservation {
                         matches!(r, StaleReason::HolderExited | StaleReason::HeartbeatExpired)
                     })
             }
-            Format::Legacy => matches!(self.pid_probe, Some(PidProbe::Alive { .. })),
+            Format::Legacy | Format::Dotlock => {
+                matches!(self.pid_probe, Some(PidProbe::Alive { .. }))
+            }
         }
     }
 
@@ -96,7 +98,7 @@ impl Judge {
         Judge {
             stale: options.stale,
             now: SystemTime::now(),
-            purpose: Purpose::ACQUIRE,
+            purpose: Purpose::ACQUIRE.with_foreign(options.foreign),
             malformed_grace: malformed_grace(options.timeout, options.stale),
             owner_matcher: options.owner_matcher,
             owner_args: OwnerArgs::System,
@@ -173,6 +175,7 @@ fn judge_file(
     payload: Payload,
     judge: &Judge,
 ) -> Result<FileObservation, Error> {
+    let payload = payload.read_as(judge.purpose.foreign);
     // Taking the flock is both the liveness probe (a free flock: `holder-exited`) and the right
     // to reclaim.
     let flock_free =

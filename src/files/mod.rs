@@ -5,3 +5,4 @@ pub(crate) mod by_path;
 pub(crate) mod fs;
 pub(crate) mod lock_dir;
 pub(crate) mod lock_names;
+pub(crate) mod sweep_names;

@@ -2,6 +2,7 @@
 //! accepts from the TypeScript implementation ("legacy"). Parsing never fails: garbage is a legacy
 //! payload with nothing in it, which the verdict then judges by file age alone.
 
+use crate::rules::foreign::Foreign;
 use serde::Serialize;
 use serde_json::Value;
 
@@ -77,12 +78,23 @@ pub struct Payload {
     pub max_hold_ms: Option<u64>,
     /// The holder's label, when written.
     pub owner: Option<String>,
+    /// A dotlock's pid: the whole file is a decimal pid (liblockfile, dotlockfile(1), UUCP's
+    /// space-padded form), optionally newline-terminated. Only the rules that understand
+    /// dotlocks read it ([`Payload::read_as`]); to the gateway's rules the file is malformed,
+    /// as to its own module.
+    pub dotlock_pid: Option<u32>,
 }
 
 impl Payload {
     pub fn parse(bytes: &[u8]) -> Payload {
         if bytes.len() > MAX_READ {
             return Payload::default();
+        }
+        if let Some(pid) = dotlock_pid(bytes) {
+            return Payload {
+                dotlock_pid: Some(pid),
+                ..Payload::default()
+            };
         }
         let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(bytes) else {
             return Payload::default();
@@ -111,8 +123,37 @@ impl Payload {
                 .and_then(whole_number)
                 .filter(|&ms| ms > 0),
             owner: string("owner"),
+            dotlock_pid: None,
         }
     }
+
+    /// The payload as the rule `foreign` reads it: a dotlock names its holder's pid to the
+    /// rules that understand dotlocks; to the gateway's it has none.
+    pub fn read_as(self, foreign: Foreign) -> Payload {
+        match (foreign, self.dotlock_pid) {
+            (Foreign::Keep | Foreign::Dotlock, Some(pid)) => Payload {
+                pid: Some(pid),
+                ..self
+            },
+            _ => self,
+        }
+    }
+}
+
+/// The pid of a dotlock: optional leading spaces, ASCII digits, an optional final newline;
+/// a valid pid (1..=i32::MAX).
+fn dotlock_pid(bytes: &[u8]) -> Option<u32> {
+    let digits = bytes.strip_suffix(b"\n").unwrap_or(bytes);
+    let start = digits.iter().position(|&b| b != b' ')?;
+    let digits = &digits[start..];
+    if digits.is_empty() || digits.len() > 10 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    std::str::from_utf8(digits)
+        .ok()?
+        .parse::<u32>()
+        .ok()
+        .filter(|&p| (1..=i32::MAX as u32).contains(&p))
 }
 
 /// JavaScript writes integers as numbers that may carry a `.0`; accept both, reject the rest.
@@ -236,6 +277,47 @@ mod tests {
             assert_eq!(p.pid, pid, "{text}");
             assert_eq!(p.created_at_ms.is_some(), created, "{text}");
             assert_eq!(p.flock, flock, "{text}");
+        }
+    }
+
+    /// Dotlocks (a decimal pid) are read as such, and only they: the gateway's rules still see
+    /// no pid in them, the rules that understand dotlocks see the holder's.
+    #[test]
+    fn dotlock_files_name_their_pid() {
+        // (content, the dotlock's pid)
+        let rows: [(&[u8], Option<u32>); 16] = [
+            (b"1234\n", Some(1234)),
+            (b"1234", Some(1234)),
+            (b"      4321\n", Some(4321)), // UUCP's HDB form: padded to ten columns
+            (b"2147483647\n", Some(i32::MAX as u32)),
+            (b"2147483648\n", None),
+            (b"99999999999\n", None),
+            (b"0\n", None),
+            (b"-5\n", None),
+            (b"12 34\n", None),
+            (b"1234\n\n", None),
+            (b"1234\r\n", None),
+            (b"12a\n", None),
+            (b"\n", None),
+            (b"", None),
+            (b"   \n", None),
+            (br#"{"pid":1234}"#, None),
+        ];
+        for (text, pid) in rows {
+            let shown = String::from_utf8_lossy(text);
+            let p = Payload::parse(text);
+            assert_eq!(p.dotlock_pid, pid, "{shown:?}");
+            assert_eq!(p.pid.is_some(), text.starts_with(b"{"), "{shown:?}");
+            let gateway = p.clone().read_as(Foreign::Gateway);
+            assert_eq!(
+                gateway, p,
+                "{shown:?}: the gateway's rules read it as it is"
+            );
+            for rule in [Foreign::Keep, Foreign::Dotlock] {
+                let read = p.clone().read_as(rule);
+                assert_eq!(read.pid, pid.or(p.pid), "{shown:?} read as {rule}");
+                assert!(!read.flock && read.created_at_ms.is_none(), "{shown:?}");
+            }
         }
     }
 

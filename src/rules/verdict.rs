@@ -3,6 +3,7 @@
 //! lives in `attempt`.
 
 use crate::base::start_time::same_start;
+use crate::rules::foreign::Foreign;
 use crate::rules::identity::{PidProbe, ProcessIdentity};
 use crate::rules::payload::Payload;
 use serde::{Serialize, Serializer};
@@ -91,6 +92,8 @@ pub enum Format {
     Flock,
     /// Written by the TypeScript implementation, or unreadable.
     Legacy,
+    /// A dotlock (a decimal pid), as the rules that understand dotlocks read it.
+    Dotlock,
 }
 
 impl Format {
@@ -99,6 +102,7 @@ impl Format {
         match self {
             Format::Flock => "flock",
             Format::Legacy => "legacy",
+            Format::Dotlock => "dotlock",
         }
     }
 }
@@ -111,13 +115,15 @@ impl Serialize for Format {
 
 /// Why the lock file is looked at: the two rules that differ between an acquire and the sweep
 /// (docs/PROTOCOL.md), as the gateway's module switches them (its `respectMaxHold` and
-/// `reclaimLockWithoutStarttime`).
+/// `reclaimLockWithoutStarttime`), and the rule for files this library did not write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Purpose {
     /// `hold-exceeded` is computed (never for a lock this process holds).
     pub respect_max_hold: bool,
     /// An own-pid file without `starttime` that we do not hold is `orphan-self-pid`.
     pub reclaim_without_starttime: bool,
+    /// Which rule judges a file without `flock: true`.
+    pub foreign: Foreign,
 }
 
 impl Purpose {
@@ -125,12 +131,19 @@ impl Purpose {
     pub const ACQUIRE: Purpose = Purpose {
         respect_max_hold: true,
         reclaim_without_starttime: true,
+        foreign: Foreign::Gateway,
     };
     /// The sweep: neither; an own-pid file without starttime is kept.
     pub const CLEAN: Purpose = Purpose {
         respect_max_hold: false,
         reclaim_without_starttime: false,
+        foreign: Foreign::Gateway,
     };
+
+    /// This purpose with `foreign` as the rule for files this library did not write.
+    pub const fn with_foreign(self, foreign: Foreign) -> Purpose {
+        Purpose { foreign, ..self }
+    }
 }
 
 /// Everything the decision needs about the lock file, gathered by the I/O layer.
@@ -211,10 +224,12 @@ impl Verdict {
 /// The staleness decision (docs/PROTOCOL.md, "Is the holder gone?").
 pub fn decide(obs: &Observation<'_>, me: &Observer<'_>) -> Verdict {
     let p = obs.payload;
-    let reasons = if p.flock {
-        flock_reasons(obs, me)
-    } else {
-        legacy_reasons(obs, me)
+    let foreign = me.purpose.foreign;
+    let reasons = match (p.flock, foreign) {
+        (true, _) => flock_reasons(obs, me),
+        (false, Foreign::Gateway) => legacy_reasons(obs, me),
+        (false, Foreign::Keep) => Vec::new(),
+        (false, Foreign::Dotlock) => dotlock_reasons(obs),
     };
     let grace_ms = me.malformed_grace.as_millis() as i64;
     let malformed_only = reasons.iter().all(|r| r.malformed());
@@ -224,10 +239,10 @@ pub fn decide(obs: &Observation<'_>, me: &Observer<'_>) -> Verdict {
     let removable = stale && !only_old && (!malformed_only || past_grace);
     let report_only = stale && only_old && !obs.held_by_us;
     Verdict {
-        format: if p.flock {
-            Format::Flock
-        } else {
-            Format::Legacy
+        format: match (p.flock, p.dotlock_pid, foreign) {
+            (true, _, _) => Format::Flock,
+            (false, Some(_), Foreign::Keep | Foreign::Dotlock) => Format::Dotlock,
+            _ => Format::Legacy,
         },
         removable,
         report_only,
@@ -246,7 +261,10 @@ fn recheck_at(obs: &Observation<'_>, me: &Observer<'_>, in_grace: bool) -> Optio
     let stale_ms = me.stale.as_millis() as i64;
     let after = |from: Option<i64>, ms: i64| from.map(|t| t.saturating_add(ms).saturating_add(1));
     let max_hold = p.max_hold_ms.map(|m| m as i64);
-    let candidates = if p.flock && !same_kernel(p, me.identity) {
+    let candidates = if !p.flock && me.purpose.foreign != Foreign::Gateway {
+        // Kept files and dotlocks have no age rule: only their holder's end changes them.
+        Vec::new()
+    } else if p.flock && !same_kernel(p, me.identity) {
         vec![after(Some(obs.mtime_ms), stale_ms)]
     } else if p.flock {
         vec![max_hold.and_then(|m| after(p.created_at_ms, m.saturating_add(FLOCK_HOLD_SLACK_MS)))]
@@ -316,6 +334,14 @@ fn legacy_created(obs: &Observation<'_>, now_ms: i64) -> Option<i64> {
         true => created.min(obs.mtime_ms),
         false => created,
     })
+}
+
+/// liblockfile's rule without its age limit: a dotlock whose pid does not exist is stale (the
+/// caller who opts into it says its writers run on this host). A live pid is a holder, whatever
+/// the file's age; anything else is kept.
+fn dotlock_reasons(obs: &Observation<'_>) -> Vec<StaleReason> {
+    let dead = obs.payload.dotlock_pid.is_some() && obs.pid_probe == Some(PidProbe::Dead);
+    dead.then_some(StaleReason::DeadPid).into_iter().collect()
 }
 
 /// The TypeScript module's rules, in its order: pid, age, hold, owner.
@@ -410,6 +436,7 @@ mod tests {
             flock: true,
             max_hold_ms: None,
             owner: None,
+            dotlock_pid: None,
         }
     }
 
@@ -1194,6 +1221,175 @@ mod tests {
         );
     }
 
+    /// A dotlock holding `pid`, as the rule `foreign` reads it (through the parser).
+    fn dotlock(pid: u32, foreign: Foreign) -> Payload {
+        Payload::parse(format!("{pid}\n").as_bytes()).read_as(foreign)
+    }
+
+    /// Files this library did not write, under each rule for them: the gateway's rules
+    /// remove (the gateway's API, unchanged), `keep` never does, `dotlock` removes only a
+    /// dotlock whose pid is dead. Files of this library are judged alike under every rule.
+    #[test]
+    fn foreign_files_under_each_rule() {
+        let keep = Purpose::ACQUIRE.with_foreign(Foreign::Keep);
+        let dot = Purpose::ACQUIRE.with_foreign(Foreign::Dotlock);
+        let clean_keep = Purpose::CLEAN.with_foreign(Foreign::Keep);
+        let other_gateway_file = legacy(Some(50), Some(1), Some(77), None);
+        let dead_old_gateway_file = legacy(Some(50), Some(120), None, None);
+        let exited = || Row {
+            flock_free: true,
+            reasons: &[HolderExited],
+            removable: true,
+            ..row("", ours(99, OLD_NONCE, 4026531836, "boot-1", "gw-a"))
+        };
+        let rows = vec![
+            // The repro: a 40 s old liblockfile `mailbox.lock` of a dead pid.
+            Row {
+                purpose: keep,
+                probe: Some(PidProbe::Dead),
+                mtime_ago_ms: 40 * SEC,
+                ..row(
+                    "keep: 40 s old dotlock, dead pid",
+                    dotlock(4242, Foreign::Keep),
+                )
+            },
+            Row {
+                purpose: clean_keep,
+                probe: Some(PidProbe::Dead),
+                mtime_ago_ms: 500 * MIN,
+                ..row(
+                    "keep, sweep: old dotlock, dead pid",
+                    dotlock(4242, Foreign::Keep),
+                )
+            },
+            Row {
+                purpose: keep,
+                probe: ALIVE,
+                owner_is_gateway: Some(false),
+                ..row(
+                    "keep: {pid, createdAt} of a live non-gateway process",
+                    other_gateway_file,
+                )
+            },
+            Row {
+                purpose: keep,
+                probe: Some(PidProbe::Dead),
+                ..row(
+                    "keep: {pid, createdAt} of a dead pid, 2 h old",
+                    dead_old_gateway_file.clone(),
+                )
+            },
+            Row {
+                purpose: keep,
+                mtime_ago_ms: 500 * MIN,
+                ..row("keep: an old empty file", Payload::default())
+            },
+            Row {
+                purpose: keep,
+                ..exited()
+            },
+            Row {
+                purpose: dot,
+                probe: Some(PidProbe::Dead),
+                reasons: &[DeadPid],
+                removable: true,
+                ..row(
+                    "dotlock: dead pid, just written",
+                    dotlock(4242, Foreign::Dotlock),
+                )
+            },
+            Row {
+                purpose: dot,
+                probe: ALIVE,
+                mtime_ago_ms: 500 * MIN,
+                ..row(
+                    "dotlock: live pid, hours old",
+                    dotlock(4242, Foreign::Dotlock),
+                )
+            },
+            Row {
+                purpose: dot,
+                ..row("dotlock: pid not probed", dotlock(4242, Foreign::Dotlock))
+            },
+            Row {
+                purpose: dot,
+                probe: Some(PidProbe::Dead),
+                ..row(
+                    "dotlock rule: a {pid, createdAt} file is kept",
+                    dead_old_gateway_file.clone(),
+                )
+            },
+            Row {
+                purpose: dot,
+                mtime_ago_ms: 500 * MIN,
+                ..row(
+                    "dotlock rule: an old empty file is kept",
+                    Payload::default(),
+                )
+            },
+            Row {
+                purpose: dot,
+                ..exited()
+            },
+            // The gateway's rules, unchanged: a dotlock is a malformed file to them.
+            Row {
+                probe: Some(PidProbe::Dead),
+                mtime_ago_ms: 40 * SEC,
+                reasons: &[MissingPid, InvalidCreatedAt],
+                removable: true,
+                ..row(
+                    "gateway: 40 s old dotlock is malformed",
+                    dotlock(4242, Foreign::Gateway),
+                )
+            },
+            // (A live non-gateway {pid, createdAt} under the gateway's rules: `non-gateway-owner`,
+            // in legacy_own_pid_and_owner_rules.)
+        ];
+        check(rows);
+        // What each file is reported as: a dotlock only by the rules that understand it.
+        let formats = [
+            (dotlock(7, Foreign::Keep), keep, Format::Dotlock),
+            (dotlock(7, Foreign::Dotlock), dot, Format::Dotlock),
+            (
+                dotlock(7, Foreign::Gateway),
+                Purpose::ACQUIRE,
+                Format::Legacy,
+            ),
+            (dead_old_gateway_file.clone(), keep, Format::Legacy),
+            (dead_old_gateway_file, dot, Format::Legacy),
+            (
+                ours(99, OLD_NONCE, 1, "boot-1", "gw-a"),
+                keep,
+                Format::Flock,
+            ),
+        ];
+        let host = me();
+        for (payload, purpose, format) in formats {
+            let v = decide(
+                &Observation {
+                    payload: &payload,
+                    mtime_ms: NOW,
+                    flock_free: false,
+                    pid_probe: None,
+                    held_by_us: false,
+                    owner_is_gateway: None,
+                },
+                &Observer {
+                    identity: &host,
+                    nonce: OUR_NONCE,
+                    now_ms: NOW,
+                    stale: Duration::from_secs(60),
+                    purpose,
+                    malformed_grace: Duration::from_secs(5),
+                },
+            );
+            assert_eq!(v.format, format, "{payload:?} under {purpose:?}");
+            if !payload.flock && purpose.foreign != Foreign::Gateway {
+                assert_eq!(v.recheck_at_ms, None, "no age rule: {payload:?}");
+            }
+        }
+    }
+
     /// Each reason and format has one spelling, the one every report and error uses (serde
     /// included); no two share it.
     #[test]
@@ -1222,7 +1418,11 @@ mod tests {
             }
         }
         let mut spellings: Vec<&str> = all.iter().map(|r| r.as_str()).collect();
-        spellings.extend([Format::Flock.as_str(), Format::Legacy.as_str()]);
+        spellings.extend([
+            Format::Flock.as_str(),
+            Format::Legacy.as_str(),
+            Format::Dotlock.as_str(),
+        ]);
         let distinct: std::collections::BTreeSet<&str> = spellings.iter().copied().collect();
         assert_eq!(distinct.len(), spellings.len(), "{spellings:?}");
         for r in all {

@@ -39,7 +39,7 @@ const MAX_LOOKS: usize = 4;
 /// of its lock file.
 fn holder_pid(seen: &FileObservation, me: &ProcessIdentity, closes: bool) -> Option<u32> {
     let pid = match seen.verdict.format {
-        Format::Legacy => {
+        Format::Legacy | Format::Dotlock => {
             let alive = matches!(seen.pid_probe, Some(PidProbe::Alive { .. }));
             seen.payload.pid.filter(|_| alive)
         }

@@ -212,8 +212,8 @@ pub enum Opened {
 
 mod posix;
 pub use posix::{
-    at_fork, close, fchmod, getenv, hostname, inherit_across_exec, link_at, list_dir, open_at,
-    open_dir, pid_exists, stat_at, touch, try_flock, unlink_at, unlock,
+    at_fork, close, fchmod, getenv, hostname, inherit_across_exec, link_at, list_dir, name_matches,
+    open_at, open_dir, pid_exists, stat_at, touch, try_flock, unlink_at, unlock,
 };
 
 #[cfg(target_os = "linux")]

@@ -142,6 +142,13 @@ pub fn list_dir(dir: &File) -> io::Result<Vec<OsString>> {
     result.map(|()| names)
 }
 
+/// `fnmatch(3)` of a file name, as a shell matches it: `*`, `?` and `[...]`, a leading `.`
+/// only matched by a `.` (FNM_PERIOD). An invalid pattern matches nothing.
+pub fn name_matches(pattern: &CStr, name: &CStr) -> bool {
+    // SAFETY: two valid NUL-terminated strings; fnmatch only reads them.
+    unsafe { libc::fnmatch(pattern.as_ptr(), name.as_ptr(), libc::FNM_PERIOD) == 0 }
+}
+
 /// Sets the file's mtime (and atime) to now through its descriptor.
 pub fn touch(file: &File) -> io::Result<()> {
     // SAFETY: a NULL times pointer means "now" for both timestamps.

@@ -7,4 +7,5 @@ pub(crate) mod option_name;
 pub(crate) mod options;
 pub(crate) mod owner;
 pub(crate) mod path_rule;
+pub(crate) mod select;
 pub mod settings;

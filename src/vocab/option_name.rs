@@ -58,6 +58,10 @@ option_names! {
     ReentrantOwner: Some("reentrantOwner"), None;
     /// The hold's label for people.
     Owner: Some("owner"), Some("owner");
+    /// The glob that selects a sweep's files (the CLI's `--pattern`).
+    Pattern: Some("pattern"), None;
+    /// The rule for lock files this library did not write (`keep`, `dotlock`, `gateway`).
+    Foreign: Some("foreign"), Some("foreign");
     /// Who a request belongs to (a Node environment that may have ended).
     HoldOwner: Some("holdOwner"), None;
     /// The size of the caller's `swl_options`.
@@ -104,6 +108,8 @@ impl OptionName {
             OptionName::TimeoutMs => Some("--timeout-ms"),
             OptionName::StaleMs => Some("--stale-ms"),
             OptionName::MaxHoldMs => Some("--max-hold-ms"),
+            OptionName::Pattern => Some("--pattern"),
+            OptionName::Foreign => Some("--foreign"),
             _ => None,
         }
     }

@@ -1,9 +1,11 @@
 //! Acquire and clean options, validated once here for every binding.
 
+use crate::rules::foreign::Foreign;
 use crate::rules::owner_argv::ArgvMatcher;
 use crate::vocab::error::Error;
 use crate::vocab::option_name::OptionName;
 use crate::vocab::owner::HoldOwner;
+use crate::vocab::select::Select;
 use std::time::{Duration, SystemTime};
 
 /// Default of [`Options::timeout`]: 60 s in every binding.
@@ -35,6 +37,9 @@ pub struct Options {
     pub owner: Option<String>,
     /// Judge live legacy holders by their command line (`non-gateway-owner`); `None`: off.
     pub owner_matcher: Option<ArgvMatcher>,
+    /// The rule for lock files this library did not write; default [`Foreign::Gateway`] (the
+    /// gateway's legacy rules). [`Foreign::Keep`] never removes them.
+    pub foreign: Foreign,
     /// Who the hold will belong to; [`HoldOwner::PROCESS`] unless a binding says otherwise.
     pub hold_owner: HoldOwner,
 }
@@ -49,6 +54,7 @@ impl Default for Options {
             reentrant_owner: None,
             owner: None,
             owner_matcher: None,
+            foreign: Foreign::Gateway,
             hold_owner: HoldOwner::PROCESS,
         }
     }
@@ -92,6 +98,10 @@ pub struct CleanOptions {
     pub now: Option<SystemTime>,
     /// Judge live legacy holders by their command line; `None`: off.
     pub owner_matcher: Option<ArgvMatcher>,
+    /// The rule for lock files this library did not write (as [`Options::foreign`]).
+    pub foreign: Foreign,
+    /// Which files of a directory [`crate::clean_stale`] looks at; default the session locks.
+    pub select: Select,
 }
 
 impl CleanOptions {
@@ -109,6 +119,8 @@ impl Default for CleanOptions {
             remove: true,
             now: None,
             owner_matcher: None,
+            foreign: Foreign::Gateway,
+            select: Select::SessionLocks,
         }
     }
 }

@@ -3,7 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[path = "../worker/src/pids.rs"]
 mod pids;
@@ -37,6 +37,25 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Writes `<file>.lock` with `content`, last modified `age` ago (a lock file another program
+/// left); returns its path.
+pub fn write_aged_lock(file: &Path, content: &[u8], age: std::time::Duration) -> PathBuf {
+    let lock = PathBuf::from(format!("{}.lock", file.display()));
+    std::fs::write(&lock, content).unwrap();
+    let when = std::time::SystemTime::now() - age;
+    std::fs::File::options()
+        .write(true)
+        .open(&lock)
+        .unwrap()
+        .set_times(
+            std::fs::FileTimes::new()
+                .set_modified(when)
+                .set_accessed(when),
+        )
+        .unwrap();
+    lock
 }
 
 fn rand_u32() -> u32 {

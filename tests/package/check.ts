@@ -1,7 +1,9 @@
 // The program the install test compiles (tsc --strict, as ESM and as CommonJS) against the
 // session-write-lock package installed from the local registry, and runs:
 //   node check.js            acquire; another process finds the lock busy; release; the other
-//                            process gets it; release-all + reset; prints "N passed, 0 failed"
+//                            process gets it; release-all + reset; fs-safe's file lock; the
+//                            general face (session-write-lock/lock): a lock, a busy second try,
+//                            release; prints "N passed, 0 failed"
 //   node check.js try FILE   one try from this second process: prints acquired | busy | error
 import {
   acquireSessionWriteLock,
@@ -13,6 +15,7 @@ import {
 } from "session-write-lock";
 import { acquireFileLock, type FileLockHandle } from "session-write-lock/file-lock";
 import { lock as properLock, type LockOptions } from "session-write-lock/proper-lockfile";
+import { lock as lockAnyFile, LockBusyError, tryLock, type Lock } from "session-write-lock/lock";
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -78,6 +81,13 @@ async function main(): Promise<void> {
   check(statSync(`${data}.lock`).isDirectory(), "session-write-lock/proper-lockfile takes proper-lockfile's lock");
   await release();
   check(!existsSync(`${data}.lock`), "and its release removes the directory");
+  const data = join(dir, "data.txt");
+  const general: Lock | null = await tryLock(data);
+  check(general !== null && existsSync(`${data}.lock`), "session-write-lock/lock takes any file's lock");
+  const busy = await lockAnyFile(data, { timeoutMs: 0 }).catch((error: unknown) => error);
+  check(busy instanceof LockBusyError && busy.code === "ELOCKED", "a second lock of it is busy (one try)");
+  await general?.release();
+  check(!existsSync(`${data}.lock`), "and its release removes the file");
   rmSync(dir, { recursive: true, force: true });
   console.log(`${passed} passed, 0 failed`);
 }

@@ -5,7 +5,7 @@
 //! its default. The one list of fields that makes this work is [`for_each_field`].
 
 use super::status::Failure;
-use session_write_lock::{OptionName, Options};
+use session_write_lock::{Foreign, OptionName, Options};
 use std::ffi::{c_char, CStr};
 use std::mem::{offset_of, size_of};
 use std::time::Duration;
@@ -41,6 +41,34 @@ pub struct swl_options {
     /// lock file as `owner` and shown by `swl_held_locks`, by busy errors when this process is
     /// the holder, and by `session-lock status`. Copied during `swl_acquire`. Default NULL.
     pub owner: *const c_char,
+    /// The rule for lock files this library did not write (docs/PROTOCOL.md, "Files of other
+    /// programs"): `SWL_FOREIGN_GATEWAY` (0, the default: the gateway's legacy rules),
+    /// `SWL_FOREIGN_KEEP` (never removed) or `SWL_FOREIGN_DOTLOCK` (a dotlock — a decimal pid,
+    /// as liblockfile writes — of a dead pid is taken over; other files are kept). Other
+    /// values are invalid.
+    pub foreign: i32,
+}
+
+/// `swl_options.foreign`: the gateway's legacy rules (the default).
+pub const SWL_FOREIGN_GATEWAY: i32 = 0;
+/// `swl_options.foreign`: files of other programs are never removed.
+pub const SWL_FOREIGN_KEEP: i32 = 1;
+/// `swl_options.foreign`: a dotlock of a dead pid is taken over; other files are kept.
+pub const SWL_FOREIGN_DOTLOCK: i32 = 2;
+
+/// The rule `swl_options.foreign` names.
+fn foreign_rule(value: i32) -> Result<Foreign, Failure> {
+    match value {
+        SWL_FOREIGN_GATEWAY => Ok(Foreign::Gateway),
+        SWL_FOREIGN_KEEP => Ok(Foreign::Keep),
+        SWL_FOREIGN_DOTLOCK => Ok(Foreign::Dotlock),
+        other => Err(Failure::invalid(
+            OptionName::Foreign,
+            format!(
+                "must be SWL_FOREIGN_GATEWAY, SWL_FOREIGN_KEEP or SWL_FOREIGN_DOTLOCK, got {other}"
+            ),
+        )),
+    }
 }
 
 fn millis(d: Option<Duration>) -> i64 {
@@ -59,6 +87,7 @@ impl swl_options {
             max_hold_ms: millis(core.max_hold),
             allow_reentrant: core.allow_reentrant,
             owner: std::ptr::null(),
+            foreign: SWL_FOREIGN_GATEWAY,
         }
     }
 
@@ -108,6 +137,7 @@ impl swl_options {
                 .map_err(|_| Failure::invalid(OptionName::Owner, "is not valid UTF-8"))?;
             options.owner = Some(text.to_owned());
         }
+        options.foreign = foreign_rule(self.foreign)?;
         Ok(options)
     }
 }
@@ -121,6 +151,7 @@ macro_rules! for_each_field {
         $each!(max_hold_ms);
         $each!(allow_reentrant);
         $each!(owner);
+        $each!(foreign);
     };
 }
 
@@ -252,6 +283,7 @@ mod tests {
                 max_hold_ms: 300_000,
                 allow_reentrant: false,
                 owner: std::ptr::null(),
+                foreign: SWL_FOREIGN_GATEWAY,
             }
         );
         assert_eq!(unsafe { o.to_core() }.unwrap(), Options::default());

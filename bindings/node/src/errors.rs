@@ -60,8 +60,8 @@ fn build(env: &Env, error: &LockError) -> Result<napi::Error> {
         _ => error.to_string(),
     };
     let value = match error {
-        // Node reports unusable path strings as TypeErrors (ERR_INVALID_ARG_VALUE).
-        LockError::InvalidArgument { name, .. } if is_path_option(*name) => {
+        // Node reports unusable strings as TypeErrors (ERR_INVALID_ARG_VALUE).
+        LockError::InvalidArgument { name, .. } if is_value_option(*name) => {
             JsTypeError::from(napi::Error::new(INVALID_ARG_VALUE, message)).into_unknown(*env)
         }
         LockError::InvalidArgument { .. } => {
@@ -144,11 +144,16 @@ pub fn held_object<'env>(env: &'env Env, held: &HeldLock) -> Result<Object<'env>
     Ok(object)
 }
 
-/// The options that are paths; every other validated option is a number of milliseconds.
-fn is_path_option(name: OptionName) -> bool {
+/// The options whose bad values are `TypeError`s, as Node's own: paths, and the name of a
+/// rule; every other validated option is a number of milliseconds.
+fn is_value_option(name: OptionName) -> bool {
     matches!(
         name,
-        OptionName::SessionFile | OptionName::SessionsDir | OptionName::LockPath | OptionName::Path
+        OptionName::SessionFile
+            | OptionName::SessionsDir
+            | OptionName::LockPath
+            | OptionName::Path
+            | OptionName::Foreign
     )
 }
 

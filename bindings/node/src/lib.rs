@@ -11,6 +11,7 @@
 mod args;
 mod dir_lock;
 mod errors;
+mod general;
 mod inspection;
 mod lock;
 mod logger;

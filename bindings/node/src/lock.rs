@@ -10,7 +10,7 @@ use session_write_lock::owner_argv::ArgvMatcher;
 use session_write_lock::settings::Settings;
 use session_write_lock::{
     begin_acquire_cancellable, end_owner, Acquisition, CancelToken, Error as LockError, HoldOwner,
-    LockGuard, OptionName, ReleaseOutcome, StaleReason,
+    LockGuard, OptionName, Options, ReleaseOutcome, StaleReason,
 };
 use std::cell::Cell;
 use std::path::Path;
@@ -143,9 +143,19 @@ pub fn acquire<'env>(
     options.owner = params.string(OptionName::Owner)?;
     options.owner_matcher = Some(ArgvMatcher::GATEWAY);
     options.hold_owner = owner_of(env)?;
+    start(env, Path::new(&session_file), &options, cancel)
+}
+
+/// The lock of `path` now, or a promise the lock service settles when the wait ends.
+pub fn start<'env>(
+    env: &'env Env,
+    path: &Path,
+    options: &Options,
+    cancel: Option<&WaitCancel>,
+) -> Result<Either<NativeLock, Object<'env>>> {
     let token = cancel.map(|c| c.token.clone());
     let mut promise = None;
-    let acquisition = begin_acquire_cancellable(Path::new(&session_file), &options, token, || {
+    let acquisition = begin_acquire_cancellable(path, options, token, || {
         // Only a wait gets a promise: a lock taken at once is returned as it is.
         let deferred = match env.create_deferred() {
             Ok((deferred, created)) => {
@@ -189,7 +199,7 @@ thread_local! {
 /// The hold owner of `env`. The first time, an env cleanup hook is added that releases that
 /// owner's holds (only those, without rotating the nonce) when the environment ends: a worker
 /// thread that ends naturally, calls `process.exit()` or is terminated.
-fn owner_of(env: &Env) -> Result<HoldOwner> {
+pub fn owner_of(env: &Env) -> Result<HoldOwner> {
     if let Some(owner) = OWNER.get() {
         return Ok(owner);
     }

@@ -13,11 +13,12 @@
 
 mod args;
 mod run;
+mod selection;
 
 use args::{parse, Parsed, Spec};
 use session_write_lock::{
-    clean_stale, inspect, inspect_lock_file, printable, printable_path, CleanOptions, EntryError,
-    Error, Found, Inspection, OwnerArgs, StaleReason,
+    clean_stale, inspect, inspect_lock_file, inspect_with, printable, printable_path, CleanOptions,
+    EntryError, Error, Format, Found, Inspection, OwnerArgs, StaleReason,
 };
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -29,9 +30,10 @@ usage: session-lock <command> [options]
        session-lock --version
 
 commands:
-  status PATH... [--json] [--stale-ms N]   who holds the locks (lock files, session files or directories)
-  clean DIR [--stale-ms N] [--dry-run] [--json]
-                                           remove stale *.jsonl.lock files in DIR, never live ones
+  status PATH... [--json] [--stale-ms N] [--pattern GLOB] [--foreign RULE]
+                                           who holds the locks (lock files, session files or directories)
+  clean DIR [--stale-ms N] [--dry-run] [--json] [--pattern GLOB] [--foreign RULE]
+                                           remove stale lock files in DIR, never live ones
   run FILE [-n | -w SECONDS | --timeout-ms N] [-E CODE] (-c CMD | [--] CMD [ARGS...])
                                            run CMD while holding the lock of session FILE
                                            (waits up to 60 s for it unless told otherwise)
@@ -41,30 +43,42 @@ exit codes: 0 ok, 1 busy or timed out (run: -E CODE), 2 usage, 3 I/O error, no s
 'session-lock <command> --help' describes one command.";
 
 const STATUS_HELP: &str = "\
-usage: session-lock status PATH... [--json] [--stale-ms N]
+usage: session-lock status PATH... [--json] [--stale-ms N] [--pattern GLOB] [--foreign RULE]
 
 Shows each lock: holder pid and host, age, format (flock = written by this library,
-legacy = written by the TypeScript gateway), and whether it is alive or stale, with reasons.
+legacy = written by the TypeScript gateway or unreadable, dotlock = a pid, as liblockfile
+writes, under --foreign keep or dotlock), and whether it is alive or stale, with reasons.
 PATH may be a lock file (*.lock), a session file (its lock is looked up) or a directory
-(every *.jsonl.lock in it). Nothing is changed. A PATH that does not exist (and, for a
-session file, has no lock file either), or a lock file that cannot be inspected, is reported
-on stderr and the others are still shown: exit code 3.
+(its *.jsonl.lock files and every other lock file this library wrote, or with --pattern the
+names GLOB matches). Nothing is changed. A PATH that does not exist (and, for a session file,
+has no lock file either), or a lock file that cannot be inspected, is reported on stderr and
+the others are still shown: exit code 3.
 
-  --json        one JSON array of inspections, for scripts
-  --stale-ms N  age after which legacy locks count as stale (default 1800000 = 30 min)";
+  --json            one JSON array of inspections, for scripts
+  --stale-ms N      age after which legacy locks count as stale (default 1800000 = 30 min)
+  --pattern GLOB    in directories, the file names GLOB matches (a shell glob: *, ?, [...])
+  --foreign RULE    lock files this library did not write: keep (never stale), dotlock (a
+                    dotlock of a dead pid is stale) or gateway (the gateway's rules); default
+                    gateway, or keep with --pattern";
 
 const CLEAN_HELP: &str = "\
-usage: session-lock clean DIR [--stale-ms N] [--dry-run] [--json]
+usage: session-lock clean DIR [--stale-ms N] [--dry-run] [--json] [--pattern GLOB] [--foreign RULE]
 
-Removes the stale *.jsonl.lock files in DIR (holder exited, dead or recycled pid, too old, ...)
+Removes the stale lock files in DIR (holder exited, dead or recycled pid, too old, ...)
 through the same race-free reclaim the lock uses: a lock that is alive, or that someone else
-is taking at the same moment, is never removed. Also removes temp files of crashed writers.
-A lock file that cannot be inspected or removed (unreadable, undeletable) is reported with its
-error and the others are still cleaned: exit code 3.
+is taking at the same moment, is never removed. Without --pattern it looks at the *.jsonl.lock
+files (the gateway's rules judge those the gateway wrote) and every other lock file this
+library wrote, known by its content; other programs' lock files are not touched. Also removes
+temp files of crashed writers. A lock file that cannot be inspected or removed (unreadable,
+undeletable) is reported with its error and the others are still cleaned: exit code 3.
 
-  --dry-run     report what would be removed, remove nothing
-  --json        the report as JSON ({locks, cleaned, tempFilesRemoved})
-  --stale-ms N  age after which legacy locks count as stale (default 1800000 = 30 min)";
+  --dry-run         report what would be removed, remove nothing
+  --json            the report as JSON ({locks, cleaned, tempFilesRemoved})
+  --stale-ms N      age after which legacy locks count as stale (default 1800000 = 30 min)
+  --pattern GLOB    the file names GLOB matches instead (a shell glob: *, ?, [...])
+  --foreign RULE    lock files this library did not write: keep (never removed), dotlock (a
+                    dotlock of a dead pid is removed) or gateway (the gateway's rules); default
+                    gateway, or keep with --pattern";
 
 pub(crate) const RUN_HELP: &str = "\
 usage: session-lock run FILE [-n | -w SECONDS | --timeout-ms N] [-E CODE] [--stale-ms N]
@@ -183,7 +197,7 @@ fn stale_of(parsed: &Parsed, help: &'static str) -> Result<Duration, Failure> {
 
 fn status(args: &[OsString]) -> Result<ExitCode, Failure> {
     let spec = Spec {
-        valued: &["stale-ms"],
+        valued: &["stale-ms", selection::FLAGS[0], selection::FLAGS[1]],
         switches: &["json"],
         shorts: &[],
         command_after: None,
@@ -196,11 +210,8 @@ fn status(args: &[OsString]) -> Result<ExitCode, Failure> {
             STATUS_HELP,
         ));
     }
-    let options = CleanOptions {
-        stale: stale_of(&parsed, STATUS_HELP)?,
-        remove: false,
-        ..CleanOptions::default()
-    };
+    let stale = stale_of(&parsed, STATUS_HELP)?;
+    let options = selection::sweep_options(&parsed, STATUS_HELP, stale, false)?;
     let mut inspections = Vec::new();
     let mut missing = Vec::new();
     let mut failed = false;
@@ -259,7 +270,7 @@ fn status_of(path: &Path, options: &CleanOptions) -> Result<Seen, Error> {
     } else if path.extension().is_some_and(|e| e == "lock") {
         inspect_lock_file(path, options, OwnerArgs::System)?
     } else {
-        inspect(path, stale)?
+        inspect_with(path, options)?
     };
     Ok(found.map_or(Seen::Free, |i| Seen::Locks(vec![i], Vec::new())))
 }
@@ -272,6 +283,7 @@ fn report_errors(errors: &[EntryError]) {
 }
 
 fn print_table(inspections: &[Inspection]) {
+    let ours = Found::Lock(Format::Flock);
     let rows: Vec<[String; 7]> = inspections
         .iter()
         .map(|i| {
@@ -281,8 +293,11 @@ fn print_table(inspections: &[Inspection]) {
                 format!("blocked: {}", text(&i.description))
             } else if i.removable {
                 format!("stale: {}", joined(&i.stale_reasons))
-            } else if i.stale_reasons.is_empty() {
+            } else if i.stale_reasons.is_empty() && (i.pid_alive || i.format == ours) {
                 "alive".to_string()
+            } else if i.stale_reasons.is_empty() {
+                // Judged by no rule (`--foreign keep`): its pid is dead or unknown.
+                "kept: another program's file".to_string()
             } else {
                 format!(
                     "kept: {} (holder alive or file fresh)",
@@ -334,7 +349,7 @@ fn human_age(ms: u64) -> String {
 
 fn clean(args: &[OsString]) -> Result<ExitCode, Failure> {
     let spec = Spec {
-        valued: &["stale-ms"],
+        valued: &["stale-ms", selection::FLAGS[0], selection::FLAGS[1]],
         switches: &["json", "dry-run"],
         shorts: &[],
         command_after: None,
@@ -362,11 +377,8 @@ fn clean(args: &[OsString]) -> Result<ExitCode, Failure> {
         }
         .into());
     }
-    let options = CleanOptions {
-        stale: stale_of(&parsed, CLEAN_HELP)?,
-        remove: !dry_run,
-        ..CleanOptions::default()
-    };
+    let stale = stale_of(&parsed, CLEAN_HELP)?;
+    let options = selection::sweep_options(&parsed, CLEAN_HELP, stale, !dry_run)?;
     let report = clean_stale(&dir, &options)?;
     let code = ExitCode::from(if report.errors.is_empty() {
         0

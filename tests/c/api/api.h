@@ -57,6 +57,7 @@ void test_threads(void);
 
 /* ---- files.c ---------------------------------------------------------------------------- */
 void test_stale_legacy(void);
+void test_foreign_files(void);
 void test_hostile_files(void);
 void test_clean_stale(void);
 void test_clean_crashed_writers_temp_files(void);

@@ -75,6 +75,37 @@ void test_stale_legacy(void) {
     CHECK(!exists(lock));
 }
 
+/* Files of other programs under each swl_options.foreign rule: a 40 s old liblockfile-style
+ * dotlock of a dead pid is kept by SWL_FOREIGN_KEEP (and reported with its pid), taken over by
+ * SWL_FOREIGN_DOTLOCK; the default (the gateway's rules) is tested by test_stale_legacy. */
+void test_foreign_files(void) {
+    char file[PATH_MAX], lock[PATH_MAX], content[64], dotlock[32], pid_text[32];
+    join(file, "mailbox");
+    lock_path_of(lock, file);
+    snprintf(dotlock, sizeof dotlock, "%d\n", (int)dead_pid());
+    write_file(lock, dotlock);
+    set_mtime_ago(lock, 40);
+
+    swl_options o = options(0, false);
+    o.foreign = SWL_FOREIGN_KEEP;
+    swl_lock *l = NULL;
+    CHECK(swl_acquire(file, &o, &l) == SWL_BUSY);
+    snprintf(pid_text, sizeof pid_text, "pid=%d alive=false", (int)dead_pid());
+    CHECK_MSG(strstr(last_error(), pid_text), "%s", errbuf);
+    read_file(lock, content, sizeof content);
+    CHECK_MSG(strcmp(content, dotlock) == 0, "kept as it was: %s", content);
+
+    o.foreign = 7;
+    CHECK(swl_acquire(file, &o, &l) == SWL_INVALID_ARGUMENT);
+    CHECK_MSG(strstr(last_error(), "foreign"), "%s", errbuf);
+    CHECK(l == NULL && exists(lock));
+
+    o.foreign = SWL_FOREIGN_DOTLOCK;
+    CHECK_MSG(swl_acquire(file, &o, &l) == SWL_OK, "%s", last_error());
+    CHECK(swl_release(l) == SWL_OK);
+    CHECK(!exists(lock));
+}
+
 void test_hostile_files(void) {
     char file[PATH_MAX], lock[PATH_MAX];
     join(file, "hostile.jsonl");

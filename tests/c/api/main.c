@@ -44,6 +44,7 @@ int main(int argc, char **argv) {
     test_reentrancy();
     test_release_all_and_nonce();
     test_stale_legacy();
+    test_foreign_files();
     test_hostile_files();
     test_clean_stale();
     test_clean_crashed_writers_temp_files();

@@ -44,6 +44,7 @@ void test_options_defaults(void) {
     CHECK(o.allow_reentrant == false);
     CHECK(o.size == sizeof(swl_options));
     CHECK(o.owner == NULL);
+    CHECK(o.foreign == SWL_FOREIGN_GATEWAY);
 
     /* the environment overrides the defaults (digits only; Infinity for the timeout only) */
     CHECK(setenv("SESSION_WRITE_LOCK_ACQUIRE_TIMEOUT_MS", "2500", 1) == 0);
