@@ -81,13 +81,13 @@ async function main(): Promise<void> {
   check(statSync(`${data}.lock`).isDirectory(), "session-write-lock/proper-lockfile takes proper-lockfile's lock");
   await release();
   check(!existsSync(`${data}.lock`), "and its release removes the directory");
-  const data = join(dir, "data.txt");
-  const general: Lock | null = await tryLock(data);
-  check(general !== null && existsSync(`${data}.lock`), "session-write-lock/lock takes any file's lock");
-  const busy = await lockAnyFile(data, { timeoutMs: 0 }).catch((error: unknown) => error);
+  const text = join(dir, "data.txt");
+  const general: Lock | null = await tryLock(text);
+  check(general !== null && existsSync(`${text}.lock`), "session-write-lock/lock takes any file's lock");
+  const busy = await lockAnyFile(text, { timeoutMs: 0 }).catch((error: unknown) => error);
   check(busy instanceof LockBusyError && busy.code === "ELOCKED", "a second lock of it is busy (one try)");
   await general?.release();
-  check(!existsSync(`${data}.lock`), "and its release removes the file");
+  check(!existsSync(`${text}.lock`), "and its release removes the file");
   rmSync(dir, { recursive: true, force: true });
   console.log(`${passed} passed, 0 failed`);
 }
