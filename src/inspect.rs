@@ -15,7 +15,6 @@ use crate::runtime::runtime;
 use crate::verdict::{malformed_grace, Format, Purpose, StaleReason};
 use serde::{Serialize, Serializer};
 use std::ffi::OsString;
-use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -307,7 +306,7 @@ struct Listed {
 }
 
 fn list(dir: &Path) -> Result<Listed, Error> {
-    let bytes = dir.as_os_str().as_bytes();
+    let bytes = dir.as_os_str().as_encoded_bytes();
     if bytes.is_empty() || bytes.contains(&0) {
         return Err(Error::invalid(
             OptionName::SessionsDir,

@@ -80,6 +80,7 @@ mod random;
 mod runtime;
 mod service;
 pub mod settings;
+#[cfg(unix)]
 pub mod sidecar;
 mod start_time;
 #[doc(hidden)]
@@ -88,6 +89,7 @@ mod sys;
 mod table;
 #[doc(hidden)]
 pub mod verdict;
+mod win_argv;
 
 pub use acquire::{
     acquire, acquire_cancellable, begin_acquire, begin_acquire_cancellable, end_owner, held_locks,
