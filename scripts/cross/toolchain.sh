@@ -138,7 +138,9 @@ swl_wine_node() {
 }
 
 # swl_cross_windows DIR — mingw-w64 links, wine (in DIR's prefix, quiet) runs the programs;
-# SWL_WINE_NODE names the Windows node.exe.
+# SWL_WINE_NODE names the Windows node.exe. napi-build stops a windows-gnu build unless
+# LIBNODE_PATH names a folder with a libnode.dll in it, which the addon (built with napi's
+# dyn-symbols) never links: an empty file satisfies it.
 swl_cross_windows() {
   local dir=$1
   swl_need "x86_64-pc-windows-gnu" x86_64-w64-mingw32-gcc wine || return 1
@@ -150,4 +152,6 @@ swl_cross_windows() {
   export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine
   export WINEPREFIX="$dir/prefix" WINEDEBUG=-all
   export SWL_WINE_NODE="$dir/node-v$SWL_NODE_WIN_VERSION/node.exe"
+  mkdir -p "$dir/libnode" && touch "$dir/libnode/libnode.dll"
+  export LIBNODE_PATH="$dir/libnode"
 }
