@@ -111,9 +111,9 @@ stage rust 177 25m swl_run_counted "Rust tests" cargo test --workspace --no-fail
 # Its own workspace and lockfile; libFuzzer itself is C++.
 stage fuzz - 15m cargo build --manifest-path fuzz/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-target}/fuzz"
 stage c 635 15m bash tests/c/run.sh
-stage node 139 15m bash tests/node/run.sh
+stage node 142 15m bash tests/node/run.sh
 stage reliability 180 10m bash tests/reliability/run.sh
-stage package 34 15m bash tests/package/run.sh
+stage package 36 15m bash tests/package/run.sh
 stage faultinject 470 20m bash tests/faultinject/run.sh
 stage musl 812 25m bash scripts/test-cross.sh musl
 stage aarch64 812 40m bash scripts/test-cross.sh aarch64
