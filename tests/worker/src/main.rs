@@ -296,8 +296,7 @@ fn monotonic_ns() -> u128 {
 /// for every process, to the precision the tests compare).
 #[cfg(windows)]
 fn monotonic_ns() -> u128 {
-    (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH))
-        .map_or(0, |d| d.as_nanos())
+    (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)).map_or(0, |d| d.as_nanos())
 }
 
 fn wait(file: &Path, timeout_ms: u64, stale_ms: u64) {
