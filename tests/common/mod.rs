@@ -55,7 +55,7 @@ pub fn worker_path() -> PathBuf {
         .unwrap()
         .parent()
         .unwrap()
-        .join("swl-test-worker");
+        .join(format!("swl-test-worker{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
         "{} is missing: build it with `cargo build -p swl-test-worker` (or run `cargo test --workspace`)",
@@ -82,6 +82,7 @@ pub fn prefixed_worker(prefix: &[&str]) -> Command {
     }
 }
 
+#[cfg(unix)]
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
@@ -89,6 +90,7 @@ pub fn is_root() -> bool {
 
 /// How to run a command without root's powers over files: as root, `setpriv` to nobody
 /// (65534); as anyone else, as is (`[]`). `None` (after a loud skip) when root has no setpriv.
+#[cfg(unix)]
 pub fn unprivileged_prefix(test: &str) -> Option<&'static [&'static str]> {
     if !is_root() {
         return Some(&[]);
@@ -146,6 +148,7 @@ pub fn strace_or_skip(test: &str) -> bool {
 /// (`inject=flock:delay_exit`, that thread only, not its children): a test can act while the
 /// library holds a flock it took to look at or reclaim a file. Needs strace (see
 /// [`strace_or_skip`]).
+#[cfg(unix)]
 pub struct HeldAfterFlock<T> {
     thread: std::thread::JoinHandle<T>,
     strace: Child,
@@ -156,6 +159,7 @@ pub struct HeldAfterFlock<T> {
 const HELD_AFTER_FLOCK_US: u32 = 3_000_000;
 
 #[cfg(target_os = "linux")]
+#[cfg(unix)]
 impl<T: Send + 'static> HeldAfterFlock<T> {
     /// Starts `work` on a new thread once strace has attached to it.
     pub fn run(work: impl FnOnce() -> T + Send + 'static) -> HeldAfterFlock<T> {
@@ -201,6 +205,7 @@ fn traced(tid: libc::pid_t) -> bool {
 }
 
 /// /proc/locks lists a FLOCK on the inode `ino` (its lines name it as `maj:min:ino`).
+#[cfg(unix)]
 pub fn flocked(ino: u64) -> bool {
     let suffix = format!(":{ino}");
     std::fs::read_to_string("/proc/locks").is_ok_and(|locks| {
@@ -399,6 +404,7 @@ pub fn until(what: &str, mut ready: impl FnMut() -> bool) {
 /// of `pid` has set up what it waits with), and then that service sleeps in its poller. The
 /// look that follows a new watch is then over, so whatever the test does next can only be
 /// found by an event or a timer, never by that look.
+#[cfg(unix)]
 pub fn until_watching(what: &str, pid: u32, watching: impl FnMut() -> bool) {
     until(what, watching);
     until("the lock service sleeps in its poller", || {
@@ -409,6 +415,7 @@ pub fn until_watching(what: &str, pid: u32, watching: impl FnMut() -> bool) {
 /// `pid`'s lock service thread (named `session-write-lock`) is asleep in epoll_wait or poll:
 /// by the number of the system call it is blocked in, or, under qemu-user, where that number
 /// is the host's, by the kernel function it sleeps in (ep_poll, do_sys_poll, …).
+#[cfg(unix)]
 pub fn service_sleeps_in_poller(pid: u32) -> bool {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return false;
@@ -426,6 +433,7 @@ pub fn service_sleeps_in_poller(pid: u32) -> bool {
 }
 
 /// The service thread's name as /proc shows it: cut to 15 bytes.
+#[cfg(unix)]
 const SERVICE_COMM: &str = "session-write-l";
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
@@ -441,6 +449,7 @@ const POLLERS: &[libc::c_long] = &[libc::SYS_epoll_pwait, libc::SYS_ppoll]; // a
 const POLLERS: &[libc::c_long] = &[]; // /proc's syscall file is Linux's
 
 /// The `/proc/<pid>/fdinfo` texts of `pid`'s descriptors whose link reads `kind`.
+#[cfg(unix)]
 pub fn fdinfos(pid: u32, kind: &str) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return Vec::new();
@@ -459,6 +468,7 @@ pub fn fdinfos(pid: u32, kind: &str) -> Vec<String> {
 }
 
 /// `pid`'s inotify instance watches the inode `ino`.
+#[cfg(unix)]
 pub fn watches_inode(pid: u32, ino: u64) -> bool {
     let needle = format!(" ino:{ino:x} ");
     fdinfos(pid, "anon_inode:inotify")
@@ -474,6 +484,7 @@ pub const POLLING_BUILD: bool = cfg!(feature = "portable");
 /// `pid`'s lock service waits on the lock file at `lock`: its inotify instance watches the
 /// file's inode; in the portable build, which has nothing to watch with, it keeps the file it
 /// inspected open and polls.
+#[cfg(unix)]
 pub fn waits_on_file(pid: u32, lock: &Path) -> bool {
     if POLLING_BUILD {
         return has_open(pid, lock);
@@ -498,6 +509,7 @@ pub fn polls_within(ns: u128) -> u64 {
 }
 
 /// `pid` holds a pidfd of `target`.
+#[cfg(unix)]
 pub fn watches_pid(pid: u32, target: u32) -> bool {
     let needle = format!("Pid:\t{target}\n");
     fdinfos(pid, "anon_inode:[pidfd]")
@@ -506,6 +518,7 @@ pub fn watches_pid(pid: u32, target: u32) -> bool {
 }
 
 /// `pid` has `path` open.
+#[cfg(unix)]
 pub fn has_open(pid: u32, path: &Path) -> bool {
     std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|entries| {
         entries

@@ -1,6 +1,8 @@
 //! Lock files and their directory on Windows. Every handle shares reading, writing and
-//! deletion, so inspection, release and reclaim work while others have the file open. A
-//! deleted name can stay until its last handle closes (delete-pending): it reads as "exists"
+//! deletion, so inspection, release and reclaim work while others have the file open. Where a
+//! deleted name stays until its last handle closes (delete-pending: no POSIX delete), a file is
+//! moved to a hidden temp name before it is deleted, so the lock's name is free at once; a
+//! name found delete-pending all the same (older Windows refuses to open it) reads as "exists"
 //! to a creator and as replaced to an inspector, so callers look again within their deadline
 //! and never take it for a holder. Creates, links and deletes refused by a transient handle
 //! (antivirus, indexer) are retried briefly (`errors.rs`).
@@ -66,25 +68,6 @@ fn occupant(attributes: u32) -> Option<Occupant> {
     }
 }
 
-/// Whether the file's name is deleted but kept by another handle.
-fn is_delete_pending(file: &File) -> io::Result<bool> {
-    // SAFETY: plain data to be filled.
-    let mut standard: FS::FILE_STANDARD_INFO = unsafe { std::mem::zeroed() };
-    // SAFETY: a handle we own and a buffer of the class's size.
-    let ok = unsafe {
-        FS::GetFileInformationByHandleEx(
-            file.as_raw_handle(),
-            FS::FileStandardInfo,
-            (&mut standard as *mut FS::FILE_STANDARD_INFO).cast(),
-            std::mem::size_of::<FS::FILE_STANDARD_INFO>() as u32,
-        )
-    };
-    if ok == 0 {
-        return Err(io::Error::last_os_error());
-    }
-    Ok(standard.DeletePending)
-}
-
 /// Opens a directory (not through a symlink or junction at its end): the handle every step on
 /// its lock files is relative to.
 pub fn open_dir(path: &CStr) -> io::Result<File> {
@@ -106,7 +89,6 @@ pub fn path_id(path: &Path, follow: bool) -> io::Result<(u64, u64)> {
         options.custom_flags(FS::FILE_FLAG_BACKUP_SEMANTICS);
     }
     match options.open(path) {
-        Ok(file) if is_delete_pending(&file)? => Err(io::ErrorKind::NotFound.into()),
         Ok(file) => file_id(&file),
         // A deleted name is gone for whoever asks whether it is still theirs.
         Err(e) if delete_pending(&e) => Err(io::ErrorKind::NotFound.into()),
@@ -201,18 +183,54 @@ pub fn unlink_at(dir: &File, name: &CStr) -> io::Result<()> {
     if occupant(info(&file)?.dwFileAttributes) == Some(Occupant::Directory) {
         return Err(io::ErrorKind::IsADirectory.into());
     }
-    if is_delete_pending(&file)? {
-        return Err(io::ErrorKind::NotFound.into());
-    }
     let posix = FS::FILE_DISPOSITION_INFO_EX {
         Flags: FS::FILE_DISPOSITION_FLAG_DELETE | FS::FILE_DISPOSITION_FLAG_POSIX_SEMANTICS,
     };
     if set_info(&file, FS::FileDispositionInfoEx, &posix).is_ok() {
         return Ok(());
     }
-    // Before Windows 10 1709, on FAT, and under wine (error 87): the classic delete.
+    // Before Windows 10 1709, on FAT, and under wine (error 87): the classic delete, which
+    // keeps the name until every handle is closed. Waiters and inspectors keep the lock file
+    // open while they wait for its name to go: the file is first moved to a hidden temp name
+    // (by this handle, so it is the file checked), which frees the lock's name at once.
+    // A temp name is removed only by its creator, whose open handle is the one that matters.
+    let name = std::ffi::OsStr::new(name_of(name)?);
+    if !crate::lock_names::is_temp(name) {
+        let hidden = crate::lock_names::temp_name(name, crate::random::random_u64());
+        let _ = rename(&file, &path.with_file_name(hidden));
+    }
     let classic = FS::FILE_DISPOSITION_INFO { DeleteFile: true };
     set_info(&file, FS::FileDispositionInfo, &classic)
+}
+
+/// Renames the open file to `to` (never replacing a file there).
+fn rename(file: &File, to: &Path) -> io::Result<()> {
+    let name: Vec<u16> = wide(to);
+    let name = &name[..name.len() - 1];
+    let header = std::mem::offset_of!(FS::FILE_RENAME_INFO, FileName);
+    let size = header + std::mem::size_of_val(name);
+    // u64s: the structure's alignment.
+    let mut buf = vec![0u64; size.div_ceil(8) + 1];
+    let info = buf.as_mut_ptr().cast::<FS::FILE_RENAME_INFO>();
+    // SAFETY: the buffer holds the header and the name; the fields are written in place.
+    let ok = unsafe {
+        (*info).Anonymous.ReplaceIfExists = false;
+        (*info).RootDirectory = std::ptr::null_mut();
+        (*info).FileNameLength = std::mem::size_of_val(name) as u32;
+        let at = (info as *mut u8).add(header).cast::<u16>();
+        std::ptr::copy_nonoverlapping(name.as_ptr(), at, name.len());
+        FS::SetFileInformationByHandle(
+            file.as_raw_handle(),
+            FS::FileRenameInfo,
+            info.cast(),
+            size as u32,
+        )
+    };
+    if ok != 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
 fn set_info<T>(file: &File, class: FS::FILE_INFO_BY_HANDLE_CLASS, value: &T) -> io::Result<()> {
@@ -266,8 +284,8 @@ pub fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
 }
 
 /// What is at `name` in `dir`, opened for reading only if it is a regular file; a directory or
-/// reparse point (symlink, junction) is never followed. A delete-pending file is `Changed`:
-/// its name is being released, not held.
+/// reparse point (symlink, junction) is never followed. A name refused as delete-pending is
+/// `Changed`: it is being released, not held.
 pub fn open_without_effects(dir: &File, name: &CStr) -> io::Result<Opened> {
     let path = path_in(dir, name)?;
     let file = match options(FS::FILE_GENERIC_READ).open(&path) {
@@ -277,9 +295,6 @@ pub fn open_without_effects(dir: &File, name: &CStr) -> io::Result<Opened> {
     };
     if let Some(occupant) = occupant(info(&file)?.dwFileAttributes) {
         return Ok(Opened::Other(occupant));
-    }
-    if is_delete_pending(&file)? {
-        return Ok(Opened::Changed);
     }
     let meta = file.metadata()?;
     Ok(Opened::Regular(file, Box::new(meta)))

@@ -319,8 +319,10 @@ impl Poller {
         let ms = timeout.map_or(INFINITE, |t| {
             u32::try_from(t.as_nanos().div_ceil(1_000_000)).unwrap_or(INFINITE - 1)
         });
+        crate::stats::poller_sleeps(Some(handles.len() - 1));
         // SAFETY: handles we own, at most MAX_HANDLES of them.
         let rc = unsafe { WaitForMultipleObjects(handles.len() as u32, handles.as_ptr(), 0, ms) };
+        crate::stats::poller_sleeps(None);
         if rc == WAIT_FAILED || rc >= WAIT_OBJECT_0 + handles.len() as u32 {
             return ready; // a timeout, or nothing to tell (looked at again on the next wait)
         }
