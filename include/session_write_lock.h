@@ -12,8 +12,9 @@
  * SWL_API marks the library's functions. On Windows they are declared __declspec(dllimport),
  * for session_write_lock.dll (MSVC and mingw-w64 then call through its import table); a
  * program linking the static library defines SWL_STATIC before including this header
- * (session_write_lock-static.pc does), because MSVC resolves a dllimport declaration only
- * against a DLL's import library. Elsewhere it is empty. Define SWL_API yourself to override.
+ * (session_write_lock-static.pc does): a dllimport declaration refers to __imp_swl_* symbols,
+ * which only the import library defines (GNU ld fails without them, MSVC warns, LNK4217).
+ * Elsewhere it is empty. Define SWL_API yourself to override.
  */
 #ifndef SWL_API
 #if defined(_WIN32) && !defined(SWL_STATIC)

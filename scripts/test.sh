@@ -12,6 +12,7 @@
 #   faultinject      crash points and injected errors under strace, from C and from Node
 #   musl             the Rust and C suites for x86_64-unknown-linux-musl
 #   aarch64          the Rust and C suites for aarch64-unknown-linux-gnu under qemu-aarch64
+#   windows          the Rust, C and Node suites for x86_64-pc-windows-gnu under wine
 #   clippy-portable  clippy with the core's `portable` feature (the code macOS and FreeBSD run)
 #   rust-portable    the Rust suite again with `portable`
 #   node-portable    the Node suite again against a `portable` addon
@@ -30,7 +31,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/lib.sh
 
-all_stages=(fmt clippy rust fuzz c node reliability package faultinject musl aarch64
+all_stages=(fmt clippy rust fuzz c node reliability package faultinject musl aarch64 windows
   clippy-portable rust-portable node-portable targets)
 quick_stages=(fmt clippy rust c node)
 stages=("${all_stages[@]}") setup_scope=all
@@ -110,12 +111,13 @@ stage rust 177 25m swl_run_counted "Rust tests" cargo test --workspace --no-fail
 # Its own workspace and lockfile; libFuzzer itself is C++.
 stage fuzz - 15m cargo build --manifest-path fuzz/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-target}/fuzz"
 stage c 635 15m bash tests/c/run.sh
-stage node 139 15m bash tests/node/run.sh
+stage node 142 15m bash tests/node/run.sh
 stage reliability 180 10m bash tests/reliability/run.sh
-stage package 34 15m bash tests/package/run.sh
+stage package 36 15m bash tests/package/run.sh
 stage faultinject 470 20m bash tests/faultinject/run.sh
 stage musl 812 25m bash scripts/test-cross.sh musl
 stage aarch64 812 40m bash scripts/test-cross.sh aarch64
+stage windows 146 45m bash scripts/test-cross.sh windows
 stage clippy-portable - 20m portable cargo clippy --workspace --all-targets \
   --features session-write-lock/portable -- -D warnings
 stage rust-portable 175 25m portable swl_run_counted "Rust tests (portable)" \

@@ -8,10 +8,9 @@ import assert from "node:assert/strict";
 import fs from "node:fs";
 import path from "node:path";
 import { test } from "node:test";
-import { sessionsDir, startHolder } from "./helpers.mjs";
+import { CLEANUP_SIGNALS, sessionsDir, startHolder } from "./helpers.mjs";
 
 const WINDOWS = process.platform === "win32";
-const SIGNALS = WINDOWS ? ["SIGINT", "SIGBREAK", "SIGHUP"] : ["SIGTERM", "SIGINT", "SIGQUIT", "SIGABRT"];
 /** Delivers `signal` to the holder (see above). */
 const raise = (holder, signal) => (WINDOWS ? holder.send(`raise ${signal}`) : holder.child.kill(signal));
 const endedBy = (signal) => (WINDOWS ? { code: 1, signal: null } : { code: null, signal });
@@ -29,7 +28,7 @@ test("locks are released when the holder exits", async (t) => {
   assert.deepEqual(holder.lockPaths.filter((p) => fs.existsSync(p)), []);
 });
 
-for (const signal of SIGNALS) {
+for (const signal of CLEANUP_SIGNALS) {
   test(`locks are released on ${signal}, which still ends the process`, async (t) => {
     const holder = await startHolder(threeFiles(t));
     raise(holder, signal);

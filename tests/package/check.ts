@@ -66,10 +66,15 @@ async function main(): Promise<void> {
   const nonce = resetInstanceNonce();
   check(/^[0-9a-f]{32}$/.test(nonce) && nonce !== before, "reset gives a new instance nonce");
   check(fromAnotherProcess(sessionFile) === "acquired", "free after release-all");
-  const fileLock: FileLockHandle = await acquireFileLock(join(dir, "state"), { payload: () => ({ pid: process.pid }) });
-  check(existsSync(fileLock.lockPath), "session-write-lock/file-lock takes fs-safe's file lock");
-  await fileLock.release();
-  check(!existsSync(fileLock.lockPath), "and its release removes the file");
+  if (process.platform === "win32") {
+    // The core's fs-safe sidecar lock is Unix-only so far: run.sh makes this line a loud skip.
+    console.log("SKIPPED: session-write-lock/file-lock is not ported to Windows yet");
+  } else {
+    const fileLock: FileLockHandle = await acquireFileLock(join(dir, "state"), { payload: () => ({ pid: process.pid }) });
+    check(existsSync(fileLock.lockPath), "session-write-lock/file-lock takes fs-safe's file lock");
+    await fileLock.release();
+    check(!existsSync(fileLock.lockPath), "and its release removes the file");
+  }
   rmSync(dir, { recursive: true, force: true });
   console.log(`${passed} passed, 0 failed`);
 }

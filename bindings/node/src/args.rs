@@ -6,8 +6,6 @@ use crate::errors::{invalid_arg_type, js_spelling, to_js};
 use napi::bindgen_prelude::{Buffer, FromNapiValue, JsObjectValue, Object, Unknown, ValueType};
 use napi::{Env, JsValue, Result};
 use session_write_lock::{Error as LockError, OptionName};
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 
 /// The JavaScript types the API accepts, with the words error messages use for them.
@@ -89,7 +87,22 @@ pub fn path_bytes(env: &Env, name: OptionName, value: Option<Unknown<'_>>) -> Re
     };
     let bytes = Buffer::from_unknown(buffer)?.to_vec();
     usable(env, name, &bytes)?;
-    Ok(PathBuf::from(OsString::from_vec(bytes)))
+    os_path(bytes).ok_or_else(|| {
+        let message = "must be UTF-8 on Windows, whose names are UTF-16".to_owned();
+        to_js(env, &LockError::InvalidArgument { name, message })
+    })
+}
+
+/// Bytes as a path: any bytes on Unix; on Windows, whose names are UTF-16, UTF-8 only.
+#[cfg(unix)]
+fn os_path(bytes: Vec<u8>) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+}
+
+#[cfg(not(unix))]
+fn os_path(bytes: Vec<u8>) -> Option<PathBuf> {
+    String::from_utf8(bytes).ok().map(PathBuf::from)
 }
 
 /// Whether the operating system can take these bytes as a path.

@@ -13,6 +13,8 @@ mod errors;
 mod inspection;
 mod lock;
 mod logger;
+// The core's fs-safe sidecar lock is Unix-only for now (npm/file-lock-attempts.js says so).
+#[cfg(unix)]
 mod sidecar;
 mod start_time;
 
