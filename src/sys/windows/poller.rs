@@ -387,3 +387,83 @@ impl Poller {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Instant;
+
+    fn scratch() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("swl-poller-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+
+    /// The waker wakes at once; a timeout passes; nothing else is reported.
+    #[test]
+    fn wakes_and_times_out() {
+        let (mut poller, why) = Poller::new(EventSources::ALL).unwrap();
+        assert!(why.is_none() && !poller.sees_closes());
+        let started = Instant::now();
+        let ready = poller.wait(Some(Duration::from_millis(30)));
+        assert!(!ready.woken && ready.tokens.is_empty());
+        assert!(started.elapsed() >= Duration::from_millis(25));
+        poller.waker().wake();
+        let ready = poller.wait(Some(Duration::from_secs(60)));
+        assert!(ready.woken && ready.tokens.is_empty());
+    }
+
+    /// A directory change wakes only the tokens of the names that changed: a created, then a
+    /// deleted lock file; another name in the directory wakes nobody.
+    #[test]
+    fn a_directory_change_wakes_the_tokens_of_its_names() {
+        let dir = scratch();
+        let (mut poller, _) = Poller::new(EventSources::ALL).unwrap();
+        poller.watch_entry(1, &dir, OsStr::new("a.lock")).unwrap();
+        poller.watch_entry(2, &dir, OsStr::new("b.lock")).unwrap();
+        std::fs::write(dir.join("other.tmp"), b"x").unwrap();
+        std::fs::write(dir.join("a.lock"), b"x").unwrap();
+        let mut woken = Vec::new();
+        let started = Instant::now();
+        while !woken.contains(&1) && started.elapsed() < Duration::from_secs(10) {
+            woken.extend(poller.wait(Some(Duration::from_secs(10))).tokens);
+        }
+        assert_eq!(woken, vec![1], "only a.lock's waiter");
+        std::fs::remove_file(dir.join("a.lock")).unwrap();
+        let ready = poller.wait(Some(Duration::from_secs(10)));
+        assert_eq!(ready.tokens, vec![1], "the deletion");
+        poller.forget(1);
+        poller.forget(2);
+        assert!(
+            poller.dirs.is_empty(),
+            "the directory's watch ends with its last name"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A watched process's end (killed) wakes its token once, as ended; a pid with no process
+    /// cannot be watched.
+    #[test]
+    fn a_killed_process_wakes_its_token() {
+        let (mut poller, _) = Poller::new(EventSources::ALL).unwrap();
+        let mut child = std::process::Command::new("cmd.exe")
+            .args(["/d", "/c", "pause"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        poller.watch_pid(7, child.id()).unwrap();
+        let ready = poller.wait(Some(Duration::from_millis(50)));
+        assert!(ready.tokens.is_empty(), "alive: {ready:?}");
+        child.kill().unwrap();
+        let ready = poller.wait(Some(Duration::from_secs(10)));
+        assert_eq!((ready.tokens, ready.ended), (vec![7], vec![7]));
+        child.wait().unwrap();
+        assert!(poller.pids.is_empty());
+        assert!(matches!(
+            poller.watch_pid(8, u32::MAX - 3),
+            Err(WatchError::Failed)
+        ));
+    }
+}
