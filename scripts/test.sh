@@ -117,7 +117,7 @@ stage package 36 15m bash tests/package/run.sh
 stage faultinject 470 20m bash tests/faultinject/run.sh
 stage musl 812 25m bash scripts/test-cross.sh musl
 stage aarch64 812 40m bash scripts/test-cross.sh aarch64
-stage windows 146 45m bash scripts/test-cross.sh windows
+stage windows 232 45m bash scripts/test-cross.sh windows
 stage clippy-portable - 20m portable cargo clippy --workspace --all-targets \
   --features session-write-lock/portable -- -D warnings
 stage rust-portable 175 25m portable swl_run_counted "Rust tests (portable)" \
