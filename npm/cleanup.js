@@ -1,16 +1,18 @@
 "use strict";
 // Process cleanup (docs/PROTOCOL.md, "Owners inside a process"), like the TypeScript module: on
-// exit and on SIGINT, SIGTERM, SIGQUIT and SIGABRT every hold of every thread is released
-// synchronously (the nonce stays: only an explicit release-all rotates it). The listeners are
-// installed once per process, on the main thread only, whatever number of copies of this
-// package are loaded, so that none pile up across restart cycles or workers. A worker thread
-// has a `process` object of its own, and its end must not release anyone else's locks: there
-// the addon's environment cleanup hook releases that worker's holds and nothing else, also when
-// the main thread's `process.exit()` stops it.
+// exit and on SIGINT, SIGTERM, SIGQUIT and SIGABRT (on Windows: the signals Node delivers there,
+// SIGINT and SIGBREAK for Ctrl-C and Ctrl-Break, SIGHUP for a closed console window) every hold
+// of every thread is released synchronously (the nonce stays: only an explicit release-all
+// rotates it). The listeners are installed once per process, on the main thread only, whatever
+// number of copies of this package are loaded, so that none pile up across restart cycles or
+// workers. A worker thread has a `process` object of its own, and its end must not release
+// anyone else's locks: there the addon's environment cleanup hook releases that worker's holds
+// and nothing else, also when the main thread's `process.exit()` stops it.
 
 const { isMainThread } = require("node:worker_threads");
 
-const SIGNALS = ["SIGINT", "SIGTERM", "SIGQUIT", "SIGABRT"];
+const WINDOWS = process.platform === "win32";
+const SIGNALS = WINDOWS ? ["SIGINT", "SIGBREAK", "SIGHUP"] : ["SIGINT", "SIGTERM", "SIGQUIT", "SIGABRT"];
 const STATE = Symbol.for("session-write-lock.process-cleanup");
 
 /** Makes sure `releaseAllSync` runs when the process exits or is told to stop. */
@@ -34,7 +36,9 @@ function handleTerminationSignal(signal, releasers = process[STATE]?.releasers ?
   const others = process.listeners(signal).filter((listener) => listener !== ours).length;
   if (others === 0) {
     if (ours) process.off(signal, ours);
-    process.kill(process.pid, signal);
+    // Windows has no signals to raise: process.kill terminates the process (exit code 1), and
+    // takes only SIGINT, SIGTERM, SIGQUIT or SIGKILL for it.
+    process.kill(process.pid, WINDOWS ? "SIGTERM" : signal);
   }
 }
 

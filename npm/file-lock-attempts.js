@@ -31,6 +31,10 @@ function serialize(payload) {
  */
 function* acquisition(ctx) {
   const { state, normalizedTargetPath: target, lockPath, options } = ctx;
+  if (typeof native.sidecarCreate !== "function") {
+    // The core's sidecar lock (a directory flock) is Unix-only so far: say so, not "not a function".
+    throw new Error(`session-write-lock/file-lock is not available on ${process.platform} yet: ${lockPath}`);
+  }
   const admission = Symbol("admission");
   const started = performance.now();
   // The guard we hold (made, or taken over from a dead maker), and whether we removed a stale

@@ -51,10 +51,18 @@ function canonical(file, options) {
 
 const canonicalSync = (file, options) => (options.realpath ? options.fs.realpathSync(file) : path.resolve(file));
 
+/** The native directory lock, which is Unix-only so far: say so, not "not a function". */
+function dirLockNative() {
+  if (typeof native.dirLockAcquire !== "function") {
+    throw new Error(`session-write-lock/proper-lockfile is not available on ${process.platform} yet`);
+  }
+  return native;
+}
+
 /** One attempt: the held entry, or an ELOCKED error thrown. */
 function attempt(file, options) {
   const lockfilePath = lockfilePathOf(file, options);
-  const held = native.dirLockAcquire(lockfilePath, options.stale, options.update);
+  const held = dirLockNative().dirLockAcquire(lockfilePath, options.stale, options.update);
   if (!held) throw codedError("Lock file is already being held", "ELOCKED", { file });
   const entry = { native: held, lockfilePath, options, released: false };
   entry.monitor = setInterval(() => {
@@ -95,7 +103,7 @@ function waitOrWake(ms, lockfilePath, options, unref) {
     const look = () => {
       let seen = "alive";
       try {
-        seen = native.dirLockLook(lockfilePath, options.stale);
+        seen = dirLockNative().dirLockLook(lockfilePath, options.stale);
       } catch {}
       if (TAKEABLE.has(seen)) done();
     };
@@ -194,7 +202,7 @@ function checkOptions(options) {
 async function check(file, options) {
   const resolved = checkOptions(options);
   const lockfilePath = lockfilePathOf(await canonical(file, resolved), resolved);
-  const seen = native.dirLockLook(lockfilePath, resolved.stale);
+  const seen = dirLockNative().dirLockLook(lockfilePath, resolved.stale);
   return checkSeen(seen, lockfilePath, resolved, (p) => resolved.fs.statSync(p));
 }
 
@@ -224,7 +232,7 @@ function unlockSync(file, options) {
 function checkSync(file, options) {
   const resolved = checkOptions(syncOptions(options));
   const lockfilePath = lockfilePathOf(canonicalSync(file, resolved), resolved);
-  const seen = native.dirLockLook(lockfilePath, resolved.stale);
+  const seen = dirLockNative().dirLockLook(lockfilePath, resolved.stale);
   return checkSeen(seen, lockfilePath, resolved, (p) => resolved.fs.statSync(p));
 }
 

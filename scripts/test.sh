@@ -12,14 +12,16 @@
 #   faultinject      crash points and injected errors under strace, from C and from Node
 #   musl             the Rust and C suites for x86_64-unknown-linux-musl
 #   aarch64          the Rust and C suites for aarch64-unknown-linux-gnu under qemu-aarch64
-#   clippy-portable  clippy with the core's `portable` feature (the code macOS and FreeBSD run)
-#   rust-portable    the Rust suite again with `portable`
-#   node-portable    the Node suite again against a `portable` addon
-#   targets          cargo check + clippy of every crate for macOS and FreeBSD
+#   clippy-portable  clippy with `--cfg swl_portable` (the code macOS and FreeBSD run)
+#   rust-portable    the Rust suite again with `swl_portable`
+#   node-portable    the Node suite again against a `swl_portable` addon
+#   targets          cargo check + clippy of every crate for macOS, FreeBSD and Windows (msvc)
+# and, only when named with --only (not yet part of the gate: docs/PROTOCOL.md, "Platforms"):
+#   windows          the Rust, C and Node suites for x86_64-pc-windows-gnu under wine
 # Usage:
 #   scripts/test.sh                the whole gate (what CI and README's second command run)
 #   scripts/test.sh --quick        fmt, clippy, rust, c, node on the host (a few minutes warm)
-#   scripts/test.sh --only STAGE…  the named stages (with the setup they need)
+#   scripts/test.sh --only STAGE…  the named stages (with the setup they need), `windows` too
 # Every stage runs even when an earlier one failed, under a time limit (a hang ends as a
 # failure, not a stalled run), and must reach a minimum number of tests (a suite that silently
 # ran nothing fails). Each prints its wall time; the end lists every stage's time, count and
@@ -32,6 +34,7 @@ source scripts/lib.sh
 
 all_stages=(fmt clippy rust fuzz c node reliability package faultinject musl aarch64
   clippy-portable rust-portable node-portable targets)
+extra_stages=(windows)
 quick_stages=(fmt clippy rust c node)
 stages=("${all_stages[@]}") setup_scope=all
 case "${1:-}" in
@@ -42,7 +45,9 @@ case "${1:-}" in
     [ $# -gt 0 ] || { echo "usage: $0 --only STAGE…  (stages: ${all_stages[*]})" >&2; exit 2; }
     stages=("$@")
     for s in "${stages[@]}"; do
-      [[ " ${all_stages[*]} " == *" $s "* ]] || { echo "no stage '$s' (stages: ${all_stages[*]})" >&2; exit 2; }
+      [[ " ${all_stages[*]} ${extra_stages[*]} " == *" $s "* ]] ||
+        { echo "no stage '$s' (stages: ${all_stages[*]} ${extra_stages[*]})" >&2; exit 2; }
+      [ "$s" != windows ] || setup_scope=windows
     done
     ;;
   *) echo "usage: $0 [--quick | --only STAGE…]" >&2; exit 2 ;;
@@ -51,9 +56,6 @@ esac
 SWL_SUMMARY="$(mktemp)"
 times="$(mktemp)"
 export SWL_SUMMARY
-# portable CMD... — CMD with the core's `portable` feature's own target directory: the portable
-# code (src/sys/unix.rs and poll.rs in place of Linux's O_TMPFILE, O_PATH, inotify, pidfds)
-# builds there, so neither build invalidates the other's.
 # The core's portable code (docs/PROTOCOL.md, Platforms), built in its own target directory.
 portable() {
   CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}/portable" RUSTFLAGS="--cfg swl_portable" \
@@ -120,6 +122,7 @@ stage package 44 15m bash tests/package/run.sh
 stage faultinject 470 20m bash tests/faultinject/run.sh
 stage musl 812 25m bash scripts/test-cross.sh musl
 stage aarch64 812 40m bash scripts/test-cross.sh aarch64
+stage windows 232 45m bash scripts/test-cross.sh windows
 stage clippy-portable - 20m portable cargo clippy --workspace --all-targets -- -D warnings
 stage rust-portable 191 25m portable swl_run_counted "Rust tests (portable)" \
   cargo test --workspace --no-fail-fast

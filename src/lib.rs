@@ -54,16 +54,19 @@
 pub struct ReadmeDoctests;
 
 // The layers, bottom to top: base, sys, rules, vocab, files, held, attempt, service, api, with
-// sidecar (the fs-safe lock) and dir_lock (proper-lockfile's) beside api. A folder imports only folders below it
-// (`tests/module_graph.rs` checks it); each folder's `mod.rs` says what it holds.
+// sidecar (the fs-safe lock) and dir_lock (proper-lockfile's) beside api. A folder imports
+// only folders below it (`tests/module_graph.rs` checks it); each folder's `mod.rs` says what
+// it holds.
 mod api;
 mod attempt;
 mod base;
+#[cfg(unix)]
 pub mod dir_lock;
 mod files;
 mod held;
 mod rules;
 mod service;
+#[cfg(unix)]
 pub mod sidecar;
 mod sys;
 mod vocab;

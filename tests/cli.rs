@@ -1,4 +1,6 @@
 //! The `session-lock` binary driven as a process: status, clean, run, exit codes.
+// Unix-only: the CLI's tests drive Unix signals, `sh -c` and flock hand-over; Windows `run` has its own test (tests/windows.rs).
+#![cfg(unix)]
 
 mod common;
 

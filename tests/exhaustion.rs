@@ -1,6 +1,8 @@
 //! Running out of file descriptors: every hold keeps two open (its lock file and its
 //! directory), so a process with many holds meets `EMFILE`. Each acquire past that point must fail cleanly — an `Io` error with `EMFILE` that
 //! names the path, no panic, no temp file — and release-all must still remove every lock file.
+// Unix-only: descriptor exhaustion through RLIMIT_NOFILE.
+#![cfg(unix)]
 
 mod common;
 

@@ -5,6 +5,8 @@
 //!
 //! Mounting needs root; without it those tests say SKIPPED loudly. Mounts are undone by a guard
 //! also when a test fails.
+// Unix-only: read-only directories and permission bits, fault injection with strace.
+#![cfg(unix)]
 
 mod common;
 

@@ -4,6 +4,8 @@
 //! namespace), judged by hostname and flock. Workers run in mount (and UTS) namespaces: a bind
 //! mount over `/proc/sys/kernel/random/boot_id`, or an empty tmpfs over `/proc`. Needs root for
 //! `unshare -m`; without it each test says SKIPPED loudly.
+// Unix-only: root and setpriv for unprivileged holders.
+#![cfg(unix)]
 
 mod common;
 

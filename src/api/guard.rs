@@ -6,8 +6,10 @@ use crate::held::table::{Hold, ReleaseOutcome};
 use crate::rules::verdict::StaleReason;
 use crate::service::Service;
 use crate::vocab::error::{Error, Holder};
+#[cfg(unix)]
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+#[cfg(unix)]
 use std::process::{Child, Command};
 
 /// A held lock. Dropping it releases the lock, as [`LockGuard::release`] does.
@@ -79,6 +81,7 @@ impl LockGuard {
         })
     }
 
+    #[cfg(unix)]
     /// Starts `command` holding this lock too, as util-linux `flock(1)` hands its lock to its
     /// command: the child inherits the lock file's descriptor, and with it the flock, so the
     /// lock stays held while the child (or a process it passes the descriptor on to) runs, even

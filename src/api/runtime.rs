@@ -3,14 +3,20 @@
 //! one lock a child forked by [`forking_with`] is to pass on to the command it runs.
 
 use crate::held::holds::Holds;
+#[cfg(unix)]
 use crate::held::table::{Held, Table};
 use crate::rules::identity::ProcessIdentity;
 use crate::service::Service;
+#[cfg(unix)]
 use std::cell::{Cell, RefCell};
+#[cfg(unix)]
 use std::os::fd::RawFd;
+#[cfg(unix)]
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicPtr, Ordering};
-use std::sync::{Mutex, MutexGuard, Once, OnceLock, PoisonError, RwLockWriteGuard};
+use std::sync::{Mutex, OnceLock, PoisonError};
+#[cfg(unix)]
+use std::sync::{MutexGuard, Once, RwLockWriteGuard};
 
 pub struct Runtime {
     pub identity: ProcessIdentity,
@@ -22,6 +28,8 @@ pub struct Runtime {
 
 static CURRENT: AtomicPtr<Runtime> = AtomicPtr::new(std::ptr::null_mut());
 static INIT: Mutex<()> = Mutex::new(());
+// Windows has no fork: nothing to prepare a child for.
+#[cfg(unix)]
 static AT_FORK: Once = Once::new();
 
 /// The runtime of this process, created on first use.
@@ -37,6 +45,7 @@ pub fn runtime() -> &'static Runtime {
         // SAFETY: as above.
         return unsafe { &*current };
     }
+    #[cfg(unix)]
     AT_FORK.call_once(|| {
         crate::sys::at_fork(before_fork, after_fork_in_parent, after_fork_in_child);
     });
@@ -76,9 +85,12 @@ impl Runtime {
 // Fork safety: the forking thread takes the init lock and the holds (no descriptor outside the
 // table, then the table) before fork, so the child sees a consistent table it can empty, then
 // a fresh runtime is made on its next call.
+#[cfg(unix)]
 type HoldsGuards = (RwLockWriteGuard<'static, ()>, MutexGuard<'static, Table>);
+#[cfg(unix)]
 type ForkGuards = (MutexGuard<'static, ()>, Option<HoldsGuards>);
 
+#[cfg(unix)]
 thread_local! {
     static FORK_GUARDS: RefCell<Option<ForkGuards>> = const { RefCell::new(None) };
     /// The hold (lock path, generation) whose descriptor this thread's fork leaves open in the
@@ -88,6 +100,7 @@ thread_local! {
     static HANDED: Cell<Option<RawFd>> = const { Cell::new(None) };
 }
 
+#[cfg(unix)]
 /// Runs `spawn`, which forks once, so that the child keeps the descriptor of the hold
 /// (`lock_path`, `generation`) open instead of closing it with the other lock descriptors.
 pub fn forking_with<T>(lock_path: &Path, generation: u64, spawn: impl FnOnce() -> T) -> T {
@@ -97,6 +110,7 @@ pub fn forking_with<T>(lock_path: &Path, generation: u64, spawn: impl FnOnce() -
     spawned
 }
 
+#[cfg(unix)]
 /// In a child forked by [`forking_with`], before `exec`: lets the program inherit the kept
 /// descriptor. `ENOLCK` if the hold had ended before the fork. Async-signal-safe.
 pub fn pass_on_handed() -> std::io::Result<()> {
@@ -106,6 +120,7 @@ pub fn pass_on_handed() -> std::io::Result<()> {
     }
 }
 
+#[cfg(unix)]
 extern "C" fn before_fork() {
     let init = INIT.lock().unwrap_or_else(PoisonError::into_inner);
     let current = CURRENT.load(Ordering::Acquire);
@@ -114,10 +129,12 @@ extern "C" fn before_fork() {
     FORK_GUARDS.with(|g| *g.borrow_mut() = Some((init, holds)));
 }
 
+#[cfg(unix)]
 extern "C" fn after_fork_in_parent() {
     FORK_GUARDS.with(|g| drop(g.borrow_mut().take()));
 }
 
+#[cfg(unix)]
 extern "C" fn after_fork_in_child() {
     let Some((init, holds)) = FORK_GUARDS.with(|g| g.borrow_mut().take()) else {
         return;

@@ -9,3 +9,4 @@ pub(crate) mod random;
 pub(crate) mod start_time;
 #[doc(hidden)]
 pub mod stats;
+pub(crate) mod win_argv;

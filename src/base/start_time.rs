@@ -27,11 +27,24 @@ impl StartTime {
 
     /// macOS and FreeBSD: the kernel's `timeval` since the epoch. The gateway reads whole
     /// seconds there (`ps -o lstart=`); the microseconds are ours.
-    #[cfg_attr(target_os = "linux", allow(dead_code))]
+    #[cfg_attr(any(target_os = "linux", windows), allow(dead_code))]
     pub fn since_epoch(sec: u64, usec: u64) -> StartTime {
         StartTime {
             gateway: sec,
             micros: Some(sec.saturating_mul(1_000_000).saturating_add(usec)),
+        }
+    }
+}
+
+impl StartTime {
+    /// Windows: a process's creation time (`GetProcessTimes`), in 100 ns units since the
+    /// epoch. The gateway's unit there is milliseconds since the epoch (the process's
+    /// `CreationDate`); the microseconds are ours.
+    #[cfg_attr(not(windows), allow(dead_code))]
+    pub fn creation(since_epoch_100ns: u64) -> StartTime {
+        StartTime {
+            gateway: since_epoch_100ns / 10_000,
+            micros: Some(since_epoch_100ns / 10),
         }
     }
 }

@@ -39,3 +39,24 @@ pub(crate) fn count_event_wakeup() {
 pub(crate) fn count_timer_reinspection() {
     TIMER_REINSPECTIONS.fetch_add(1, Ordering::Relaxed);
 }
+
+/// How many sources (directories, processes) the lock service's poller waits on while it
+/// sleeps, and `None` while it is awake: a test's handshake before it changes a waited-on lock
+/// where the system does not show a thread's state (Windows; Linux tests read `/proc`).
+#[doc(hidden)]
+pub fn poller_asleep_with_sources() -> Option<u64> {
+    match POLLER_SLEEPING_WITH.load(Ordering::SeqCst) {
+        0 => None,
+        n => Some(n - 1),
+    }
+}
+
+/// 0 while the poller is awake, else 1 + the number of sources it waits on.
+static POLLER_SLEEPING_WITH: AtomicU64 = AtomicU64::new(0);
+
+/// The poller goes to sleep waiting on `sources` (`Some`) or is awake again (`None`).
+#[cfg_attr(not(windows), allow(dead_code))]
+pub(crate) fn poller_sleeps(sources: Option<usize>) {
+    let value = sources.map_or(0, |n| n as u64 + 1);
+    POLLER_SLEEPING_WITH.store(value, Ordering::SeqCst);
+}

@@ -10,11 +10,9 @@ use crate::sys::{self, Opened};
 use crate::vocab::error::Error;
 use crate::vocab::option_name::OptionName;
 use crate::vocab::path_rule::check_path;
-use std::ffi::{CStr, OsStr, OsString};
+use std::ffi::{CStr, OsString};
 use std::fs::File;
 use std::io::{self, Read, Write};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -23,10 +21,10 @@ use std::time::{Duration, Instant, SystemTime};
 /// directory gives `Ok(None)`.
 pub fn resolve_lock_path(session_file: &Path, create_dir: bool) -> Result<Option<PathBuf>, Error> {
     check_path(OptionName::SessionFile, session_file.as_os_str())?;
-    let bytes = session_file.as_os_str().as_bytes();
+    let bytes = session_file.as_os_str().as_encoded_bytes();
     // Judged on the bytes as given: `absolute` would turn `dir/.` into `dir`, locking
     // `<parent>/dir.lock` for what names a directory.
-    let last = bytes.rsplit(|&b| b == b'/').next().unwrap_or(bytes);
+    let last = (bytes.rsplit(|&b| std::path::is_separator(b as char)).next()).unwrap_or(bytes);
     if matches!(last, b"" | b"." | b"..") {
         return Err(Error::invalid(
             OptionName::SessionFile,
@@ -72,8 +70,8 @@ pub use crate::sys::{file_id, retry};
 /// The identity of whatever is at `path` now (not following a symlink), `None` when nothing is:
 /// a look by path, for checks that remove nothing (is the hold still ours?).
 pub fn path_id(path: &Path) -> io::Result<Option<FileId>> {
-    match retry(|| std::fs::symlink_metadata(path)) {
-        Ok(m) => Ok(Some((m.dev(), m.ino()))),
+    match sys::path_id(path, false) {
+        Ok(id) => Ok(Some(id)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
@@ -164,7 +162,7 @@ fn create_anonymous(place: &LockPlace, payload: &[u8]) -> Option<Created> {
             id: file_id(&file).ok()?,
             file,
         }),
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Some(Created::Exists),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Some(Created::Exists),
         Err(_) => None,
     }
 }
@@ -192,7 +190,7 @@ fn create_via_temp_name(place: &LockPlace, payload: &[u8]) -> Result<Created, Er
             // Someone else holds its flock: a fresh name.
             Ok(false) if squatted + 1 < TEMP_NAMES => squatted += 1,
             Ok(false) => {
-                let busy = io::Error::from_raw_os_error(libc::EWOULDBLOCK);
+                let busy = sys::lock_busy();
                 return Err(Error::io("flock lock file", lock_path, busy));
             }
             Err(e) => return Err(Error::io("flock lock file", lock_path, e)),
@@ -208,15 +206,8 @@ fn create_via_temp_name(place: &LockPlace, payload: &[u8]) -> Result<Created, Er
             id: file_id(&file).map_err(|e| Error::io("stat lock file", lock_path, e))?,
             file,
         }),
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => Ok(Created::Exists),
-        Err(e)
-            if matches!(
-                e.raw_os_error(),
-                Some(libc::EPERM | libc::ENOTSUP | libc::EXDEV | libc::ENOSYS)
-            ) =>
-        {
-            create_in_place(place, payload)
-        }
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(Created::Exists),
+        Err(e) if sys::link_unsupported(&e) => create_in_place(place, payload),
         Err(e) => Err(Error::io("link lock file", lock_path, e)),
     }
 }
@@ -224,8 +215,7 @@ fn create_via_temp_name(place: &LockPlace, payload: &[u8]) -> Result<Created, Er
 /// A new file only its owner (and root) can open, so that no other user can take its flock
 /// first; [`publish`] opens it to readers once the flock is ours.
 fn open_new(dir: &File, name: &CStr) -> io::Result<File> {
-    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_RDWR;
-    sys::open_at(dir, name, flags, 0o600)
+    sys::create_new_at(dir, name)
 }
 
 /// Mode 0644: every user may read a lock file (to inspect it), once its flock is ours. Where
@@ -245,7 +235,7 @@ fn create_in_place(place: &LockPlace, payload: &[u8]) -> Result<Created, Error> 
     let lock_path = place.path();
     let file = match open_new(place.dir().fd(), place.name()) {
         Ok(f) => f,
-        Err(e) if e.raw_os_error() == Some(libc::EEXIST) => return Ok(Created::Exists),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(Created::Exists),
         Err(e) => return Err(Error::io("create lock file", lock_path, e)),
     };
     let id = file_id(&file).map_err(|e| Error::io("stat lock file", lock_path, e))?;
@@ -290,8 +280,7 @@ fn flock_soon(file: &File) -> io::Result<bool> {
 
 /// A hidden temp name beside the lock, unique (random), recognisable by `clean_stale`.
 fn temp_name_for(place: &LockPlace) -> OsString {
-    let name = OsStr::from_bytes(place.name().to_bytes());
-    lock_names::temp_name(name, crate::base::random::random_u64())
+    lock_names::temp_name(place.os_name(), crate::base::random::random_u64())
 }
 
 /// What is at the lock path when it is not a regular file.
@@ -319,7 +308,7 @@ pub fn open_existing(place: &LockPlace, max_read: usize) -> Result<Existing, Err
         Ok(Opened::Regular(file, meta)) => (file, meta),
         Ok(Opened::Other(occupant)) => return Ok(Existing::NotAFile(occupant)),
         Ok(Opened::Changed) => return Ok(Existing::Gone), // replaced meanwhile: look again
-        Err(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(Existing::Gone),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Existing::Gone),
         Err(e) => return Err(Error::io("open lock file", lock_path, e)),
     };
     let mut bytes = Vec::with_capacity(512);
@@ -328,7 +317,7 @@ pub fn open_existing(place: &LockPlace, max_read: usize) -> Result<Existing, Err
         .read_to_end(&mut bytes)
         .map_err(|e| Error::io("read lock file", lock_path, e))?;
     Ok(Existing::File {
-        id: (meta.dev(), meta.ino()),
+        id: sys::id_of(&file, &meta).map_err(|e| Error::io("stat lock file", lock_path, e))?,
         mtime: meta.modified().unwrap_or(SystemTime::UNIX_EPOCH),
         file,
         bytes,
@@ -339,7 +328,6 @@ pub fn open_existing(place: &LockPlace, max_read: usize) -> Result<Existing, Err
 /// `max_read + 1` bytes) with its current mtime: a re-inspection that opens and closes
 /// nothing, so it raises no close event for anyone watching the file.
 pub fn reread(file: &File, max_read: usize) -> io::Result<(SystemTime, Vec<u8>)> {
-    use std::os::unix::fs::FileExt;
     let mtime = file
         .metadata()?
         .modified()
@@ -347,7 +335,7 @@ pub fn reread(file: &File, max_read: usize) -> io::Result<(SystemTime, Vec<u8>)>
     let mut bytes = Vec::with_capacity(512);
     let mut chunk = [0u8; 4096];
     while bytes.len() <= max_read {
-        match file.read_at(&mut chunk, bytes.len() as u64) {
+        match sys::read_at(file, &mut chunk, bytes.len() as u64) {
             Ok(0) => break,
             Ok(n) => bytes.extend_from_slice(&chunk[..n]),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -371,7 +359,7 @@ pub fn touch(file: &File) -> io::Result<()> {
 }
 
 pub fn lossy(path: &Path) -> String {
-    String::from_utf8_lossy(path.as_os_str().as_bytes()).into_owned()
+    path.to_string_lossy().into_owned()
 }
 
 #[cfg(test)]

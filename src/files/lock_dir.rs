@@ -7,11 +7,9 @@
 use crate::sys;
 use crate::vocab::error::Error;
 use crate::vocab::option_name::OptionName;
-use std::ffi::{CStr, CString, OsStr};
+use std::ffi::{CStr, CString, OsStr, OsString};
 use std::fs::File;
 use std::io;
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -19,7 +17,7 @@ pub use crate::sys::FileId;
 
 /// A path as the system calls take it.
 pub fn cstring(path: &Path) -> Result<CString, Error> {
-    CString::new(path.as_os_str().as_bytes())
+    CString::new(path.as_os_str().as_encoded_bytes())
         .map_err(|_| Error::invalid(OptionName::Path, "must not contain a NUL byte"))
 }
 
@@ -35,13 +33,13 @@ impl LockDir {
     /// Opens `real`, a directory path with no symlink in it (resolved), refusing a symlink
     /// that replaced its last part since.
     pub fn open(real: &Path) -> io::Result<LockDir> {
-        let c = CString::new(real.as_os_str().as_bytes())?;
+        let c = CString::new(real.as_os_str().as_encoded_bytes())?;
         let fd = sys::open_dir(&c)?;
-        let meta = sys::retry(|| fd.metadata())?;
+        let id = sys::file_id(&fd)?;
         Ok(LockDir {
             fd,
             real: real.to_path_buf(),
-            id: (meta.dev(), meta.ino()),
+            id,
         })
     }
 
@@ -69,8 +67,8 @@ impl LockDir {
     /// a symlink, since it was opened. Checked before anything in it is removed, so that
     /// nothing is removed on behalf of a path that now names another directory.
     pub fn still_at_path(&self) -> io::Result<bool> {
-        match sys::retry(|| std::fs::metadata(&self.real)) {
-            Ok(m) => Ok((m.dev(), m.ino()) == self.id),
+        match sys::path_id(&self.real, true) {
+            Ok(id) => Ok(id == self.id),
             Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(e),
         }
@@ -82,6 +80,8 @@ impl LockDir {
 pub struct LockPlace {
     dir: Arc<LockDir>,
     name: CString,
+    /// `name` as the OS string it was made from.
+    os_name: OsString,
     /// The lock path, for messages and the table.
     path: PathBuf,
 }
@@ -122,6 +122,7 @@ impl LockPlace {
         Ok(LockPlace {
             dir,
             name: cstring(Path::new(name))?,
+            os_name: name.to_os_string(),
             path: path.to_path_buf(),
         })
     }
@@ -132,6 +133,10 @@ impl LockPlace {
 
     pub fn name(&self) -> &CStr {
         &self.name
+    }
+
+    pub fn os_name(&self) -> &OsStr {
+        &self.os_name
     }
 
     pub fn path(&self) -> &Path {

@@ -6,7 +6,6 @@
 //! shortened in the middle, keeping what the cleaner recognises.
 
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
 
 /// What a session file's name gets to name its lock.
 const LOCK_SUFFIX: &str = ".lock";
@@ -28,7 +27,8 @@ pub fn lock_name(session_name: &OsStr) -> OsString {
 
 /// Whether a directory entry is the lock of a session file.
 pub fn is_session_lock(name: &OsStr) -> bool {
-    name.as_bytes().ends_with(SESSION_LOCK_SUFFIX.as_bytes())
+    name.as_encoded_bytes()
+        .ends_with(SESSION_LOCK_SUFFIX.as_bytes())
 }
 
 /// The hidden temp name a lock file named `lock_name` is written under (`unique`: random).
@@ -36,7 +36,7 @@ pub fn is_session_lock(name: &OsStr) -> bool {
 /// character boundary: the random part keeps the name unique, the suffix recognisable.
 pub fn temp_name(lock_name: &OsStr, unique: u64) -> OsString {
     let room = NAME_MAX - TEMP_PREFIX.len() - UNIQUE_LEN - TEMP_SUFFIX.len();
-    let name = lock_name.as_bytes();
+    let name = lock_name.as_encoded_bytes();
     let mut temp = OsString::from(TEMP_PREFIX);
     if name.len() <= room {
         temp.push(lock_name);
@@ -50,16 +50,30 @@ pub fn temp_name(lock_name: &OsStr, unique: u64) -> OsString {
         while cut > 0 && name[cut] & 0xC0 == 0x80 {
             cut -= 1;
         }
-        temp.push(OsStr::from_bytes(&name[..cut]));
+        temp.push(head(name, cut));
         temp.push(kept);
     }
     temp.push(format!(".{unique:016x}{TEMP_SUFFIX}"));
     temp
 }
 
+/// The first `cut` bytes of a name's bytes, `cut` not inside a character.
+#[cfg(unix)]
+fn head(name: &[u8], cut: usize) -> OsString {
+    use std::os::unix::ffi::OsStrExt;
+    OsStr::from_bytes(&name[..cut]).to_os_string()
+}
+
+/// The first `cut` bytes of a name's bytes (WTF-8), `cut` not inside a character. Names that
+/// are not Unicode are refused by the Windows port before they get here: lossy is exact.
+#[cfg(windows)]
+fn head(name: &[u8], cut: usize) -> OsString {
+    String::from_utf8_lossy(&name[..cut]).into_owned().into()
+}
+
 /// Whether a directory entry is a temp file a writer of a session lock left behind.
 pub fn is_temp(name: &OsStr) -> bool {
-    let b = name.as_bytes();
+    let b = name.as_encoded_bytes();
     let inner = [SESSION_LOCK_SUFFIX.as_bytes(), b"."].concat();
     b.starts_with(TEMP_PREFIX.as_bytes())
         && b.ends_with(TEMP_SUFFIX.as_bytes())
@@ -104,7 +118,10 @@ mod tests {
         }
         let other = temp_name(&lock_name(OsStr::new(&"n".repeat(245))), 1);
         assert!(
-            other.len() <= NAME_MAX && other.as_bytes().ends_with(b".lock.0000000000000001.tmp")
+            other.len() <= NAME_MAX
+                && other
+                    .as_encoded_bytes()
+                    .ends_with(b".lock.0000000000000001.tmp")
         );
     }
 

@@ -5,7 +5,6 @@ use crate::files::lock_names;
 use crate::rules::foreign::Foreign;
 use crate::vocab::select::Select;
 use std::ffi::{CString, OsStr};
-use std::os::unix::ffi::OsStrExt;
 
 /// Whether a directory entry is looked at. Temp files of writers never are (the sweep removes
 /// old ones by their own rule).
@@ -15,10 +14,9 @@ pub fn admits(select: &Select, name: &OsStr) -> bool {
     }
     match select {
         Select::SessionLocks => lock_names::is_session_lock(name),
-        Select::Ours => name.as_bytes().ends_with(b".lock"),
-        Select::Glob(pattern) => {
-            CString::new(name.as_bytes()).is_ok_and(|name| crate::sys::name_matches(pattern, &name))
-        }
+        Select::Ours => name.as_encoded_bytes().ends_with(b".lock"),
+        Select::Glob(pattern) => CString::new(name.as_encoded_bytes())
+            .is_ok_and(|name| crate::sys::name_matches(pattern, &name)),
     }
 }
 

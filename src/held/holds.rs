@@ -18,7 +18,9 @@ use crate::vocab::options::Options;
 use crate::vocab::owner::HoldOwner;
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+#[cfg(unix)]
+use std::sync::RwLockWriteGuard;
+use std::sync::{Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard};
 use std::time::Instant;
 
 pub struct Holds {
@@ -103,6 +105,7 @@ impl Holds {
         self.outside.read().unwrap_or_else(PoisonError::into_inner)
     }
 
+    #[cfg(unix)]
     /// For a fork: no hold's descriptor outside the table, and the table itself (in this order,
     /// the order every thread takes them in).
     pub fn lock_for_fork(&self) -> (RwLockWriteGuard<'_, ()>, MutexGuard<'_, Table>) {

@@ -11,6 +11,7 @@ use crate::vocab::held_lock::HeldLock;
 use crate::vocab::options::Options;
 use crate::vocab::owner::HoldOwner;
 use std::fs::File;
+#[cfg(unix)]
 use std::os::fd::{AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -51,6 +52,7 @@ impl Held {
         self.id
     }
 
+    #[cfg(unix)]
     /// Gives up the descriptor without closing it: a child forked to `exec` a command that is
     /// to hold the lock keeps it (the memory is not freed, the child's image is replaced soon).
     pub fn into_raw_fd(self) -> RawFd {
@@ -372,6 +374,7 @@ impl Table {
         }
     }
 
+    #[cfg(unix)]
     /// Every hold, out of the table (a forked child closes its copies).
     pub fn take_all(&mut self) -> Vec<Held> {
         self.entries.drain().map(|(_, held)| held).collect()

@@ -129,23 +129,25 @@ mod tests {
 
     #[test]
     fn the_start_time_resolver_answers_in_place_of_proc_until_removed() {
-        // Only pid 1 (always alive) is pinned, so parallel tests reading other pids are untouched.
-        let real = read_process_start_time(1);
-        set_start_time_resolver(Some(Arc::new(|pid| {
-            if pid == 1 {
+        // Only one live pid nobody else reads is pinned, so parallel tests reading other pids
+        // are untouched.
+        let (pinned_pid, _keep) = long_lived_pid();
+        let real = read_process_start_time(pinned_pid);
+        set_start_time_resolver(Some(Arc::new(move |pid| {
+            if pid == pinned_pid {
                 Some(7)
             } else {
                 read_process_start_time(pid)
             }
         })));
-        let pinned = probe_pid(1);
-        set_start_time_resolver(Some(Arc::new(|pid| {
-            if pid == 1 {
+        let pinned = probe_pid(pinned_pid);
+        set_start_time_resolver(Some(Arc::new(move |pid| {
+            if pid == pinned_pid {
                 panic!("a panicking resolver is unknown")
             }
             read_process_start_time(pid)
         })));
-        let panicked = probe_pid(1);
+        let panicked = probe_pid(pinned_pid);
         set_start_time_resolver(None);
         let alive = |starttime| PidProbe::Alive {
             starttime,
@@ -153,16 +155,48 @@ mod tests {
         };
         assert_eq!(pinned, alive(Some(7)));
         assert_eq!(panicked, alive(None));
-        assert!(matches!(probe_pid(1), PidProbe::Alive { starttime, .. } if starttime == real));
+        assert!(
+            matches!(probe_pid(pinned_pid), PidProbe::Alive { starttime, .. } if starttime == real)
+        );
         let me = ProcessIdentity {
-            pid: 1,
+            pid: pinned_pid,
             ..ProcessIdentity::current()
         };
         assert!(matches!(me.for_verdict(), Cow::Borrowed(_)));
     }
 
+    /// A pid that stays alive through a test and that no other test reads: pid 1 on Unix.
+    #[cfg(unix)]
+    fn long_lived_pid() -> (u32, ()) {
+        (1, ())
+    }
+
+    /// Windows has no pid 1: a child of ours that waits for its stdin, ended with the test.
+    #[cfg(windows)]
+    fn long_lived_pid() -> (u32, KillOnDrop) {
+        let child = std::process::Command::new("cmd.exe")
+            .args(["/d", "/c", "pause"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        (child.id(), KillOnDrop(child))
+    }
+
+    #[cfg(windows)]
+    struct KillOnDrop(std::process::Child);
+
+    #[cfg(windows)]
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
     /// An ended process its parent has not reaped yet is dead (kill(pid, 0) still finds it):
     /// the child is reaped only after the probe said so.
+    #[cfg(unix)]
     #[test]
     fn a_zombie_is_dead() {
         let mut child = std::process::Command::new("true").spawn().unwrap();
@@ -174,6 +208,26 @@ mod tests {
         }
         // SAFETY: signal 0 checks existence only: the unreaped child is still there.
         assert_eq!(unsafe { libc::kill(pid as libc::pid_t, 0) }, 0);
+        child.wait().unwrap();
+    }
+
+    /// Windows: an ended process whose handle its parent keeps open (its pid is not reused
+    /// meanwhile) is dead; the system still shows it, as ended.
+    #[cfg(windows)]
+    #[test]
+    fn an_ended_process_kept_open_is_dead() {
+        let mut child = std::process::Command::new("cmd.exe")
+            .args(["/d", "/c", "exit 0"])
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let started = std::time::Instant::now();
+        while probe_pid(pid) != PidProbe::Dead {
+            assert!(started.elapsed().as_secs() < 10, "cmd.exe never ended");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        let (starttime, ended) = crate::sys::start_time_and_zombie(pid).expect("still shown");
+        assert!(ended && starttime.is_some(), "{starttime:?} {ended}");
         child.wait().unwrap();
     }
 

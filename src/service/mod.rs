@@ -19,6 +19,7 @@ use cadence::Cadence;
 use event_loop::Loop;
 use inbox::{Command, Inbox};
 use std::io;
+#[cfg(unix)]
 use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,6 +31,7 @@ pub use waiter::Waiter;
 pub struct Service {
     inbox: Arc<Inbox>,
     /// The poller's own descriptors, for a forked child to close.
+    #[cfg(unix)]
     fds: Vec<RawFd>,
 }
 
@@ -49,6 +51,7 @@ impl Service {
             ));
         }
         let inbox = Arc::new(Inbox::new(poller.waker()));
+        #[cfg(unix)]
         let fds = poller.fixed_fds();
         let mut event_loop = Some(Loop::new(
             identity,
@@ -75,7 +78,13 @@ impl Service {
                     }
                 });
             match spawned {
-                Ok(_) => return Ok(Service { inbox, fds }),
+                Ok(_) => {
+                    return Ok(Service {
+                        inbox,
+                        #[cfg(unix)]
+                        fds,
+                    })
+                }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted && tries < SPAWN_TRIES => {
                     event_loop = slot.lock().unwrap_or_else(PoisonError::into_inner).take();
                 }
@@ -108,6 +117,7 @@ impl Service {
         self.inbox.send(Command::Watchdog(at));
     }
 
+    #[cfg(unix)]
     /// In a forked child the thread is gone; its descriptors must not linger.
     pub fn close_fds_in_child(&self) {
         for &fd in &self.fds {

@@ -28,18 +28,21 @@
 //! Where a source is unavailable (another platform, disabled, or the kernel's limits are
 //! exhausted) `watch_*` says so and the service polls that path with backoff instead.
 
+#[cfg(unix)]
 use std::ffi::CStr;
 use std::fs::{File, Metadata};
 use std::io;
+#[cfg(unix)]
 use std::os::fd::FromRawFd;
+#[cfg(unix)]
 use std::os::unix::fs::MetadataExt;
 
 /// Names the owner of a set of sources (the service uses one per waited-on lock path).
 pub type Token = u64;
 
 /// Which event sources the lock service allows (its settings; tests switch them off).
-// The portable poller has none to switch off.
-#[cfg_attr(swl_portable, allow(dead_code))]
+// The portable poller has none to switch off; Windows sees no closes.
+#[cfg_attr(any(swl_portable, windows), allow(dead_code))]
 #[derive(Debug, Clone, Copy)]
 pub struct EventSources {
     /// Directory entries and file closes (inotify, kqueue `EVFILT_VNODE`).
@@ -69,6 +72,7 @@ pub enum WatchError {
     Failed,
 }
 
+#[cfg(unix)]
 #[cfg_attr(swl_portable, allow(dead_code))]
 impl WatchError {
     /// Sorts an errno: resource exhaustion or another failure.
@@ -99,6 +103,7 @@ pub struct Ready {
     pub unwatched: Vec<Token>,
 }
 
+#[cfg(unix)]
 /// Retries a system call that returns -1 with `errno` set, as long as it fails with `EINTR`.
 pub fn retry_eintr<T: PartialOrd + From<i8>>(mut call: impl FnMut() -> T) -> io::Result<T> {
     loop {
@@ -125,6 +130,7 @@ pub fn retry<T>(mut call: impl FnMut() -> io::Result<T>) -> io::Result<T> {
 }
 
 /// A system call's `-1` as the `errno` it set.
+#[cfg(unix)]
 pub fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
     if rc < 0 {
         Err(io::Error::last_os_error())
@@ -134,6 +140,7 @@ pub fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
 }
 
 /// `open(2)` with `O_CLOEXEC`, retried on `EINTR`.
+#[cfg(unix)]
 pub fn open_raw(path: &CStr, flags: libc::c_int, mode: libc::mode_t) -> io::Result<File> {
     // SAFETY: a valid NUL-terminated path.
     let fd = retry(|| {
@@ -147,12 +154,14 @@ pub fn open_raw(path: &CStr, flags: libc::c_int, mode: libc::mode_t) -> io::Resu
 pub type FileId = (u64, u64);
 
 /// (dev, ino) of an open file.
+#[cfg(unix)]
 pub fn file_id(file: &File) -> io::Result<FileId> {
     let m = retry(|| file.metadata())?;
     Ok((m.dev(), m.ino()))
 }
 
 /// Sets this thread's `errno` to 0, for the calls that report failure only through it.
+#[cfg(unix)]
 fn clear_errno() {
     // SAFETY: the location of this thread's errno, valid for the thread's life.
     #[cfg(target_os = "linux")]
@@ -167,6 +176,8 @@ fn clear_errno() {
 }
 
 /// What is at a lock path when it is not a regular file.
+// Windows knows directories and reparse points only.
+#[cfg_attr(windows, allow(dead_code))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Occupant {
     Directory,
@@ -178,6 +189,7 @@ pub enum Occupant {
 
 impl Occupant {
     /// From `st_mode`: `None` for a regular file.
+    #[cfg(unix)]
     pub fn of_mode(mode: libc::mode_t) -> Option<Occupant> {
         match mode & libc::S_IFMT {
             libc::S_IFREG => None,
@@ -200,6 +212,15 @@ impl Occupant {
     }
 }
 
+/// What `stat_at(dir, name)` says of a directory entry (never a symlink's target).
+pub struct Stat {
+    pub id: FileId,
+    /// Set when it is not a regular file.
+    pub occupant: Option<Occupant>,
+    /// Seconds since the epoch.
+    pub mtime: i64,
+}
+
 /// What [`open_without_effects`] found at a name in a directory.
 pub enum Opened {
     /// Not a regular file (never opened for real).
@@ -210,10 +231,25 @@ pub enum Opened {
     Changed,
 }
 
+#[cfg(unix)]
 mod posix;
+#[cfg(unix)]
 pub use posix::{
-    at_fork, close, fchmod, getenv, hostname, inherit_across_exec, link_at, list_dir, name_matches,
-    open_at, open_dir, pid_exists, stat_at, touch, try_flock, unlink_at, unlock,
+    at_fork, close, create_new_at, errno_of, fchmod, getenv, hostname, id_of, inherit_across_exec,
+    link_at, link_unsupported, list_dir, lock_busy, name_matches, open_at, open_dir, path_id,
+    pid_exists, read_at, stat_at, touch, try_flock, unlink_at, unlock,
+};
+
+// Windows: handles, LockFileEx, process handles and ReadDirectoryChangesW (`windows/`).
+#[cfg(windows)]
+mod windows;
+#[cfg(windows)]
+use windows as platform;
+#[cfg(windows)]
+pub use windows::{
+    create_new_at, errno_of, fchmod, file_id, getenv, hostname, id_of, link_at, link_unsupported,
+    list_dir, lock_busy, name_matches, open_dir, path_id, pid_exists, read_at, stat_at, touch,
+    try_flock, unlink_at, unlock,
 };
 
 #[cfg(target_os = "linux")]
@@ -240,7 +276,7 @@ use freebsd as platform;
 
 #[cfg(all(target_os = "linux", any(swl_portable, test)))]
 mod poll;
-#[cfg(any(not(target_os = "linux"), swl_portable, test))]
+#[cfg(all(unix, any(not(target_os = "linux"), swl_portable, test)))]
 mod portable;
 
 pub use platform::{

@@ -3,7 +3,7 @@
 //! list), the heartbeat's mtime, the host name, whether a pid exists, the environment, the fork
 //! handlers, closing a descriptor and passing one on through `exec`.
 
-use super::{check, clear_errno, open_raw, retry, retry_eintr, Occupant};
+use super::{check, clear_errno, open_raw, retry, retry_eintr, Occupant, Stat};
 use std::ffi::{CStr, OsStr, OsString};
 use std::fs::File;
 use std::io;
@@ -59,15 +59,6 @@ pub fn open_at(
     })?;
     // SAFETY: a new fd, owned by the File from now on.
     Ok(unsafe { File::from_raw_fd(fd) })
-}
-
-/// What `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)` says of a directory entry.
-pub struct Stat {
-    pub id: super::FileId,
-    /// Set when it is not a regular file.
-    pub occupant: Option<Occupant>,
-    /// Seconds since the epoch.
-    pub mtime: i64,
 }
 
 /// `fstatat(dir, name, AT_SYMLINK_NOFOLLOW)`: the entry itself, never a symlink's target.
@@ -211,4 +202,52 @@ pub fn inherit_across_exec(fd: RawFd) -> io::Result<()> {
     let flags = check(unsafe { libc::fcntl(fd, libc::F_GETFD) })?;
     // SAFETY: as above.
     check(unsafe { libc::fcntl(fd, libc::F_SETFD, flags & !libc::FD_CLOEXEC) }).map(drop)
+}
+
+/// A new file named `name` in `dir`, open for reading and writing, that only its owner (and
+/// root) can open (`O_CREAT|O_EXCL|O_NOFOLLOW`, mode 0600): `AlreadyExists` if the name is taken.
+pub fn create_new_at(dir: &File, name: &CStr) -> io::Result<File> {
+    let flags = libc::O_CREAT | libc::O_EXCL | libc::O_NOFOLLOW | libc::O_RDWR;
+    open_at(dir, name, flags, 0o600)
+}
+
+/// The (dev, ino) of an open file whose metadata was just read (no further system call here).
+pub fn id_of(_file: &File, meta: &std::fs::Metadata) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// The (dev, ino) of what `path` names, following a symlink at its end only with `follow`.
+pub fn path_id(path: &std::path::Path, follow: bool) -> io::Result<(u64, u64)> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = if follow {
+        retry(|| std::fs::metadata(path))?
+    } else {
+        retry(|| std::fs::symlink_metadata(path))?
+    };
+    Ok((meta.dev(), meta.ino()))
+}
+
+/// Whether a `link` failed because the filesystem has no hard links (vfat, some network
+/// shares): the caller then creates the file in place.
+pub fn link_unsupported(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EPERM | libc::ENOTSUP | libc::EXDEV | libc::ENOSYS)
+    )
+}
+
+/// The errno an OS error code stands for: here they are errnos already.
+pub fn errno_of(code: i32) -> i32 {
+    code
+}
+
+/// The error of a lock someone else holds (`EWOULDBLOCK`, as `flock` says it).
+pub fn lock_busy() -> io::Error {
+    io::Error::from_raw_os_error(libc::EWOULDBLOCK)
+}
+
+/// `pread(2)`: reads at `offset` without moving the file's position.
+pub fn read_at(file: &File, buf: &mut [u8], offset: u64) -> io::Result<usize> {
+    std::os::unix::fs::FileExt::read_at(file, buf, offset)
 }

@@ -84,10 +84,11 @@ impl Error {
         }
     }
 
-    /// The errno of an I/O error, for bindings that expose `code`.
+    /// The errno of an I/O error, for bindings that expose `code` (on Windows, the errno its
+    /// system error code stands for).
     pub fn raw_os_error(&self) -> Option<i32> {
         match self {
-            Error::Io { source, .. } => source.raw_os_error(),
+            Error::Io { source, .. } => source.raw_os_error().map(crate::sys::errno_of),
             _ => None,
         }
     }
@@ -158,7 +159,8 @@ impl fmt::Display for Error {
                 write!(f, "invalid {name}: {}", printable(message.as_bytes()))
             }
             Error::Io { op, path, source } => {
-                let code = source.raw_os_error().map_or("UNKNOWN", errno_name);
+                let code = (source.raw_os_error())
+                    .map_or("UNKNOWN", |c| errno_name(crate::sys::errno_of(c)));
                 write!(
                     f,
                     "{code}: {op} failed for {}: {source}",
@@ -190,6 +192,7 @@ pub fn errno_name(errno: i32) -> &'static str {
         libc::EISDIR => "EISDIR",
         libc::EROFS => "EROFS",
         libc::ENOSPC => "ENOSPC",
+        #[cfg(unix)]
         libc::EDQUOT => "EDQUOT",
         libc::ELOOP => "ELOOP",
         libc::ENAMETOOLONG => "ENAMETOOLONG",
@@ -203,6 +206,7 @@ pub fn errno_name(errno: i32) -> &'static str {
         libc::EAGAIN => "EAGAIN",
         libc::ENXIO => "ENXIO",
         libc::ETXTBSY => "ETXTBSY",
+        #[cfg(unix)]
         libc::ESTALE => "ESTALE",
         libc::EIO => "EIO",
         libc::EFBIG => "EFBIG",

@@ -6,7 +6,6 @@
 use crate::vocab::error::Error;
 use crate::vocab::option_name::OptionName;
 use std::ffi::{CString, OsStr};
-use std::os::unix::ffi::OsStrExt;
 
 /// The files of a sweep.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -25,7 +24,7 @@ pub enum Select {
 impl Select {
     /// The names `pattern` matches; a pattern with a NUL byte is an invalid argument.
     pub fn glob(pattern: &OsStr) -> Result<Select, Error> {
-        CString::new(pattern.as_bytes())
+        CString::new(pattern.as_encoded_bytes())
             .map(Select::Glob)
             .map_err(|_| Error::invalid(OptionName::Pattern, "must not contain a NUL byte"))
     }

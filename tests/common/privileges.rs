@@ -1,8 +1,10 @@
 //! Running commands with other powers: without root's, or in a new pid namespace.
 
+#[cfg(unix)]
 use super::skip;
 use std::process::{Command, Stdio};
 
+#[cfg(unix)]
 pub fn is_root() -> bool {
     // SAFETY: geteuid has no preconditions.
     unsafe { libc::geteuid() == 0 }
@@ -10,6 +12,7 @@ pub fn is_root() -> bool {
 
 /// How to run a command without root's powers over files: as root, `setpriv` to nobody
 /// (65534); as anyone else, as is (`[]`). `None` (after a loud skip) when root has no setpriv.
+#[cfg(unix)]
 pub fn unprivileged_prefix(test: &str) -> Option<&'static [&'static str]> {
     if !is_root() {
         return Some(&[]);

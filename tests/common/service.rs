@@ -1,6 +1,7 @@
 //! Handshakes with the lock service of a process, read from its counters and from /proc
 //! (Linux): is it waiting, what does it watch, is it asleep in its poller.
 
+#[cfg(unix)]
 use std::path::Path;
 
 /// Serialises the tests of one binary that read the process-wide counters
@@ -45,6 +46,7 @@ pub fn until(what: &str, mut ready: impl FnMut() -> bool) {
 /// of `pid` has set up what it waits with), and then that service sleeps in its poller. The
 /// look that follows a new watch is then over, so whatever the test does next can only be
 /// found by an event or a timer, never by that look.
+#[cfg(unix)]
 pub fn until_watching(what: &str, pid: u32, watching: impl FnMut() -> bool) {
     until(what, watching);
     until("the lock service sleeps in its poller", || {
@@ -55,6 +57,7 @@ pub fn until_watching(what: &str, pid: u32, watching: impl FnMut() -> bool) {
 /// `pid`'s lock service thread (named `session-write-lock`) is asleep in epoll_wait or poll:
 /// by the number of the system call it is blocked in, or, under qemu-user, where that number
 /// is the host's, by the kernel function it sleeps in (ep_poll, do_sys_poll, …).
+#[cfg(unix)]
 pub fn service_sleeps_in_poller(pid: u32) -> bool {
     let Ok(tasks) = std::fs::read_dir(format!("/proc/{pid}/task")) else {
         return false;
@@ -72,6 +75,7 @@ pub fn service_sleeps_in_poller(pid: u32) -> bool {
 }
 
 /// The service thread's name as /proc shows it: cut to 15 bytes.
+#[cfg(unix)]
 const SERVICE_COMM: &str = "session-write-l";
 
 #[cfg(all(target_os = "linux", target_arch = "x86_64"))]
@@ -87,6 +91,7 @@ const POLLERS: &[libc::c_long] = &[libc::SYS_epoll_pwait, libc::SYS_ppoll]; // a
 const POLLERS: &[libc::c_long] = &[]; // /proc's syscall file is Linux's
 
 /// The `/proc/<pid>/fdinfo` texts of `pid`'s descriptors whose link reads `kind`.
+#[cfg(unix)]
 pub fn fdinfos(pid: u32, kind: &str) -> Vec<String> {
     let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
         return Vec::new();
@@ -105,6 +110,7 @@ pub fn fdinfos(pid: u32, kind: &str) -> Vec<String> {
 }
 
 /// `pid`'s inotify instance watches the inode `ino`.
+#[cfg(unix)]
 pub fn watches_inode(pid: u32, ino: u64) -> bool {
     let needle = format!(" ino:{ino:x} ");
     fdinfos(pid, "anon_inode:inotify")
@@ -120,6 +126,7 @@ pub const POLLING_BUILD: bool = cfg!(swl_portable);
 /// `pid`'s lock service waits on the lock file at `lock`: its inotify instance watches the
 /// file's inode; in the portable build, which has nothing to watch with, it keeps the file it
 /// inspected open and polls.
+#[cfg(unix)]
 pub fn waits_on_file(pid: u32, lock: &Path) -> bool {
     if POLLING_BUILD {
         return has_open(pid, lock);
@@ -144,6 +151,7 @@ pub fn polls_within(ns: u128) -> u64 {
 }
 
 /// `pid` holds a pidfd of `target`.
+#[cfg(unix)]
 pub fn watches_pid(pid: u32, target: u32) -> bool {
     let needle = format!("Pid:\t{target}\n");
     fdinfos(pid, "anon_inode:[pidfd]")
@@ -152,6 +160,7 @@ pub fn watches_pid(pid: u32, target: u32) -> bool {
 }
 
 /// `pid` has `path` open.
+#[cfg(unix)]
 pub fn has_open(pid: u32, path: &Path) -> bool {
     std::fs::read_dir(format!("/proc/{pid}/fd")).is_ok_and(|entries| {
         entries

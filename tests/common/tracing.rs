@@ -1,7 +1,11 @@
 //! strace as a test instrument (holding a thread right after its flock) and /proc/locks.
 
-use super::{skip, until};
-use std::process::{Child, Command, Stdio};
+use super::skip;
+#[cfg(target_os = "linux")]
+use super::until;
+#[cfg(unix)]
+use std::process::Child;
+use std::process::{Command, Stdio};
 
 /// Whether strace can be run; says SKIPPED (a failure under CI) when it cannot.
 pub fn strace_or_skip(test: &str) -> bool {
@@ -23,6 +27,7 @@ pub fn strace_or_skip(test: &str) -> bool {
 /// (`inject=flock:delay_exit`, that thread only, not its children): a test can act while the
 /// library holds a flock it took to look at or reclaim a file. Needs strace (see
 /// [`strace_or_skip`]).
+#[cfg(unix)]
 pub struct HeldAfterFlock<T> {
     thread: std::thread::JoinHandle<T>,
     strace: Child,
@@ -33,6 +38,7 @@ pub struct HeldAfterFlock<T> {
 const HELD_AFTER_FLOCK_US: u32 = 3_000_000;
 
 #[cfg(target_os = "linux")]
+#[cfg(unix)]
 impl<T: Send + 'static> HeldAfterFlock<T> {
     /// Starts `work` on a new thread once strace has attached to it.
     pub fn run(work: impl FnOnce() -> T + Send + 'static) -> HeldAfterFlock<T> {
@@ -78,6 +84,7 @@ fn traced(tid: libc::pid_t) -> bool {
 }
 
 /// /proc/locks lists a FLOCK on the inode `ino` (its lines name it as `maj:min:ino`).
+#[cfg(unix)]
 pub fn flocked(ino: u64) -> bool {
     let suffix = format!(":{ino}");
     std::fs::read_to_string("/proc/locks").is_ok_and(|locks| {

@@ -19,7 +19,7 @@ pub fn worker_path() -> PathBuf {
         .unwrap()
         .parent()
         .unwrap()
-        .join("swl-test-worker");
+        .join(format!("swl-test-worker{}", std::env::consts::EXE_SUFFIX));
     assert!(
         path.exists(),
         "{} is missing: build it with `cargo build -p swl-test-worker` (or run `cargo test --workspace`)",

@@ -62,7 +62,8 @@ test("require and import expose the same API", () => {
 test("the package resolves by name for require and import (exports map)", (t) => {
   const app = sessionsDir(t);
   fs.mkdirSync(path.join(app, "node_modules"));
-  fs.symlinkSync(packageDir, path.join(app, "node_modules/session-write-lock"));
+  // "junction": a directory link Windows makes without privileges (ignored elsewhere).
+  fs.symlinkSync(packageDir, path.join(app, "node_modules/session-write-lock"), "junction");
   const names = (script) => JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", script], { cwd: app }));
   const imported = names(`import * as m from "session-write-lock"; console.log(JSON.stringify(Object.keys(m)))`);
   const required = names(

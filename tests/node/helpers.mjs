@@ -12,6 +12,11 @@ import { fileURLToPath } from "node:url";
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const packageDir = path.resolve(here, "../../npm");
 
+/** The signals the package's process cleanup listens for here (npm/cleanup.js): on Windows
+ * those Node delivers there. */
+export const CLEANUP_SIGNALS =
+  process.platform === "win32" ? ["SIGINT", "SIGBREAK", "SIGHUP"] : ["SIGINT", "SIGTERM", "SIGQUIT", "SIGABRT"];
+
 /** A fresh directory for one test, removed after it. */
 export function sessionsDir(t) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "swl-node-"));

@@ -5,10 +5,10 @@ import assert from "node:assert/strict";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { test } from "node:test";
-import { packageDir, sessionsDir } from "./helpers.mjs";
+import { CLEANUP_SIGNALS, packageDir, sessionsDir } from "./helpers.mjs";
 
 const require = createRequire(import.meta.url);
-const EVENTS = ["exit", "SIGINT", "SIGTERM", "SIGQUIT", "SIGABRT"];
+const EVENTS = ["exit", ...CLEANUP_SIGNALS];
 const counts = () => EVENTS.map((event) => process.listenerCount(event));
 
 /** A second copy of the package's JavaScript, as two bundled copies of it would be. */

@@ -70,17 +70,23 @@ async function main(): Promise<void> {
   const nonce = resetInstanceNonce();
   check(/^[0-9a-f]{32}$/.test(nonce) && nonce !== before, "reset gives a new instance nonce");
   check(fromAnotherProcess(sessionFile) === "acquired", "free after release-all");
-  const fileLock: FileLockHandle = await acquireFileLock(join(dir, "state"), { payload: () => ({ pid: process.pid }) });
-  check(existsSync(fileLock.lockPath), "session-write-lock/file-lock takes fs-safe's file lock");
-  await fileLock.release();
-  check(!existsSync(fileLock.lockPath), "and its release removes the file");
-  const data = join(dir, "data.json");
-  writeFileSync(data, "{}");
-  const options: LockOptions = { stale: 10_000 };
-  const release = await properLock(data, options);
-  check(statSync(`${data}.lock`).isDirectory(), "session-write-lock/proper-lockfile takes proper-lockfile's lock");
-  await release();
-  check(!existsSync(`${data}.lock`), "and its release removes the directory");
+  if (process.platform === "win32") {
+    // The core's fs-safe sidecar lock and proper-lockfile's directory lock are Unix-only so
+    // far: run.sh makes this line a loud skip.
+    console.log("SKIPPED: session-write-lock/file-lock and /proper-lockfile are not ported to Windows yet");
+  } else {
+    const fileLock: FileLockHandle = await acquireFileLock(join(dir, "state"), { payload: () => ({ pid: process.pid }) });
+    check(existsSync(fileLock.lockPath), "session-write-lock/file-lock takes fs-safe's file lock");
+    await fileLock.release();
+    check(!existsSync(fileLock.lockPath), "and its release removes the file");
+    const data = join(dir, "data.json");
+    writeFileSync(data, "{}");
+    const options: LockOptions = { stale: 10_000 };
+    const release = await properLock(data, options);
+    check(statSync(`${data}.lock`).isDirectory(), "session-write-lock/proper-lockfile takes proper-lockfile's lock");
+    await release();
+    check(!existsSync(`${data}.lock`), "and its release removes the directory");
+  }
   const text = join(dir, "data.txt");
   const general: Lock | null = await tryLock(text);
   check(general !== null && existsSync(`${text}.lock`), "session-write-lock/lock takes any file's lock");

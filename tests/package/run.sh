@@ -11,8 +11,12 @@
 # published anywhere else. Also the Rust side of distribution: `cargo package` of the core
 # crate (built and verified in its own target directory, so that the packaged copy's binaries
 # never land in target/debug), and `cargo install --path .` would install only session-lock.
-# Last, the C library as scripts/install.sh installs it: stripped (no debug or LLVM bitcode
-# sections, sizes reported), and README.md's C quickstart builds and runs against it.
+# Then the C library as scripts/install.sh installs it: stripped (no debug or LLVM bitcode
+# sections, sizes reported), and README.md's C quickstart builds and runs against it. Last, the
+# win32 layout: the win32-x64-gnu package (built with mingw-w64) is published too, a fresh
+# project installs session-write-lock as npm does on x64 Windows (--os=win32 --cpu=x64), gets
+# that package with its os and cpu fields and no Linux one, and the compiled check.js runs in
+# it under a Windows node.exe (wine).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$(pwd -P)"
@@ -231,6 +235,46 @@ for pc in session_write_lock session_write_lock-static; do
   "$work/quickstart" || fail "README.md's C quickstart fails against the stripped library ($pc)"
 done
 ok "README.md's C quickstart builds and runs against the stripped shared and static libraries"
+
+echo "== the win32 layout, installed as on x64 Windows and run by node.exe"
+source scripts/cross/toolchain.sh
+# Last: swl_cross_env points cargo at the Windows target for everything after it.
+if ! swl_cross_env x86_64-pc-windows-gnu; then
+  swl_skip "the win32 package layout" "mingw-w64, wine or node.exe is missing: run scripts/setup.sh"
+else
+  win32=win32-x64-gnu
+  bash scripts/build-node.sh release --target x86_64-pc-windows-gnu || fail "the $win32 addon does not build"
+  cp -r "npm/npm/$win32" "$work/platform-$win32"
+  cp "npm/session-write-lock.$win32.node" "$work/platform-$win32/"
+  npm_local publish "$work/platform-$win32" || fail "npm publish session-write-lock-$win32"
+  project="$work/project-$win32"
+  mkdir -p "$project"
+  printf '{ "name": "swl-consumer-win32", "private": true, "type": "module" }\n' >"$project/package.json"
+  (cd "$project" && npm_local install --os=win32 --cpu=x64 session-write-lock) ||
+    fail "npm install --os=win32 --cpu=x64 session-write-lock"
+  node -e '
+    const fs = require("fs");
+    const [modules, name] = process.argv.slice(1);
+    const p = require(`${modules}/session-write-lock-${name}/package.json`);
+    if (JSON.stringify(p.os) !== "[\"win32\"]" || JSON.stringify(p.cpu) !== "[\"x64\"]")
+      throw new Error(`os ${JSON.stringify(p.os)}, cpu ${JSON.stringify(p.cpu)}`);
+    if (!fs.existsSync(`${modules}/session-write-lock-${name}/${p.main}`)) throw new Error(`no ${p.main}`);
+    const linux = fs.readdirSync(modules).filter((d) => d.startsWith("session-write-lock-linux"));
+    if (linux.length) throw new Error(`Linux packages installed: ${linux}`);
+  ' "$project/node_modules" "$win32" || fail "the win32 install"
+  ok "npm --os=win32 --cpu=x64 installs session-write-lock-$win32 (os win32, cpu x64) and no Linux package"
+  cp -r "$work/project-module/dist" "$project/"
+  # node.exe cannot write to a Linux pipe: its output goes to a file.
+  (cd "$project" && env -u SESSION_WRITE_LOCK_NATIVE_PATH wine "$SWL_WINE_NODE" dist/check.js >out.txt 2>&1) ||
+    fail "check.js under node.exe: $(cat "$project/out.txt")"
+  out="$(tr -d '\r' <"$project/out.txt")"
+  echo "win32: $out"
+  grep -q '^[0-9]* passed, 0 failed$' <<<"$out" || fail "check.js under node.exe printed no count: $out"
+  ok "the installed win32 package runs check.js under a Windows node.exe"
+  if grep -q '^SKIPPED: ' <<<"$out"; then
+    swl_skip "part of check.js under node.exe" "$(sed -n 's/^SKIPPED: //p' <<<"$out")"
+  fi
+fi
 
 swl_record package "$passed" 0 0
 echo "== package suite: $passed passed, 0 failed"

@@ -5,9 +5,7 @@
 use crate::errors::{invalid_arg_type, js_spelling, to_js};
 use napi::bindgen_prelude::{Buffer, FromNapiValue, JsObjectValue, Object, Unknown, ValueType};
 use napi::{Env, JsValue, Result};
-use session_write_lock::{check_path, OptionName};
-use std::ffi::OsString;
-use std::os::unix::ffi::OsStringExt;
+use session_write_lock::{check_path, Error as LockError, OptionName};
 use std::path::PathBuf;
 
 /// The JavaScript types the API accepts, with the words error messages use for them.
@@ -87,9 +85,25 @@ pub fn path_bytes(env: &Env, name: OptionName, value: Option<Unknown<'_>>) -> Re
     let Some(buffer) = value.filter(|v| v.is_typedarray().unwrap_or(false)) else {
         return path(env, name, value).map(PathBuf::from);
     };
-    let path = OsString::from_vec(Buffer::from_unknown(buffer)?.to_vec());
-    check_path(name, &path).map_err(|e| to_js(env, &e))?;
-    Ok(PathBuf::from(path))
+    let bytes = Buffer::from_unknown(buffer)?.to_vec();
+    let path = os_path(bytes).ok_or_else(|| {
+        let message = "must be UTF-8 on Windows, whose names are UTF-16".to_owned();
+        to_js(env, &LockError::InvalidArgument { name, message })
+    })?;
+    check_path(name, path.as_os_str()).map_err(|e| to_js(env, &e))?;
+    Ok(path)
+}
+
+/// Bytes as a path: any bytes on Unix; on Windows, whose names are UTF-16, UTF-8 only.
+#[cfg(unix)]
+fn os_path(bytes: Vec<u8>) -> Option<PathBuf> {
+    use std::os::unix::ffi::OsStringExt;
+    Some(PathBuf::from(std::ffi::OsString::from_vec(bytes)))
+}
+
+#[cfg(not(unix))]
+fn os_path(bytes: Vec<u8>) -> Option<PathBuf> {
+    String::from_utf8(bytes).ok().map(PathBuf::from)
 }
 
 /// The options object of a call (`acquireSessionWriteLock({ … })` and the like).

@@ -14,7 +14,6 @@ use session_write_lock::{
     clean_temp_files, inspect_lock_file, inspect_with, lock_files_in, CleanOptions,
     Error as LockError, Inspection, OptionName, OwnerArgs, Purpose,
 };
-use std::os::unix::ffi::OsStringExt;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime};
 
@@ -157,7 +156,8 @@ impl Task for ListTask {
             .into_iter()
             .map(|p| match p.into_os_string().into_string() {
                 Ok(text) => Either::A(text),
-                Err(bytes) => Either::B(Buffer::from(bytes.into_vec())),
+                // Unix: the name's bytes; Windows: its WTF-8 bytes (unpaired surrogates).
+                Err(name) => Either::B(Buffer::from(name.into_encoded_bytes())),
             })
             .collect())
     }

@@ -9,12 +9,16 @@
 )]
 
 mod args;
+// proper-lockfile's directory lock is Unix-only for now (npm/proper-lockfile.js says so).
+#[cfg(unix)]
 mod dir_lock;
 mod errors;
 mod general;
 mod inspection;
 mod lock;
 mod logger;
+// The core's fs-safe sidecar lock is Unix-only for now (npm/file-lock-attempts.js says so).
+#[cfg(unix)]
 mod sidecar;
 mod start_time;
 

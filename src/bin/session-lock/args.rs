@@ -6,7 +6,6 @@
 use crate::Failure;
 use session_write_lock::printable;
 use std::ffi::{OsStr, OsString};
-use std::os::unix::ffi::OsStrExt;
 
 /// Flags and positional arguments of one command; `--`, or a command's first word, ends the
 /// flags. Flags are stored under their long names.
@@ -34,13 +33,15 @@ pub struct Spec<'a> {
 
 /// An argument as error messages quote it.
 pub fn quoted(arg: &OsStr) -> String {
-    format!("'{}'", printable(arg.as_bytes()))
+    format!("'{}'", printable(arg.as_encoded_bytes()))
 }
 
 /// `--name` / `--name=value` / a known short option (`-w 5`, `-w5`, as flock(1) takes them):
 /// its long name and the value given with it. `None` for anything else.
 fn option<'a>(arg: &'a [u8], shorts: Shorts<'a>) -> Option<(&'a str, Option<OsString>)> {
-    let value = |v: &[u8]| OsStr::from_bytes(v).to_os_string();
+    // SAFETY: `v` is an argument's bytes cut right after an ASCII `--name=` or short flag,
+    // a boundary `from_encoded_bytes_unchecked` allows.
+    let value = |v: &[u8]| unsafe { OsStr::from_encoded_bytes_unchecked(v) }.to_os_string();
     if let Some(long) = arg.strip_prefix(b"--") {
         let (name, inline) = match long.iter().position(|&b| b == b'=') {
             Some(at) => (&long[..at], Some(value(&long[at + 1..]))),
@@ -64,7 +65,7 @@ pub fn parse(args: &[OsString], spec: &Spec<'_>) -> Result<Parsed, Failure> {
         |arg: &OsStr| Failure::Usage(format!("unknown option {}", quoted(arg)), spec.help);
     let mut args = args.iter();
     while let Some(arg) = args.next() {
-        let bytes = arg.as_bytes();
+        let bytes = arg.as_encoded_bytes();
         if bytes == b"--" {
             parsed.rest = args.cloned().collect();
             break;

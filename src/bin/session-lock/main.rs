@@ -13,6 +13,8 @@
 
 mod args;
 mod run;
+#[cfg(windows)]
+mod run_windows;
 mod selection;
 
 use args::{parse, Parsed, Spec};
@@ -115,12 +117,18 @@ fn main() -> ExitCode {
     // (`session-lock status … | head -1`): Rust ignores SIGPIPE, and its println! would then
     // panic on EPIPE. A command that `run` starts gets the default disposition either way.
     // SAFETY: restoring a signal's default action before any thread exists.
-    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    #[cfg(unix)]
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL)
+    };
     let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let result = match args.first().map(|a| a.to_str()) {
         Some(Some("status")) => status(&args[1..]),
         Some(Some("clean")) => clean(&args[1..]),
+        #[cfg(unix)]
         Some(Some("run")) => run::run(&args[1..]),
+        #[cfg(windows)]
+        Some(Some("run")) => run_windows::run(&args[1..]),
         Some(Some("--version" | "-V" | "version")) => {
             println!("session-lock {}", session_write_lock::VERSION);
             Ok(ExitCode::SUCCESS)

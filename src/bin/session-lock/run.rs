@@ -8,16 +8,23 @@
 
 use crate::args::{parse, quoted, Parsed, Spec};
 use crate::{Failure, RUN_HELP};
-use session_write_lock::{acquire_cancellable, CancelToken, Error, Options};
+use session_write_lock::Options;
+#[cfg(unix)]
+use session_write_lock::{acquire_cancellable, CancelToken, Error};
 use std::ffi::{OsStr, OsString};
+#[cfg(unix)]
 use std::os::unix::process::{CommandExt, ExitStatusExt};
+#[cfg(unix)]
 use std::process::{Command, ExitCode};
+#[cfg(unix)]
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
+#[cfg(unix)]
 const FORWARDED: [libc::c_int; 4] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT];
 
 /// Where `run` is, as the signal thread needs to know it.
+#[cfg(unix)]
 enum Phase {
     /// Taking the lock: a signal cancels the wait.
     Waiting(CancelToken),
@@ -29,12 +36,15 @@ enum Phase {
     Running(libc::pid_t),
 }
 
+#[cfg(unix)]
 static PHASE: Mutex<Phase> = Mutex::new(Phase::Starting(Vec::new()));
 
+#[cfg(unix)]
 fn phase() -> MutexGuard<'static, Phase> {
     PHASE.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+#[cfg(unix)]
 fn forwarded_set() -> libc::sigset_t {
     // SAFETY: a zeroed sigset_t is initialised by sigemptyset before use.
     unsafe {
@@ -48,6 +58,7 @@ fn forwarded_set() -> libc::sigset_t {
 }
 
 /// Blocks or unblocks (`how`) the forwarded signals for this thread.
+#[cfg(unix)]
 fn set_forwarded_mask(how: libc::c_int) {
     let set = forwarded_set();
     // SAFETY: only changes this thread's signal mask.
@@ -55,6 +66,7 @@ fn set_forwarded_mask(how: libc::c_int) {
 }
 
 /// Takes every forwarded signal, for the rest of the process's life.
+#[cfg(unix)]
 fn signal_thread() -> std::io::Result<()> {
     std::thread::Builder::new()
         .name("session-lock signals".into())
@@ -83,12 +95,55 @@ fn signal_thread() -> std::io::Result<()> {
 }
 
 /// 128 + the signal: how shells report a command a signal ended.
+#[cfg(unix)]
 fn by_signal(signal: libc::c_int) -> ExitCode {
     ExitCode::from((128 + signal) as u8)
 }
 
-pub fn run(args: &[OsString]) -> Result<ExitCode, Failure> {
-    let parsed = parse(
+/// `run`'s arguments, checked: the lock file, the command (never empty), the options, and the
+/// exit code a busy lock ends with when `-E` gave one.
+pub struct Prepared<'a> {
+    pub file: &'a OsStr,
+    pub command: Vec<OsString>,
+    pub options: Options,
+    pub conflict_exit_code: Option<u8>,
+}
+
+/// Parses `run`'s arguments: what every platform's `run` shares.
+pub fn prepare(parsed: &Parsed) -> Result<Prepared<'_>, Failure> {
+    let RunArgs {
+        file,
+        command,
+        wait,
+        conflict_exit_code,
+    } = run_args(parsed)?;
+    if command.is_empty() {
+        return Err(Failure::Usage("run needs a command".into(), RUN_HELP));
+    }
+    let mut options = Options::default();
+    if let Some(ms) = parsed.millis("timeout-ms", RUN_HELP)? {
+        options.set_timeout_ms(ms)?;
+    }
+    if let Some(ms) = parsed.millis("stale-ms", RUN_HELP)? {
+        options.set_stale_ms(ms)?;
+    }
+    // The CLI has no watchdog unless asked: its command may run for as long as it needs.
+    let max_hold = parsed.millis("max-hold-ms", RUN_HELP)?;
+    options.set_max_hold_ms(max_hold.unwrap_or(f64::INFINITY))?;
+    if let Some(wait) = wait {
+        options.timeout = wait;
+    }
+    Ok(Prepared {
+        file,
+        command,
+        options,
+        conflict_exit_code,
+    })
+}
+
+/// Parses the command line of `run`.
+pub fn parse_run(args: &[OsString]) -> Result<Parsed, Failure> {
+    parse(
         args,
         &Spec {
             valued: &[
@@ -110,29 +165,21 @@ pub fn run(args: &[OsString]) -> Result<ExitCode, Failure> {
             command_after: Some(1),
             help: RUN_HELP,
         },
-    )?;
-    let RunArgs {
+    )
+}
+
+#[cfg(unix)]
+pub fn run(args: &[OsString]) -> Result<ExitCode, Failure> {
+    let parsed = parse_run(args)?;
+    let Prepared {
         file,
         command,
-        wait,
+        options,
         conflict_exit_code,
-    } = run_args(&parsed)?;
+    } = prepare(&parsed)?;
     let Some((program, program_args)) = command.split_first() else {
         return Err(Failure::Usage("run needs a command".into(), RUN_HELP));
     };
-    let mut options = Options::default();
-    if let Some(ms) = parsed.millis("timeout-ms", RUN_HELP)? {
-        options.set_timeout_ms(ms)?;
-    }
-    if let Some(ms) = parsed.millis("stale-ms", RUN_HELP)? {
-        options.set_stale_ms(ms)?;
-    }
-    // The CLI has no watchdog unless asked: its command may run for as long as it needs.
-    let max_hold = parsed.millis("max-hold-ms", RUN_HELP)?;
-    options.set_max_hold_ms(max_hold.unwrap_or(f64::INFINITY))?;
-    if let Some(wait) = wait {
-        options.timeout = wait;
-    }
     // Blocked before any other thread exists: the signal thread and the lock service's thread
     // inherit the mask, so only `sigwait` ever takes these signals.
     set_forwarded_mask(libc::SIG_BLOCK);
@@ -254,7 +301,7 @@ fn run_args(parsed: &Parsed) -> Result<RunArgs<'_>, Failure> {
     };
     let command = match (parsed.value("command"), parsed.rest.is_empty()) {
         (Some(_), false) => return Err(usage("give either -c CMD or CMD [ARGS...], not both")),
-        (Some(cmd), true) => vec!["sh".into(), "-c".into(), cmd.to_os_string()],
+        (Some(cmd), true) => shell_command(cmd),
         (None, _) => parsed.rest.clone(),
     };
     Ok(RunArgs {
@@ -263,6 +310,23 @@ fn run_args(parsed: &Parsed) -> Result<RunArgs<'_>, Failure> {
         wait,
         conflict_exit_code,
     })
+}
+
+/// `-c CMD`: the shell runs it (`sh -c`).
+#[cfg(unix)]
+fn shell_command(cmd: &OsStr) -> Vec<OsString> {
+    vec!["sh".into(), "-c".into(), cmd.to_os_string()]
+}
+
+/// `-c CMD`: the command interpreter runs it (`cmd.exe /d /c`).
+#[cfg(windows)]
+fn shell_command(cmd: &OsStr) -> Vec<OsString> {
+    vec![
+        "cmd.exe".into(),
+        "/d".into(),
+        "/c".into(),
+        cmd.to_os_string(),
+    ]
 }
 
 /// `-w SECONDS`: fractions allowed, `inf` (`infinity`) waits forever (`None`).

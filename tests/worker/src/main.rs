@@ -47,6 +47,7 @@ fn main() {
     let file = PathBuf::from(&args[2]);
     match args[1].as_str() {
         "hold" => hold(&file),
+        #[cfg(unix)]
         "fork-and-vanish" => fork_and_vanish(&file),
         "try" => try_once(&file, args[3].parse().expect("timeout ms")),
         "storm" => storm(
@@ -63,6 +64,7 @@ fn main() {
             args[3].parse().expect("timeout ms"),
             args[4].parse().expect("stale ms"),
         ),
+        #[cfg(unix)]
         "no-fds" => no_fds(&file),
         other => panic!("unknown mode {other}"),
     }
@@ -96,6 +98,7 @@ fn hold(file: &Path) {
     say("released");
 }
 
+#[cfg(unix)]
 fn fork_and_vanish(file: &Path) {
     let guard = acquire(file, &Options::default()).expect("acquire");
     // SAFETY: the child only sleeps and exits.
@@ -278,6 +281,7 @@ impl Drop for StaleLock {
     }
 }
 
+#[cfg(unix)]
 fn monotonic_ns() -> u128 {
     let mut now = libc::timespec {
         tv_sec: 0,
@@ -286,6 +290,13 @@ fn monotonic_ns() -> u128 {
     // SAFETY: a valid timespec to fill.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut now) };
     now.tv_sec as u128 * 1_000_000_000 + now.tv_nsec as u128
+}
+
+/// Windows: no clock shared by processes is read here, so the wall clock stands in (the same
+/// for every process, to the precision the tests compare).
+#[cfg(windows)]
+fn monotonic_ns() -> u128 {
+    (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)).map_or(0, |d| d.as_nanos())
 }
 
 fn wait(file: &Path, timeout_ms: u64, stale_ms: u64) {
@@ -330,6 +341,7 @@ fn wait(file: &Path, timeout_ms: u64, stale_ms: u64) {
     }
 }
 
+#[cfg(unix)]
 fn no_fds(file: &Path) {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
