@@ -26,6 +26,7 @@ fn session_file(dir: &Path, i: usize) -> PathBuf {
     dir.join(format!("d{i}")).join("s.jsonl")
 }
 
+#[cfg(unix)]
 fn raise_nofile() {
     let mut limit = libc::rlimit {
         rlim_cur: 0,
@@ -39,12 +40,43 @@ fn raise_nofile() {
     }
 }
 
+/// Windows has no descriptor limit of this kind (a process may hold about 16 million handles).
+#[cfg(windows)]
+fn raise_nofile() {}
+
+#[cfg(unix)]
 fn cpu_seconds() -> f64 {
     // SAFETY: a zeroed rusage for the kernel to fill.
     let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
     let secs = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
     secs(usage.ru_utime) + secs(usage.ru_stime)
+}
+
+/// The process's user and kernel time (`GetProcessTimes`).
+#[cfg(windows)]
+fn cpu_seconds() -> f64 {
+    use windows_sys::Win32::Foundation::FILETIME;
+    use windows_sys::Win32::System::Threading::{GetCurrentProcess, GetProcessTimes};
+    let zero = FILETIME {
+        dwLowDateTime: 0,
+        dwHighDateTime: 0,
+    };
+    let (mut created, mut exited, mut kernel, mut user) = (zero, zero, zero, zero);
+    // SAFETY: this process's pseudo handle and four FILETIMEs to fill.
+    unsafe {
+        GetProcessTimes(
+            GetCurrentProcess(),
+            &mut created,
+            &mut exited,
+            &mut kernel,
+            &mut user,
+        )
+    };
+    let secs = |t: FILETIME| {
+        ((u64::from(t.dwHighDateTime) << 32) | u64::from(t.dwLowDateTime)) as f64 / 1e7
+    };
+    secs(kernel) + secs(user)
 }
 
 fn open_fds() -> usize {

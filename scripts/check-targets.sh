@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Checks that the core, C and Node crates build for targets whose programs cannot run here:
 #   scripts/check-targets.sh [TRIPLE...]
-#   (default: aarch64-apple-darwin x86_64-apple-darwin x86_64-unknown-freebsd)
+#   (default: aarch64-apple-darwin x86_64-apple-darwin x86_64-unknown-freebsd
+#    x86_64-pc-windows-msvc aarch64-pc-windows-msvc)
 # For each target and crate, `cargo check --all-targets` and, once that passes,
 # `cargo clippy --all-targets -- -D warnings`, with the standard library built from source
 # (scripts/cross/toolchain.sh; cached under target/cross/). Prints one line per target,
@@ -13,7 +14,8 @@ source scripts/lib.sh
 source scripts/cross/toolchain.sh
 
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(aarch64-apple-darwin x86_64-apple-darwin x86_64-unknown-freebsd)
+[ ${#targets[@]} -gt 0 ] || targets=(aarch64-apple-darwin x86_64-apple-darwin x86_64-unknown-freebsd
+  x86_64-pc-windows-msvc aarch64-pc-windows-msvc)
 # name=package; every one must exist (a renamed crate must be renamed here too).
 crates=(core=session-write-lock c=session-write-lock-c node=session-write-lock-node)
 

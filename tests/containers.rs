@@ -5,6 +5,8 @@
 //! process and that a dead one is reclaimed; here: an in-process restart *inside* a pid-1
 //! namespace, and a storm of pid-1 processes with pid-1 holders SIGKILLed while holding.
 //! Needs `unshare --pid` (root on Linux); every test says SKIPPED loudly without it.
+// Unix-only: pid namespaces (`unshare --pid`); Windows has none.
+#![cfg(unix)]
 
 mod common;
 

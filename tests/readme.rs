@@ -1,6 +1,8 @@
 //! README.md's CLI quickstart runs as written (tests/readme/block.sh extracts it), with the
 //! `session-lock` built here first on PATH. The Rust quickstart is a doctest (src/lib.rs), the
 //! Node one runs in tests/node/readme.test.mjs, the C one in tests/c/run.sh.
+// Unix-only: the quickstart is a POSIX shell script.
+#![cfg(unix)]
 
 use std::path::Path;
 use std::process::Command;
