@@ -9,7 +9,8 @@
 mod common;
 
 use common::{Holder, TempDir};
-use session_write_lock::{acquire, read_process_start_time, Error, Options};
+use session_write_lock::testing::read_process_start_time;
+use session_write_lock::{acquire, Error, Options};
 use std::fs::OpenOptions;
 use std::os::windows::fs::OpenOptionsExt;
 use std::process::{Command, Stdio};

@@ -37,7 +37,7 @@ mod tests {
     #[test]
     fn a_glob_with_a_nul_byte_is_an_invalid_argument() {
         assert!(matches!(
-            Select::glob(OsStr::from_bytes(b"a\0b")),
+            Select::glob(OsStr::new("a\0b")),
             Err(Error::InvalidArgument {
                 name: OptionName::Pattern,
                 ..
