@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Instructions per iteration of each phase of cycle-hops.mjs, under callgrind (user space only:
+# the kernel's share of a system call is not counted, so this shows what Node adds on top of
+# the system calls, not the whole cycle).
+#
+#   benches/node/cycle-hops.sh [N=2000] [package dir=npm]...
+#
+# Runs in a fresh directory under /dev/shm (tmpfs), removed at the end. SWL_HOPS_KEEP=<dir> keeps
+# the callgrind dumps there, for `callgrind_annotate --inclusive=yes <dir>/cg.<k>`: with an addon
+# that has its symbols (`cargo build --release --target x86_64-unknown-linux-gnu -p
+# session-write-lock-node`, loaded through SESSION_WRITE_LOCK_NATIVE_PATH), the Rust functions'
+# inclusive costs.
+set -euo pipefail
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+n="${1:-2000}"
+shift || true
+[ $# -gt 0 ] || set -- "${here}/../../npm"
+work="$(mktemp -d /dev/shm/swl-hops-XXXXXX)"
+trap '[ -z "${SWL_HOPS_KEEP:-}" ] || cp "${work}"/cg.* "${SWL_HOPS_KEEP}/"; rm -rf "${work}"' EXIT
+valgrind --tool=callgrind --dump-before=getpriority --callgrind-out-file="${work}/cg" \
+  node "${here}/cycle-hops.mjs" "${work}/locks" "${n}" "$@" >"${work}/names" 2>"${work}/valgrind"
+printf '%-50s %12s %10s\n' phase 'instr/iter' 'minus loop'
+loop=
+k=2
+while read -r name; do
+  total="$(sed -n 's/^summary: //p' "${work}/cg.${k}")"
+  per=$((total / n))
+  loop="${loop:-${per}}"
+  printf '%-50s %12d %10d\n' "${name}" "${per}" $((per - loop))
+  k=$((k + 2))
+done <"${work}/names"
+printf 'load average: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
