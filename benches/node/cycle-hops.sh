@@ -19,14 +19,20 @@ work="$(mktemp -d /dev/shm/swl-hops-XXXXXX)"
 trap '[ -z "${SWL_HOPS_KEEP:-}" ] || cp "${work}"/cg.* "${SWL_HOPS_KEEP}/"; rm -rf "${work}"' EXIT
 valgrind --tool=callgrind --dump-before=getpriority --callgrind-out-file="${work}/cg" \
   node "${here}/cycle-hops.mjs" "${work}/locks" "${n}" "$@" >"${work}/names" 2>"${work}/valgrind"
-printf '%-50s %12s %10s\n' phase 'instr/iter' 'minus loop'
-loop=
+# Dumps 2, 4, … are the phases, named in order on stdout; phases of one name are added up.
 k=2
 while read -r name; do
-  total="$(sed -n 's/^summary: //p' "${work}/cg.${k}")"
-  per=$((total / n))
-  loop="${loop:-${per}}"
-  printf '%-50s %12d %10d\n' "${name}" "${per}" $((per - loop))
+  printf '%s\t%s\n' "${name}" "$(sed -n 's/^summary: //p' "${work}/cg.${k}")"
   k=$((k + 2))
-done <"${work}/names"
+done <"${work}/names" | awk -F'\t' -v n="${n}" '
+  !($1 in total) { order[++count] = $1 }
+  { total[$1] += $2; runs[$1] += 1 }
+  END {
+    printf "%-50s %12s %10s\n", "phase", "instr/iter", "minus loop"
+    loop = total[order[1]] / (runs[order[1]] * n)
+    for (i = 1; i <= count; i++) {
+      per = total[order[i]] / (runs[order[i]] * n)
+      printf "%-50s %12d %10d\n", order[i], per, per - loop
+    }
+  }'
 printf 'load average: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
