@@ -43,10 +43,10 @@ const cycles = packages.map((pkg, k) => {
   const swl = require(path.join(path.resolve(pkg), 'index.js'));
   return [`full cycle, package ${k + 1}`, async () => (await swl.acquireSessionWriteLock(params)).release()];
 });
-// Whole cycles vary by ±5 % from phase to phase (when the collector runs, what the JIT has
-// done by then), and whichever runs first pays more: ROUNDS rounds, each starting with the
-// next package; cycle-hops.sh adds up the phases of one name.
-const ROUNDS = 4;
+// A phase of whole cycles can cost 20 % more than the next when the collector or the JIT does
+// its work then (the first rounds most): ROUNDS rounds, each starting with the next package;
+// cycle-hops.sh takes the median of the phases of one name.
+const ROUNDS = 6;
 const phases = [
   ['loop alone', async () => {}],
   ...Array.from({ length: ROUNDS }, (_, round) =>

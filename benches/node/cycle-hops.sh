@@ -17,22 +17,24 @@ shift || true
 [ $# -gt 0 ] || set -- "${here}/../../npm"
 work="$(mktemp -d /dev/shm/swl-hops-XXXXXX)"
 trap '[ -z "${SWL_HOPS_KEEP:-}" ] || cp "${work}"/cg.* "${SWL_HOPS_KEEP}/"; rm -rf "${work}"' EXIT
-valgrind --tool=callgrind --dump-before=getpriority --callgrind-out-file="${work}/cg" \
-  node "${here}/cycle-hops.mjs" "${work}/locks" "${n}" "$@" >"${work}/names" 2>"${work}/valgrind"
-# Dumps 2, 4, … are the phases, named in order on stdout; phases of one name are added up.
+# The main thread's instructions only (dumps cg.<k>-01), with V8's background threads off
+# (--single-threaded): what a background compiler or marker does meanwhile is noise here.
+valgrind --tool=callgrind --separate-threads=yes --dump-before=getpriority \
+  --callgrind-out-file="${work}/cg" \
+  node --single-threaded "${here}/cycle-hops.mjs" "${work}/locks" "${n}" "$@" \
+  >"${work}/names" 2>"${work}/valgrind"
+# Dumps 2, 4, … are the phases, named in order on stdout; of several phases of one name, the
+# median (the upper one of an even count).
+printf '%-50s %12s %10s\n' phase 'instr/iter' 'minus loop'
 k=2
 while read -r name; do
-  printf '%s\t%s\n' "${name}" "$(sed -n 's/^summary: //p' "${work}/cg.${k}")"
+  printf '%s\t%s\n' "${name}" "$(sed -n 's/^summary: //p' "${work}/cg.${k}-01")"
   k=$((k + 2))
-done <"${work}/names" | awk -F'\t' -v n="${n}" '
-  !($1 in total) { order[++count] = $1 }
-  { total[$1] += $2; runs[$1] += 1 }
+done <"${work}/names" | sort -t$'\t' -k1,1 -k2,2n | awk -F'\t' -v n="${n}" '
+  { values[$1, ++runs[$1]] = $2 }
   END {
-    printf "%-50s %12s %10s\n", "phase", "instr/iter", "minus loop"
-    loop = total[order[1]] / (runs[order[1]] * n)
-    for (i = 1; i <= count; i++) {
-      per = total[order[i]] / (runs[order[i]] * n)
-      printf "%-50s %12d %10d\n", order[i], per, per - loop
-    }
-  }'
+    for (name in runs) per[name] = values[name, int(runs[name] / 2) + 1] / n
+    loop = per["loop alone"]
+    for (name in runs) printf "%-50s %12d %10d\n", name, per[name], per[name] - loop
+  }' | sort
 printf 'load average: %s\n' "$(cut -d' ' -f1-3 /proc/loadavg)"
