@@ -3,6 +3,8 @@
 // after, so that `valgrind --tool=callgrind --dump-before=getpriority` dumps one profile per
 // phase: the even dumps are the measured phases, in the order printed. Instruction counts, not
 // time: repeatable on a loaded machine. Run it through cycle-hops.sh, which prints the table.
+// The acquire-site capture alone: stack-capture.mjs (time), or the cycle's profile
+// (`Builtin_ErrorCaptureStackTrace` in callgrind_annotate).
 //
 //   node cycle-hops.mjs <dir> <N> <package dir>...
 //
@@ -28,16 +30,6 @@ const params = { sessionFile, timeoutMs: 10_000, staleMs: 1_800_000, allowReentr
 
 const first = path.resolve(packages[0]);
 const native = require(path.join(first, 'native.js'));
-
-// The acquire-site capture as npm/index.js made it before issue #21 (3 frames).
-function capture() {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = 3;
-  const site = {};
-  Error.captureStackTrace(site, capture);
-  Error.stackTraceLimit = limit;
-  return site;
-}
 
 const cycles = packages.map((pkg, k) => {
   const swl = require(path.join(path.resolve(pkg), 'index.js'));
@@ -65,7 +57,6 @@ const phases = [
     },
   ],
   ['empty napi call (printable("x"))', async () => native.printable('x')],
-  ['stack capture (3 frames)', async () => capture()],
   ['2 process.env reads', async () => process.env.VITEST !== 'true' || process.env.OPENCLAW_TEST_SESSION_LOCK_WATCHDOG],
 ];
 
