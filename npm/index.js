@@ -82,19 +82,12 @@ function isSessionWriteLockBusyWithActiveRun(error) {
 // Diagnostics: where each hold of this process was taken. The stack is captured into an object
 // (V8 formats it only when `.stack` is read) and keyed by the hold's generation. Collecting the
 // frames is what costs (benches/node/stack-capture.mjs), so only a few are collected: those of
-// the caller, since the capture starts above acquireSessionWriteLock.
+// the caller, since the capture starts above acquireSessionWriteLock. It is made in
+// acquireSessionWriteLock itself: V8 also walks, and summarizes, the frames it skips, and a
+// helper's frame was one more (~6k instructions a cycle, benches/node/cycle-hops.sh).
 const acquireSites = new Map();
 const packageDir = __dirname;
 const SITE_FRAMES = 3;
-
-function captureAcquireSite() {
-  const limit = Error.stackTraceLimit;
-  Error.stackTraceLimit = SITE_FRAMES;
-  const site = {};
-  Error.captureStackTrace(site, acquireSessionWriteLock);
-  Error.stackTraceLimit = limit;
-  return site;
-}
 
 /** The first frames of a captured stack that are outside this package and Node's internals. */
 function callerFrames(site, count = 3) {
@@ -146,15 +139,18 @@ function publicError(error) {
 /** What acquireSessionWriteLock resolves to. */
 class SessionWriteLock {
   #native;
+  // Kept here: every read of the native getter is a napi call (~3.6k instructions, issue #21).
+  #generation;
 
-  constructor(nativeLock) {
+  constructor(nativeLock, generation) {
     this.#native = nativeLock;
+    this.#generation = generation;
     this.lockPath = nativeLock.lockPath;
   }
 
   async release() {
     const outcome = this.#native.release();
-    if (outcome === "released" || outcome === "compromised") acquireSites.delete(this.#native.generation);
+    if (outcome === "released" || outcome === "compromised") acquireSites.delete(this.#generation);
   }
 
   /** Throws SessionWriteLockStaleError (`lease-lost`) when this hold is no longer in force. */
@@ -172,8 +168,9 @@ class SessionWriteLock {
 }
 
 function granted(nativeLock, site) {
-  if (!acquireSites.has(nativeLock.generation)) acquireSites.set(nativeLock.generation, site);
-  return new SessionWriteLock(nativeLock);
+  const generation = nativeLock.generation;
+  if (!acquireSites.has(generation)) acquireSites.set(generation, site);
+  return new SessionWriteLock(nativeLock, generation);
 }
 
 /** The test hook's resolver (`setProcessStartTimeResolverForTest`), or null. */
@@ -246,7 +243,11 @@ function syncBackgroundWatchdog() {
 }
 
 async function acquireSessionWriteLock(params) {
-  const site = captureAcquireSite();
+  const limit = Error.stackTraceLimit;
+  Error.stackTraceLimit = SITE_FRAMES;
+  const site = {};
+  Error.captureStackTrace(site, acquireSessionWriteLock);
+  Error.stackTraceLimit = limit;
   syncBackgroundWatchdog();
   if (startTimeResolver && isObject(params) && typeof params.sessionFile === "string") {
     pinStartTimes([sessionLockPid(params.sessionFile)]);

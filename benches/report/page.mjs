@@ -1,7 +1,12 @@
 // BENCHMARKS.md, written from the figures of report/figures.mjs. Every number on the page comes
-// from the results file; the prose around them is fixed.
+// from the results file, but for those of report/cycle-hops.md; the prose around them is fixed.
 
+import fs from 'node:fs';
 import { cycleRatio } from './figures.mjs';
+
+// The one section measured by hand rather than by the suite (an instruction-count profile under
+// callgrind, which the suite does not run): kept in its own file, copied in as it is.
+const CYCLE_HOPS = fs.readFileSync(new URL('./cycle-hops.md', import.meta.url), 'utf8').trim();
 
 const NAMES = {
   swl: 'session-write-lock (Node)',
@@ -400,6 +405,8 @@ ${machineSection(f.machine, f.end)}
 ${cycleSection(f)}
 
 ${cycleTmpfsSection(f)}
+
+${CYCLE_HOPS}
 
 ${handoffSection(f)}
 

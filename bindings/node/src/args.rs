@@ -123,27 +123,30 @@ impl<'env> Params<'env> {
         Params { env, object }
     }
 
+    /// The property `key`, or `None` when it is missing or `undefined`. Read by name
+    /// (`napi_get_named_property`), where `Object::get` would first make a new JavaScript
+    /// string of the key for every read (issue #21).
+    fn get(&self, key: OptionName) -> Result<Option<Unknown<'env>>> {
+        let value: Unknown<'env> = self.object.get_named_property_unchecked(js_spelling(key))?;
+        Ok((value.get_type()? != ValueType::Undefined).then_some(value))
+    }
+
     pub fn path(&self, key: OptionName) -> Result<String> {
-        path(self.env, key, self.object.get(js_spelling(key))?)
+        path(self.env, key, self.get(key)?)
     }
 
     pub fn path_bytes(&self, key: OptionName) -> Result<PathBuf> {
-        path_bytes(self.env, key, self.object.get(js_spelling(key))?)
+        path_bytes(self.env, key, self.get(key)?)
     }
 
     pub fn number(&self, key: OptionName) -> Result<Option<f64>> {
-        optional(
-            self.env,
-            key,
-            self.object.get(js_spelling(key))?,
-            Kind::Number,
-        )
+        optional(self.env, key, self.get(key)?, Kind::Number)
     }
 
     /// A number option the gateway's way: anything that is not a number means "the default"
     /// (`None`); the value itself is judged by the core.
     pub fn lenient_number(&self, key: OptionName) -> Result<Option<f64>> {
-        let value: Option<Unknown<'_>> = self.object.get(js_spelling(key))?;
+        let value: Option<Unknown<'_>> = self.get(key)?;
         match value {
             Some(v) if v.get_type()? == ValueType::Number => f64::from_unknown(v).map(Some),
             _ => Ok(None),
@@ -152,7 +155,7 @@ impl<'env> Params<'env> {
 
     /// An object option, or `None` when missing, `undefined` or `null`.
     pub fn object(&self, key: OptionName) -> Result<Option<Object<'env>>> {
-        let value: Option<Unknown<'env>> = self.object.get(js_spelling(key))?;
+        let value: Option<Unknown<'env>> = self.get(key)?;
         match value {
             Some(v) if v.get_type()? == ValueType::Object => Object::from_unknown(v).map(Some),
             _ => Ok(None),
@@ -165,17 +168,12 @@ impl<'env> Params<'env> {
     }
 
     pub fn string(&self, key: OptionName) -> Result<Option<String>> {
-        optional(
-            self.env,
-            key,
-            self.object.get(js_spelling(key))?,
-            Kind::String,
-        )
+        optional(self.env, key, self.get(key)?, Kind::String)
     }
 
     /// A list of strings, or `None` when missing, `undefined` or `null`.
     pub fn strings(&self, key: OptionName) -> Result<Option<Vec<String>>> {
-        let value: Option<Unknown<'_>> = self.object.get(js_spelling(key))?;
+        let value: Option<Unknown<'_>> = self.get(key)?;
         match value {
             Some(v) if !matches!(v.get_type()?, ValueType::Undefined | ValueType::Null) => {
                 Vec::<String>::from_unknown(v).map(Some)
@@ -185,11 +183,6 @@ impl<'env> Params<'env> {
     }
 
     pub fn boolean(&self, key: OptionName) -> Result<Option<bool>> {
-        optional(
-            self.env,
-            key,
-            self.object.get(js_spelling(key))?,
-            Kind::Boolean,
-        )
+        optional(self.env, key, self.get(key)?, Kind::Boolean)
     }
 }
