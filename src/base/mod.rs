@@ -1,7 +1,9 @@
-//! Small pieces that know nothing of locks: ordered maps, randomness, escaping for terminals, the
-//! log hook, counters, the cancel token and start-time units. They import nothing of the crate.
+//! Small pieces that import nothing of the crate: ordered maps, randomness, escaping for
+//! terminals, the log hook, counters, the cancel token, start-time units, the names of lock and
+//! temp files, and Windows command-line splitting.
 
 pub(crate) mod cancel;
+pub(crate) mod lock_names;
 pub(crate) mod log;
 pub(crate) mod maps;
 pub(crate) mod printable;

@@ -5,7 +5,7 @@
 //! here.
 
 use crate::files::lock_dir::{cstring, LockDir, LockPlace};
-use crate::files::lock_names;
+use crate::base::lock_names;
 use crate::sys::{self, Opened};
 use crate::vocab::error::Error;
 use crate::vocab::option_name::OptionName;

@@ -1,7 +1,7 @@
 //! What each [`Select`] admits of a directory's entries, and how it judges them
 //! (docs/PROTOCOL.md, "Cleaning up"): the file-name side of a sweep's choice.
 
-use crate::files::lock_names;
+use crate::base::lock_names;
 use crate::rules::foreign::Foreign;
 use crate::vocab::select::Select;
 use std::ffi::{CString, OsStr};

@@ -195,8 +195,8 @@ pub fn unlink_at(dir: &File, name: &CStr) -> io::Result<()> {
     // (by this handle, so it is the file checked), which frees the lock's name at once.
     // A temp name is removed only by its creator, whose open handle is the one that matters.
     let name = std::ffi::OsStr::new(name_of(name)?);
-    if !crate::files::lock_names::is_temp(name) {
-        let hidden = crate::files::lock_names::temp_name(name, crate::base::random::random_u64());
+    if !crate::base::lock_names::is_temp(name) {
+        let hidden = crate::base::lock_names::temp_name(name, crate::base::random::random_u64());
         let _ = rename(&file, &path.with_file_name(hidden));
     }
     let classic = FS::FILE_DISPOSITION_INFO { DeleteFile: true };
