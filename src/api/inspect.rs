@@ -5,9 +5,9 @@
 use crate::api::runtime::runtime;
 use crate::attempt::holder::{describe_occupant, describe_owner, describe_seen};
 use crate::attempt::observe::{observe, reclaim, Judge, Observed, OwnerArgs, Reclaim};
+use crate::base::lock_names;
 use crate::files::fs::{self, resolve_lock_path};
 use crate::files::lock_dir::{LockDir, LockPlace};
-use crate::base::lock_names;
 use crate::files::sweep_names;
 use crate::rules::iso_time;
 use crate::rules::verdict::{malformed_grace, Format, Purpose, StaleReason};

@@ -4,8 +4,8 @@
 //! change a lock file is relative to its open directory (`lock_dir.rs`). No decisions are made
 //! here.
 
-use crate::files::lock_dir::{cstring, LockDir, LockPlace};
 use crate::base::lock_names;
+use crate::files::lock_dir::{cstring, LockDir, LockPlace};
 use crate::sys::{self, Opened};
 use crate::vocab::error::Error;
 use crate::vocab::option_name::OptionName;
