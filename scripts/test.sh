@@ -112,11 +112,11 @@ if bash scripts/setup.sh "$setup_scope"; then swl_record setup 1 0 0; else swl_r
 
 stage fmt - 5m cargo fmt --all -- --check
 stage clippy - 20m cargo clippy --workspace --all-targets -- -D warnings
-stage rust 193 25m swl_run_counted "Rust tests" cargo test --workspace --no-fail-fast
+stage rust 198 25m swl_run_counted "Rust tests" cargo test --workspace --no-fail-fast
 # Its own workspace and lockfile; libFuzzer itself is C++.
 stage fuzz - 15m cargo build --manifest-path fuzz/Cargo.toml --target-dir "${CARGO_TARGET_DIR:-target}/fuzz"
-stage c 650 15m bash tests/c/run.sh
-stage node 186 15m bash tests/node/run.sh
+stage c 664 15m bash tests/c/run.sh
+stage node 190 15m bash tests/node/run.sh
 stage reliability 180 10m bash tests/reliability/run.sh
 stage package 44 15m bash tests/package/run.sh
 stage faultinject 470 20m bash tests/faultinject/run.sh
