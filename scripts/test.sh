@@ -122,7 +122,10 @@ stage package 44 15m bash tests/package/run.sh
 stage faultinject 470 20m bash tests/faultinject/run.sh
 stage musl 812 25m bash scripts/test-cross.sh musl
 stage aarch64 812 40m bash scripts/test-cross.sh aarch64
-stage windows 232 45m bash scripts/test-cross.sh windows
+# The Windows suites, then the install test with the win32 layout (in a fresh environment: the
+# suites' cross environment would build its Linux parts for Windows).
+stage windows 232 45m bash -c 'status=0; bash scripts/test-cross.sh windows || status=1
+  bash tests/package/run.sh --win32 || status=1; exit "$status"'
 stage clippy-portable - 20m portable cargo clippy --workspace --all-targets -- -D warnings
 stage rust-portable 191 25m portable swl_run_counted "Rust tests (portable)" \
   cargo test --workspace --no-fail-fast
