@@ -48,6 +48,9 @@ function gatewayOptions(hooks = {}) {
 /** A child gateway: "hold" takes the lock and keeps it; "reclaim" stops inside the reclaim guard. */
 async function child(role, target) {
   const say = (event) => process.stdout.write(`${JSON.stringify(event)}\n`);
+  // Alive until killed, also while the reclaim role waits in its hook: a pending promise alone
+  // keeps no process running, and an exit would let the exit cleanup remove the guard.
+  setInterval(() => {}, 1 << 30);
   const options =
     role === "reclaim"
       ? gatewayOptions({
@@ -59,7 +62,6 @@ async function child(role, target) {
       : gatewayOptions();
   const handle = await acquireFileLock(target, options);
   say({ event: "held", lockPath: handle.lockPath });
-  setInterval(() => {}, 1 << 30);
 }
 
 /** The lock file a gateway on fs-safe's code leaves when killed: fs-safe's bytes, a dead pid. */
